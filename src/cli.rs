@@ -1,0 +1,166 @@
+//! The command line: arguments (clap), and turning results into output and exit codes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+use crate::error::{Error, ExitCode};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dagship",
+    version,
+    about = "Deploy a dbt + Airflow (Cloud Composer) + Cloud Run + alembic data platform from one pipeline file",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The pipeline file.
+    #[arg(short = 'f', long = "file", global = true, default_value = "pipeline.yaml", value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Change to DIR before doing anything (like `git -C`).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+
+    /// When to use colours.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+
+    /// Say more (repeat for even more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Say only what was asked for, and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the pipeline file (and, with --env, that environment's values). Runs nothing.
+    Validate(ValidateArgs),
+    /// Show what a run would do in an environment, step by step. Changes nothing.
+    Plan(PlanArgs),
+    /// Print the JSON Schema of the pipeline file (for editors).
+    Schema,
+    /// Print shell completions.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Also check this environment's values (unset secrets are warnings).
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The environment to plan for.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Plan only these steps (comma-separated); their needs are assumed done.
+    #[arg(long, value_name = "IDS", value_delimiter = ',', conflicts_with = "from")]
+    pub only: Vec<String>,
+
+    /// Plan this step and everything downstream of it.
+    #[arg(long, value_name = "ID")]
+    pub from: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+
+    /// Write the plan to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Mermaid,
+}
+
+/// How much to say, and in colour or not: what every command needs from the global flags.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub color_stdout: bool,
+    pub color_stderr: bool,
+    pub verbose: u8,
+    pub quiet: bool,
+}
+
+impl Output {
+    fn new(cli: &Cli) -> Output {
+        let choice = match cli.color {
+            ColorWhen::Auto => anstream::ColorChoice::Auto,
+            ColorWhen::Always => anstream::ColorChoice::Always,
+            ColorWhen::Never => anstream::ColorChoice::Never,
+        };
+        choice.write_global();
+        let colored = |choice: anstream::ColorChoice| choice != anstream::ColorChoice::Never;
+        Output {
+            color_stdout: colored(anstream::AutoStream::choice(&std::io::stdout())),
+            color_stderr: colored(anstream::AutoStream::choice(&std::io::stderr())),
+            verbose: cli.verbose,
+            quiet: cli.quiet,
+        }
+    }
+}
+
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let output = Output::new(&cli);
+    let code = match run(&cli, &output) {
+        Ok(code) => code,
+        Err(err) => {
+            report(&err, &output);
+            err.exit_code()
+        }
+    };
+    std::process::ExitCode::from(code as u8)
+}
+
+fn run(cli: &Cli, output: &Output) -> Result<ExitCode, Error> {
+    if let Some(dir) = &cli.directory {
+        std::env::set_current_dir(dir).map_err(|source| Error::ChangeDir {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    match &cli.command {
+        Command::Validate(args) => commands::validate::run(&cli.file, args, output),
+        Command::Plan(args) => commands::plan::run(&cli.file, args, output),
+        Command::Schema => commands::schema::run(),
+        Command::Completions { shell } => commands::completions::run(*shell),
+    }
+}
+
+fn report(err: &Error, output: &Output) {
+    match err {
+        Error::Invalid { file, diagnostics } => {
+            for d in diagnostics {
+                anstream::eprintln!("{}\n", file.render(d, output.color_stderr));
+            }
+            anstream::eprintln!("error: {err}; nothing was executed");
+        }
+        _ => anstream::eprintln!("error: {err}"),
+    }
+}

@@ -1,0 +1,45 @@
+//! `dagship plan --env ENV [--only IDS | --from ID] [--format F] [--out FILE]`
+
+use std::path::Path;
+
+use crate::cli::{Output, PlanArgs, PlanFormat};
+use crate::error::{Error, ExitCode};
+use crate::git::Git;
+use crate::plan::{self, PlanRequest};
+use crate::resolve::ProcessEnv;
+use crate::selection::Selection;
+
+pub fn run(file: &Path, args: &PlanArgs, output: &Output) -> Result<ExitCode, Error> {
+    let pipeline = super::load(file, output)?;
+    let selection = match (&args.from, args.only.is_empty()) {
+        (Some(from), _) => Selection::From(from.clone()),
+        (None, false) => Selection::Only(args.only.clone()),
+        (None, true) => Selection::All,
+    };
+    let git = Git::new(pipeline.dir());
+    let plan = plan::build(&PlanRequest {
+        pipeline: &pipeline,
+        environment: &args.env,
+        selection: &selection,
+        git: &git,
+        secrets: &ProcessEnv,
+    })?;
+    let rendered = match args.format {
+        PlanFormat::Text => plan::text::render(&plan),
+        PlanFormat::Json => plan::json::render(&plan),
+        PlanFormat::Mermaid => plan::mermaid::render(&plan),
+    };
+    match &args.out {
+        // A file gets no colour codes, whatever the terminal does.
+        Some(path) => std::fs::write(path, anstream::adapter::strip_str(&rendered).to_string())
+            .map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?,
+        None => anstream::print!("{rendered}"),
+    }
+    if output.verbose > 0 {
+        anstream::eprintln!("planned {} steps from {}", plan.summary.steps, file.display());
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,8 @@
+//! `dagship schema`
+
+use crate::error::{Error, ExitCode};
+
+pub fn run() -> Result<ExitCode, Error> {
+    print!("{}", crate::schema::pipeline_schema_text());
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,105 @@
+//! The shape of `pipeline.yaml` outside the steps' `with` (which each step kind declares).
+
+use crate::shape::{Field, Record, STRINGS, Shape};
+
+pub const TOP: Record = Record {
+    fields: &[
+        Field::required("version", Shape::Int { min: 1, max: 1 }, "Format version of this file: `1`."),
+        Field::required("name", Shape::Str, "Name of the pipeline, shown in plans and release records."),
+        Field::required(
+            "environments",
+            Shape::Map(&Shape::Record(&ENVIRONMENT)),
+            "Where the pipeline deploys: one entry per environment (`local`, `staging`, `prod`, ...).",
+        ),
+        Field::required(
+            "steps",
+            Shape::Map(&Shape::Record(&STEP)),
+            "The steps, by id. Order in the file does not matter: `needs` does.",
+        ),
+    ],
+    exactly_one_of: &[],
+};
+
+pub const ENVIRONMENT: Record = Record {
+    fields: &[
+        Field::optional("project", Shape::Str, "Google Cloud project id (`env.project`)."),
+        Field::optional("region", Shape::Str, "Google Cloud region, e.g. `europe-west1` (`env.region`)."),
+        Field::optional(
+            "vars",
+            Shape::Map(&Shape::Template),
+            "Values for `${{ vars.NAME }}` in this environment; may use `secrets`, `git` and `env`.",
+        ),
+        Field::optional(
+            "dags_target",
+            Shape::Record(&DAGS_TARGET),
+            "Where `composer_dags` steps put DAG files in this environment.",
+        ),
+        Field::optional("state", Shape::Record(&STATE), "Where release records and locks are kept."),
+        Field::optional(
+            "promote_from",
+            Shape::Str,
+            "The environment whose last good release `dagship promote` moves here.",
+        ),
+        Field::optional(
+            "protected",
+            Shape::Bool,
+            "When true, `run` and `promote` need `--yes` (or CI) in this environment.",
+        ),
+        Field::optional(
+            "impersonate_service_account",
+            Shape::Str,
+            "Service account e-mail to impersonate for Google Cloud calls.",
+        ),
+    ],
+    exactly_one_of: &[],
+};
+
+pub const DAGS_TARGET: Record = Record {
+    fields: &[
+        Field::optional("dir", Shape::Str, "A local Airflow dags folder."),
+        Field::optional("bucket", Shape::Str, "A Cloud Storage bucket, `gs://NAME`."),
+        Field::optional("prefix", Shape::Str, "Object prefix inside `bucket` (default `dags/`)."),
+        Field::optional(
+            "composer_environment",
+            Shape::Str,
+            "A Cloud Composer environment; its DAG bucket is looked up through the Composer API.",
+        ),
+    ],
+    exactly_one_of: &["dir", "bucket", "composer_environment"],
+};
+
+pub const STATE: Record = Record {
+    fields: &[
+        Field::optional("dir", Shape::Str, "A local folder."),
+        Field::optional("bucket", Shape::Str, "A Cloud Storage location, `gs://NAME/PREFIX`."),
+    ],
+    exactly_one_of: &["dir", "bucket"],
+};
+
+pub const STEP: Record = Record {
+    fields: &[
+        Field::required("uses", Shape::Str, "The step kind."),
+        Field::optional("with", Shape::Any, "The step's inputs; which ones depends on `uses`."),
+        Field::optional("needs", STRINGS, "Ids of the steps that must succeed before this one starts."),
+        Field::optional(
+            "environments",
+            STRINGS,
+            "The environments this step runs in; it is skipped in the others. Default: all.",
+        ),
+        Field::optional("timeout", Shape::Duration, "Stop the step after this long, e.g. `30m`."),
+        Field::optional(
+            "retries",
+            Shape::Int { min: 0, max: 10 },
+            "How many times to retry a failed attempt (exponential backoff).",
+        ),
+        Field::optional(
+            "env",
+            Shape::Map(&Shape::Template),
+            "Environment variables for the step's processes.",
+        ),
+    ],
+    exactly_one_of: &[],
+};
+
+/// Fields of an environment that `${{ env.NAME }}` can read.
+pub const ENV_FIELDS: &[&str] = &["name", "project", "region"];

@@ -1,0 +1,112 @@
+//! The pipeline: what `pipeline.yaml` says, as typed values that keep their place in the file.
+
+mod check;
+pub mod fields;
+mod load;
+
+use std::path::Path;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::diagnostic::Span;
+use crate::expr::Template;
+use crate::source::SourceFile;
+use crate::steps::StepKind;
+use crate::yaml::Node;
+
+pub use load::load;
+
+#[derive(Debug)]
+pub struct Pipeline {
+    pub file: SourceFile,
+    pub name: String,
+    pub environments: IndexMap<String, Environment>,
+    pub steps: IndexMap<String, Step>,
+}
+
+/// A name written in the file (a `needs` entry, an environment), with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub span: Span,
+    pub project: Option<String>,
+    pub region: Option<String>,
+    pub vars: IndexMap<String, Template>,
+    pub dags_target: Option<DagsTarget>,
+    pub state: Option<StateStore>,
+    pub promote_from: Option<Named>,
+    pub protected: bool,
+    pub impersonate_service_account: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DagsTarget {
+    Dir(String),
+    Bucket { bucket: String, prefix: String },
+    Composer { environment: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateStore {
+    Dir(String),
+    Bucket(String),
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub id: String,
+    pub span: Span,
+    /// `None` when `uses` names no known kind (already reported).
+    pub kind: Option<&'static dyn StepKind>,
+    pub with: Node,
+    pub needs: Vec<Named>,
+    pub environments: Option<Vec<Named>>,
+    pub timeout: Option<Duration>,
+    pub retries: u32,
+    pub env: IndexMap<String, Template>,
+}
+
+impl Pipeline {
+    /// Relative paths in the file resolve against its folder, and steps run there.
+    pub fn dir(&self) -> &Path {
+        match self.file.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
+    }
+
+    pub fn environment_names(&self) -> Vec<&str> {
+        self.environments.keys().map(String::as_str).collect()
+    }
+}
+
+impl Environment {
+    /// The value of `${{ env.NAME }}`: `None` for an unknown field, `Some(None)` when unset.
+    pub fn field(&self, name: &str) -> Option<Option<&str>> {
+        match name {
+            "name" => Some(Some(&self.name)),
+            "project" => Some(self.project.as_deref()),
+            "region" => Some(self.region.as_deref()),
+            _ => None,
+        }
+    }
+}
+
+impl Step {
+    pub fn kind_name(&self) -> &'static str {
+        self.kind.map_or("?", |k| k.name())
+    }
+
+    pub fn runs_in(&self, environment: &str) -> bool {
+        self.environments
+            .as_ref()
+            .is_none_or(|envs| envs.iter().any(|e| e.name == environment))
+    }
+}

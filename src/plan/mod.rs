@@ -1,0 +1,258 @@
+//! The plan: every selected step, in stage order, with the actions it would take in one
+//! environment. Building it has no side effects: it reads files, never writes or runs them.
+
+pub mod action;
+pub mod json;
+pub mod mermaid;
+pub mod text;
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::git::{Git, Revision};
+use crate::graph::Graph;
+use crate::pipeline::{Environment, Pipeline, Step};
+use crate::resolve::{Resolver, SecretSource};
+use crate::selection::Selection;
+use crate::steps::Inputs;
+use action::{Action, FileList};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub pipeline: String,
+    pub environment: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub git: Revision,
+    pub stages: Vec<Vec<String>>,
+    pub steps: Vec<PlannedStep>,
+    /// Steps of the pipeline that `--only`/`--from` left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
+    pub warnings: Vec<String>,
+    pub changes: Changes,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlannedStep {
+    pub id: String,
+    pub uses: String,
+    pub stage: usize,
+    pub needs: Vec<String>,
+    /// Needs that `--only` left out: assumed to have succeeded already.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub needs_left_out: Vec<String>,
+    pub skipped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    pub retries: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_secrets: Vec<String>,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Changes {
+    pub has_changes: bool,
+    /// What is live in the cloud is not read yet: a plan says what it will do, not the diff.
+    pub live_comparison: &'static str,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub steps: usize,
+    pub stages: usize,
+    pub to_run: usize,
+    pub skipped: usize,
+    pub actions: usize,
+}
+
+pub struct PlanRequest<'a> {
+    pub pipeline: &'a Pipeline,
+    pub environment: &'a str,
+    pub selection: &'a Selection,
+    pub git: &'a Git,
+    pub secrets: &'a dyn SecretSource,
+}
+
+pub fn environment<'a>(pipeline: &'a Pipeline, name: &str) -> Result<&'a Environment, Error> {
+    pipeline.environments.get(name).ok_or_else(|| {
+        let names = pipeline.environment_names();
+        Error::UnknownEnvironment {
+            name: name.to_string(),
+            known: crate::diagnostic::one_of(&names),
+            help: crate::diagnostic::did_you_mean(name, names.iter().copied()),
+        }
+    })
+}
+
+pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
+    let pipeline = req.pipeline;
+    let env = environment(pipeline, req.environment)?;
+    let graph = Graph::of(pipeline);
+    let selected = req.selection.apply(&graph)?;
+    let (sub, old) = graph.subgraph(&selected);
+    let stage_of = sub.stages().expect("cycles are rejected when the pipeline loads");
+    let mut order: Vec<usize> = (0..sub.len()).collect();
+    order.sort_by(|&a, &b| (stage_of[a], &sub.ids[a]).cmp(&(stage_of[b], &sub.ids[b])));
+
+    let no_outputs = HashMap::new();
+    let mut warnings = Vec::new();
+    let mut steps: Vec<PlannedStep> = order
+        .iter()
+        .map(|&n| {
+            let step = &pipeline.steps[old[n]];
+            let resolver = Resolver::new(env, req.git, req.secrets, &no_outputs);
+            let planned = plan_step(req, step, env, &resolver, stage_of[n], &selected, &graph);
+            for secret in &planned.missing_secrets {
+                warnings.push(format!(
+                    "secret `{secret}` is not set: step `{}` would fail to start in `run`",
+                    step.id
+                ));
+            }
+            for value in resolver.unknown_values() {
+                warnings.push(format!(
+                    "`{value}` is unknown (no git repository, no GITHUB_SHA/GITHUB_REF): step `{}` uses it",
+                    step.id
+                ));
+            }
+            planned
+        })
+        .collect();
+    fill_synced_files(&mut steps, &graph);
+
+    let stage_count = stage_of.iter().max().map_or(0, |s| s + 1);
+    let mut stages = vec![Vec::new(); stage_count];
+    for step in &steps {
+        stages[step.stage].push(step.id.clone());
+    }
+    let summary = summarize(&steps, stage_count);
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        pipeline: pipeline.name.clone(),
+        environment: env.name.clone(),
+        project: env.project.clone(),
+        region: env.region.clone(),
+        git: req.git.revision().clone(),
+        left_out: (0..graph.len())
+            .filter(|i| !selected.contains(i))
+            .map(|i| graph.ids[i].clone())
+            .collect(),
+        warnings,
+        changes: Changes {
+            has_changes: summary.to_run > 0,
+            live_comparison: "unknown: dagship does not read live cloud resources yet",
+        },
+        stages,
+        steps,
+        summary,
+    })
+}
+
+fn plan_step(
+    req: &PlanRequest,
+    step: &Step,
+    env: &Environment,
+    resolver: &Resolver,
+    stage: usize,
+    selected: &BTreeSet<usize>,
+    graph: &Graph,
+) -> PlannedStep {
+    let skipped = !step.runs_in(&env.name);
+    let actions = match (skipped, step.kind) {
+        (false, Some(kind)) => {
+            let inputs = Inputs {
+                step,
+                environment: env,
+                resolver,
+                dir: req.pipeline.dir(),
+            };
+            with_step_env(kind.plan(&inputs), &inputs)
+        }
+        _ => Vec::new(),
+    };
+    let needs: Vec<String> = step.needs.iter().map(|n| n.name.clone()).collect();
+    PlannedStep {
+        id: step.id.clone(),
+        uses: step.kind_name().to_string(),
+        stage,
+        needs_left_out: needs
+            .iter()
+            .filter(|n| graph.index(n).is_some_and(|i| !selected.contains(&i)))
+            .cloned()
+            .collect(),
+        needs,
+        skipped,
+        skip_reason: skipped.then(|| {
+            let envs: Vec<&str> = step.environments.iter().flatten().map(|e| e.name.as_str()).collect();
+            format!("runs only in {}", crate::diagnostic::one_of(&envs))
+        }),
+        timeout_seconds: step.timeout.map(|t| t.as_secs()),
+        retries: step.retries,
+        missing_secrets: resolver.missing_secrets(),
+        actions,
+    }
+}
+
+/// The step's own `env:` applies to every program it runs, over what the kind sets.
+fn with_step_env(mut actions: Vec<Action>, inputs: &Inputs) -> Vec<Action> {
+    let step_env = inputs.step_env();
+    for action in &mut actions {
+        if let Action::Exec(exec) = action {
+            exec.env.extend(step_env.clone());
+        }
+    }
+    actions
+}
+
+/// A sync of a folder that an upstream step generates syncs that step's files, not whatever
+/// the folder holds today.
+fn fill_synced_files(steps: &mut [PlannedStep], graph: &Graph) {
+    let generated: HashMap<String, (String, FileList)> = steps
+        .iter()
+        .flat_map(|s| s.actions.iter().map(move |a| (s, a)))
+        .filter_map(|(s, a)| match a {
+            Action::Generate(g) => Some((trim(&g.out.to_string()), (s.id.clone(), g.files.clone()))),
+            _ => None,
+        })
+        .collect();
+    for step in steps.iter_mut() {
+        let upstream: BTreeSet<String> = graph
+            .index(&step.id)
+            .map(|i| graph.upstream(i).into_iter().map(|u| graph.ids[u].clone()).collect())
+            .unwrap_or_default();
+        for action in &mut step.actions {
+            if let Action::Sync(sync) = action
+                && let Some((producer, files)) = generated.get(&trim(&sync.source.to_string()))
+                && upstream.contains(producer)
+            {
+                sync.files = files.clone();
+            }
+        }
+    }
+}
+
+fn trim(path: &str) -> String {
+    path.trim_start_matches("./").trim_end_matches('/').to_string()
+}
+
+fn summarize(steps: &[PlannedStep], stages: usize) -> Summary {
+    let skipped = steps.iter().filter(|s| s.skipped).count();
+    Summary {
+        steps: steps.len(),
+        stages,
+        to_run: steps.len() - skipped,
+        skipped,
+        actions: steps.iter().map(|s| s.actions.len()).sum(),
+    }
+}

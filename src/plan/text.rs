@@ -1,0 +1,169 @@
+//! The plan for people, read like `terraform plan`: a legend, a block per step, a summary.
+//!
+//! Styles are ANSI codes; the caller strips them when colour is off (anstream).
+
+use std::fmt::Write;
+
+use anstyle::{AnsiColor, Style};
+
+use super::action::{Action, FileList};
+use super::{Plan, PlannedStep};
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const RUN: Style = AnsiColor::Cyan.on_default().bold();
+const WRITE: Style = AnsiColor::Green.on_default().bold();
+const DEPLOY: Style = AnsiColor::Yellow.on_default().bold();
+const WARN: Style = AnsiColor::Yellow.on_default();
+
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    header(&mut out, plan);
+    for (stage, ids) in plan.stages.iter().enumerate() {
+        let _ = writeln!(out, "\n{BOLD}Stage {stage}{BOLD:#}");
+        for step in plan.steps.iter().filter(|s| ids.contains(&s.id)) {
+            step_block(&mut out, step);
+        }
+    }
+    footer(&mut out, plan);
+    out
+}
+
+fn header(out: &mut String, plan: &Plan) {
+    let _ = writeln!(
+        out,
+        "{BOLD}dagship plan{BOLD:#}: pipeline `{}`, environment `{}`",
+        plan.pipeline, plan.environment
+    );
+    let mut facts = Vec::new();
+    if let Some(p) = &plan.project {
+        facts.push(format!("project {p}"));
+    }
+    if let Some(r) = &plan.region {
+        facts.push(format!("region {r}"));
+    }
+    if let Some(sha) = &plan.git.sha {
+        let short: String = sha.chars().take(12).collect();
+        let reference = plan.git.reference.as_deref().unwrap_or("detached");
+        facts.push(format!("commit {short} ({reference})"));
+    }
+    if !facts.is_empty() {
+        let _ = writeln!(out, "  {}", facts.join(" · "));
+    }
+    if !plan.left_out.is_empty() {
+        let _ = writeln!(out, "  {DIM}not selected: {}{DIM:#}", plan.left_out.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "\nLegend: {RUN}>{RUN:#} runs a command   {WRITE}+{WRITE:#} writes files   \
+         {DEPLOY}~{DEPLOY:#} creates or updates a cloud resource   {DIM}={DIM:#} skipped here"
+    );
+}
+
+fn symbol(step: &PlannedStep) -> String {
+    let (style, sign) = match step.actions.first() {
+        _ if step.skipped => (DIM, "="),
+        Some(Action::Exec(_)) => (RUN, ">"),
+        Some(Action::Deploy(_)) => (DEPLOY, "~"),
+        Some(Action::Generate(_) | Action::Sync(_)) => (WRITE, "+"),
+        None => (DIM, "="),
+    };
+    format!("{style}{sign}{style:#}")
+}
+
+fn step_block(out: &mut String, step: &PlannedStep) {
+    let mut facts = vec![step.uses.clone()];
+    if !step.needs.is_empty() {
+        facts.push(format!("needs {}", step.needs.join(", ")));
+    }
+    if let Some(t) = step.timeout_seconds {
+        facts.push(format!("timeout {}", duration(t)));
+    }
+    if step.retries > 0 {
+        facts.push(format!("retries {}", step.retries));
+    }
+    let _ = writeln!(out, "  {} {BOLD}{}{BOLD:#}  ({})", symbol(step), step.id, facts.join(", "));
+    if let Some(reason) = &step.skip_reason {
+        let _ = writeln!(out, "      {DIM}skipped: {reason}{DIM:#}");
+    }
+    if !step.needs_left_out.is_empty() {
+        let _ = writeln!(
+            out,
+            "      {DIM}not selected, assumed done: {}{DIM:#}",
+            step.needs_left_out.join(", ")
+        );
+    }
+    for action in &step.actions {
+        action_lines(out, action);
+    }
+}
+
+fn action_lines(out: &mut String, action: &Action) {
+    match action {
+        Action::Exec(exec) => {
+            let _ = writeln!(out, "      $ {}", exec.description);
+            if let Some(cwd) = &exec.cwd {
+                let _ = writeln!(out, "        {DIM}in{DIM:#} {cwd}");
+            }
+            for (k, v) in &exec.env {
+                let _ = writeln!(out, "        {DIM}env{DIM:#} {k}={v}");
+            }
+        }
+        Action::Deploy(deploy) => {
+            let _ = writeln!(out, "      {}", deploy.description);
+            let _ = writeln!(out, "        image: {}", deploy.image);
+            for (k, v) in &deploy.settings {
+                let _ = writeln!(out, "        {k}: {v}");
+            }
+        }
+        Action::Generate(generate) => {
+            let _ = writeln!(out, "      {}", generate.description);
+            file_lines(out, &generate.files, "");
+        }
+        Action::Sync(sync) => {
+            let _ = writeln!(out, "      {}", sync.description);
+            file_lines(out, &sync.files, "  (uploaded if new or changed)");
+        }
+    }
+}
+
+fn file_lines(out: &mut String, files: &FileList, suffix: &str) {
+    for name in &files.names {
+        let _ = writeln!(out, "        {WRITE}+{WRITE:#} {name}{DIM}{suffix}{DIM:#}");
+    }
+    if let Some(note) = &files.note {
+        let _ = writeln!(out, "        {DIM}files: {note}{DIM:#}");
+    }
+}
+
+fn footer(out: &mut String, plan: &Plan) {
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "\n{WARN}Warnings:{WARN:#}");
+        for w in &plan.warnings {
+            let _ = writeln!(out, "  {WARN}!{WARN:#} {w}");
+        }
+    }
+    let s = &plan.summary;
+    let _ = writeln!(
+        out,
+        "\n{BOLD}Plan:{BOLD:#} {} in {}: {} to run, {} skipped, {}. \
+         Live cloud state was not compared. Nothing was changed: this is a dry run.",
+        count(s.steps, "step"),
+        count(s.stages, "stage"),
+        s.to_run,
+        s.skipped,
+        count(s.actions, "action"),
+    );
+}
+
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+fn duration(seconds: u64) -> String {
+    match seconds {
+        s if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}

@@ -1,0 +1,98 @@
+//! The JSON Schema of `pipeline.yaml` (draft-07, what yaml-language-server reads), generated
+//! from the same shapes that check the file, so editor hints and dagship never disagree.
+
+use serde_json::{Map, Value, json};
+
+use crate::pipeline::fields::{STEP, TOP};
+use crate::shape::{Record, Shape};
+use crate::steps::KINDS;
+
+pub fn pipeline_schema() -> Value {
+    let mut root = record(&TOP);
+    let root_map = root.as_object_mut().expect("a record is an object");
+    root_map.insert("$schema".into(), json!("http://json-schema.org/draft-07/schema#"));
+    root_map.insert("$id".into(), json!("https://dagship.dev/schema/pipeline-v1.json"));
+    root_map.insert("title".into(), json!("dagship pipeline"));
+    root_map.insert(
+        "description".into(),
+        json!("A dagship pipeline: environments and the steps that deploy a data platform."),
+    );
+    root_map["properties"]["steps"]["additionalProperties"] = step();
+    root
+}
+
+/// The text `dagship schema` prints and the repository commits.
+pub fn pipeline_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&pipeline_schema()).expect("schema serialises");
+    text.push('\n');
+    text
+}
+
+/// A step: its common fields, and `with` checked against the kind named in `uses`.
+fn step() -> Value {
+    let mut schema = record(&STEP);
+    let kinds: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+    schema["properties"]["uses"] = json!({ "enum": kinds, "description": "The step kind." });
+    let cases: Vec<Value> = KINDS
+        .iter()
+        .map(|kind| {
+            let mut with = record(kind.inputs());
+            with["description"] = json!(kind.about());
+            let mut then = json!({ "properties": { "with": with } });
+            if kind.inputs().fields.iter().any(|f| f.required) {
+                then["required"] = json!(["with"]);
+            }
+            json!({ "if": { "properties": { "uses": { "const": kind.name() } } }, "then": then })
+        })
+        .collect();
+    schema["allOf"] = Value::Array(cases);
+    schema
+}
+
+fn record(record: &Record) -> Value {
+    let mut properties = Map::new();
+    for field in record.fields {
+        let mut schema = shape(&field.shape);
+        if !field.doc.is_empty()
+            && let Some(object) = schema.as_object_mut()
+        {
+            object.insert("description".into(), json!(field.doc));
+        }
+        properties.insert(field.name.into(), schema);
+    }
+    let required: Vec<&str> = record.fields.iter().filter(|f| f.required).map(|f| f.name).collect();
+    let mut schema = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": properties,
+    });
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    if !record.exactly_one_of.is_empty() {
+        let options: Vec<Value> = record.exactly_one_of.iter().map(|k| json!({ "required": [k] })).collect();
+        schema["oneOf"] = Value::Array(options);
+    }
+    schema
+}
+
+fn shape(shape: &Shape) -> Value {
+    match shape {
+        Shape::Str => json!({ "type": "string" }),
+        Shape::Template | Shape::Scalar => json!({ "type": ["string", "number", "boolean"] }),
+        Shape::Bool => json!({ "type": "boolean" }),
+        Shape::Int { min, max } => json!({ "type": "integer", "minimum": min, "maximum": max }),
+        Shape::Duration => json!({
+            "anyOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^([0-9]+|([0-9]+[smhd])+)$" }
+            ]
+        }),
+        Shape::Enum(names) => json!({ "enum": names }),
+        Shape::List(item) => json!({ "type": "array", "items": self::shape(item) }),
+        Shape::Map(value) => json!({ "type": "object", "additionalProperties": self::shape(value) }),
+        Shape::Record(r) => record(r),
+        Shape::OneOf(options) => json!({ "anyOf": options.iter().map(self::shape).collect::<Vec<_>>() }),
+        Shape::Any => json!({}),
+    }
+}

@@ -1,0 +1,99 @@
+//! What Cloud Run services and jobs share: where they go, what they run, how they are checked.
+
+use indexmap::IndexMap;
+
+use super::{Inputs, require_in_environments};
+use crate::diagnostic::Diagnostic;
+use crate::pipeline::{Pipeline, Step};
+use crate::plan::action::{Action, Deploy};
+use crate::shape::{Field, Shape};
+
+pub const NAME: Field = Field::required("name", Shape::Template, "Name of the Cloud Run resource.");
+pub const IMAGE: Field = Field::required(
+    "image",
+    Shape::Template,
+    "Container image; deployed pinned to its digest.",
+);
+pub const PROJECT: Field = Field::optional(
+    "project",
+    Shape::Template,
+    "Google Cloud project (default: the environment's `project`).",
+);
+pub const REGION: Field = Field::optional(
+    "region",
+    Shape::Template,
+    "Region (default: the environment's `region`).",
+);
+pub const ENV: Field = Field::optional(
+    "env",
+    Shape::Map(&Shape::Template),
+    "Environment variables of the container.",
+);
+pub const SECRETS: Field = Field::optional(
+    "secrets",
+    Shape::Map(&Shape::Str),
+    "Environment variables from Secret Manager: `VAR: secret-name:version`.",
+);
+pub const CPU: Field = Field::optional("cpu", Shape::Scalar, "CPU limit, e.g. `1` or `2`.");
+pub const MEMORY: Field = Field::optional("memory", Shape::Str, "Memory limit, e.g. `512Mi` or `2Gi`.");
+pub const SERVICE_ACCOUNT: Field = Field::optional(
+    "service_account",
+    Shape::Template,
+    "Service account the container runs as.",
+);
+pub const LABELS: Field = Field::optional("labels", Shape::Map(&Shape::Template), "Resource labels.");
+
+/// Settings shown in the plan, in this order, when set.
+const SETTINGS: &[&str] = &[
+    "cpu",
+    "memory",
+    "service_account",
+    "concurrency",
+    "min_instances",
+    "max_instances",
+    "ingress",
+    "tasks",
+    "parallelism",
+    "task_timeout",
+    "max_retries",
+];
+
+pub fn check(step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
+    for field in ["project", "region"] {
+        if step.with.get(field).is_none() {
+            require_in_environments(
+                step,
+                pipeline,
+                &format!("a `{field}`"),
+                |env| env.field(field).flatten().is_some(),
+                diags,
+            );
+        }
+    }
+}
+
+pub fn deploy(inputs: &Inputs, resource: &'static str, noun: &str) -> Action {
+    let project = inputs.text_or_env("project");
+    let region = inputs.text_or_env("region");
+    let name = inputs.text_or("name", "");
+    let mut settings: IndexMap<String, _> = SETTINGS
+        .iter()
+        .filter_map(|key| Some((key.to_string(), inputs.text(key)?)))
+        .collect();
+    for (var, value) in inputs.map("env") {
+        settings.insert(format!("env.{var}"), value);
+    }
+    for (var, value) in inputs.map("secrets") {
+        settings.insert(format!("secret.{var}"), value);
+    }
+    Action::Deploy(Deploy {
+        description: format!("create or update {noun} `{name}` in project {project}, region {region}"),
+        resource,
+        project,
+        region,
+        name,
+        image: inputs.text_or("image", ""),
+        settings,
+        change: "create_or_update",
+    })
+}

@@ -1,0 +1,51 @@
+//! `cloud_run_job`: deploys a Cloud Run job (Cloud Run Admin API v2), e.g. the dbt runner
+//! that Airflow executes one dbt node at a time.
+
+use super::{Inputs, Outputs, StepKind, cloud_run};
+use crate::diagnostic::Diagnostic;
+use crate::pipeline::{Pipeline, Step};
+use crate::plan::action::Action;
+use crate::shape::{Field, Record, Shape};
+
+pub struct CloudRunJob;
+
+const INPUTS: Record = Record {
+    fields: &[
+        cloud_run::NAME,
+        cloud_run::IMAGE,
+        cloud_run::PROJECT,
+        cloud_run::REGION,
+        cloud_run::ENV,
+        cloud_run::SECRETS,
+        cloud_run::CPU,
+        cloud_run::MEMORY,
+        cloud_run::SERVICE_ACCOUNT,
+        cloud_run::LABELS,
+        Field::optional("tasks", Shape::Int { min: 1, max: 10_000 }, "Tasks per execution."),
+        Field::optional("parallelism", Shape::Int { min: 0, max: 10_000 }, "Tasks run at once."),
+        Field::optional("task_timeout", Shape::Duration, "Time limit of one task."),
+        Field::optional("max_retries", Shape::Int { min: 0, max: 10 }, "Retries of a failed task."),
+    ],
+    exactly_one_of: &[],
+};
+
+impl StepKind for CloudRunJob {
+    fn name(&self) -> &'static str {
+        "cloud_run_job"
+    }
+    fn about(&self) -> &'static str {
+        "Create or update a Cloud Run job, its image pinned to a digest."
+    }
+    fn inputs(&self) -> &'static Record {
+        &INPUTS
+    }
+    fn outputs(&self) -> Outputs {
+        Outputs::Named(&["image_digest", "job"])
+    }
+    fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
+        cloud_run::check(step, pipeline, diags);
+    }
+    fn plan(&self, inputs: &Inputs) -> Vec<Action> {
+        vec![cloud_run::deploy(inputs, "cloud_run_job", "Cloud Run job")]
+    }
+}
