@@ -16,7 +16,13 @@ use crate::error::{Error, ExitCode};
 )]
 pub struct Cli {
     /// The pipeline file.
-    #[arg(short = 'f', long = "file", global = true, default_value = "pipeline.yaml", value_name = "FILE")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "pipeline.yaml",
+        value_name = "FILE"
+    )]
     pub file: PathBuf,
 
     /// Change to DIR before doing anything (like `git -C`).
@@ -75,7 +81,12 @@ pub struct PlanArgs {
     pub env: String,
 
     /// Plan only these steps (comma-separated); their needs are assumed done.
-    #[arg(long, value_name = "IDS", value_delimiter = ',', conflicts_with = "from")]
+    #[arg(
+        long,
+        value_name = "IDS",
+        value_delimiter = ',',
+        conflicts_with = "from"
+    )]
     pub only: Vec<String>,
 
     /// Plan this step and everything downstream of it.

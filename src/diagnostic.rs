@@ -94,8 +94,17 @@ impl Diagnostic {
     /// mistake at the end of a multi-megabyte file costs no more than one on line 1.
     pub fn render(&self, path: &str, text: &str, color: bool) -> String {
         let (line_text, line_start) = line_at(text, self.span.start);
-        let start = self.span.start - line_start;
-        let end = (start + self.span.len).min(line_text.len()).max(start);
+        let start = floor_char_boundary(
+            line_text,
+            self.span
+                .start
+                .saturating_sub(line_start)
+                .min(line_text.len()),
+        );
+        let mut end = (start + self.span.len).min(line_text.len()).max(start);
+        while !line_text.is_char_boundary(end) {
+            end += 1;
+        }
         let level = match self.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
@@ -147,10 +156,25 @@ pub fn did_you_mean<'a>(
 ) -> Option<String> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&given.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&given.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// "environment `a`" or "environments `a` and `b`".
+pub fn environments_phrase<S: AsRef<str>>(names: &[S]) -> String {
+    let list = one_of(names).replace(" or ", " and ");
+    if names.len() == 1 {
+        format!("environment {list}")
+    } else {
+        format!("environments {list}")
+    }
 }
 
 /// Lists names for messages: "`a`, `b` or `c`".

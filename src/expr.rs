@@ -43,7 +43,7 @@ impl Template {
     pub fn of(node: &Node) -> Template {
         let text = node.scalar_text().unwrap_or_default();
         match &node.value {
-            Value::Str(_) => parse(&text, node.span).unwrap_or_else(|_| Template::literal(text)),
+            Value::Str(_) => parse(&text, node).unwrap_or_else(|_| Template::literal(text)),
             _ => Template::literal(text),
         }
     }
@@ -62,8 +62,14 @@ impl Template {
     }
 }
 
-/// Parses the expressions out of `text`, which starts at `span` in the file.
-pub fn parse(text: &str, span: Span) -> Result<Template, Diagnostic> {
+/// Parses the expressions out of a string node's text.
+pub fn parse(text: &str, node: &Node) -> Result<Template, Box<Diagnostic>> {
+    parse_at(text, node.span, &node.expr_spans)
+}
+
+/// Parses the expressions out of `text`, which starts at `span` in the file; `marks` are where
+/// its expressions stand in the file when the text is not a verbatim copy of the source.
+pub fn parse_at(text: &str, span: Span, marks: &[Span]) -> Result<Template, Box<Diagnostic>> {
     let mut parts = Vec::new();
     let mut rest = text;
     let mut offset = 0;
@@ -71,14 +77,18 @@ pub fn parse(text: &str, span: Span) -> Result<Template, Diagnostic> {
         if open > 0 {
             parts.push(Part::Literal(rest[..open].to_string()));
         }
-        let at = span.sub(offset + open, 3);
+        let index = parts.iter().filter(|p| matches!(p, Part::Expr(_))).count();
+        let mark = marks.get(index).copied();
         let Some(close) = rest[open..].find("}}") else {
-            return Err(Diagnostic::error(at, "unclosed expression")
-                .label("this `${{` has no `}}`")
-                .expected("`${{ namespace.name }}`"));
+            let at = mark.map_or(span.sub(offset + open, 3), |m| Span { len: 3, ..m });
+            return Err(Box::new(
+                Diagnostic::error(at, "unclosed expression")
+                    .label("this `${{` has no `}}`")
+                    .expected("`${{ namespace.name }}`"),
+            ));
         };
         let inner = &rest[open + 3..open + close];
-        let expr_span = span.sub(offset + open, close + 2);
+        let expr_span = mark.unwrap_or_else(|| span.sub(offset + open, close + 2));
         parts.push(Part::Expr(parse_path(inner, expr_span)?));
         let consumed = open + close + 2;
         offset += consumed;
@@ -90,14 +100,16 @@ pub fn parse(text: &str, span: Span) -> Result<Template, Diagnostic> {
     Ok(Template { parts })
 }
 
-fn parse_path(inner: &str, span: Span) -> Result<Expr, Diagnostic> {
+fn parse_path(inner: &str, span: Span) -> Result<Expr, Box<Diagnostic>> {
     let trimmed = inner.trim();
     let path: Vec<String> = trimmed.split('.').map(str::to_string).collect();
     let valid = path.iter().all(|segment| is_identifier(segment));
     if trimmed.is_empty() || !valid {
-        return Err(Diagnostic::error(span, "invalid expression")
-            .label(format!("`{trimmed}` is not a dotted name"))
-            .expected("a dotted name such as `vars.dbt_target` or `steps.ID.outputs.NAME`"));
+        return Err(Box::new(
+            Diagnostic::error(span, "invalid expression")
+                .label(format!("`{trimmed}` is not a dotted name"))
+                .expected("a dotted name such as `vars.dbt_target` or `steps.ID.outputs.NAME`"),
+        ));
     }
     Ok(Expr { path, span })
 }
@@ -111,9 +123,9 @@ pub fn is_identifier(text: &str) -> bool {
 /// Syntax only; what the names refer to is checked with the whole pipeline in view.
 pub fn check_syntax(node: &Node, diags: &mut Vec<Diagnostic>) {
     if let Value::Str(text) = &node.value
-        && let Err(d) = parse(text, node.span)
+        && let Err(d) = parse(text, node)
     {
-        diags.push(d);
+        diags.push(*d);
     }
 }
 
@@ -127,8 +139,14 @@ pub struct Resolved {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
     Text(String),
-    Secret { name: String, value: Option<String> },
-    Pending { step: String, output: String },
+    Secret {
+        name: String,
+        value: Option<String>,
+    },
+    Pending {
+        step: String,
+        output: String,
+    },
     /// A value that cannot be known here, e.g. `git.sha` outside a repository.
     Unknown(String),
 }
@@ -194,7 +212,7 @@ mod tests {
 
     #[test]
     fn splits_literals_and_expressions() {
-        let t = parse("img:${{ git.sha }}-x", span()).unwrap();
+        let t = parse_at("img:${{ git.sha }}-x", span(), &[]).unwrap();
         assert_eq!(t.parts.len(), 3);
         let e = t.exprs().next().unwrap();
         assert_eq!(e.path, ["git", "sha"]);
@@ -203,11 +221,14 @@ mod tests {
 
     #[test]
     fn rejects_unclosed_and_malformed() {
-        let err = parse("a ${{ vars.x", span()).unwrap_err();
-        assert_eq!((err.message.as_str(), err.span.column), ("unclosed expression", 12));
-        let err = parse("${{ vars..x }}", span()).unwrap_err();
+        let err = parse_at("a ${{ vars.x", span(), &[]).unwrap_err();
+        assert_eq!(
+            (err.message.as_str(), err.span.column),
+            ("unclosed expression", 12)
+        );
+        let err = parse_at("${{ vars..x }}", span(), &[]).unwrap_err();
         assert_eq!(err.message, "invalid expression");
-        assert!(parse("${{ 1 + 2 }}", span()).is_err());
+        assert!(parse_at("${{ 1 + 2 }}", span(), &[]).is_err());
     }
 
     #[test]

@@ -12,9 +12,19 @@ use crate::pipeline::Pipeline;
 pub struct Graph {
     pub ids: Vec<String>,
     pub needs: Vec<Vec<usize>>,
+    index: HashMap<String, usize>,
 }
 
 impl Graph {
+    pub fn new(ids: Vec<String>, needs: Vec<Vec<usize>>) -> Graph {
+        let index = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect();
+        Graph { ids, needs, index }
+    }
+
     /// The graph of a pipeline; `needs` naming unknown steps are left out (reported elsewhere).
     pub fn of(pipeline: &Pipeline) -> Graph {
         let index: HashMap<&str, usize> = pipeline
@@ -37,10 +47,7 @@ impl Graph {
                 n
             })
             .collect();
-        Graph {
-            ids: pipeline.steps.keys().cloned().collect(),
-            needs,
-        }
+        Graph::new(pipeline.steps.keys().cloned().collect(), needs)
     }
 
     pub fn len(&self) -> usize {
@@ -52,7 +59,7 @@ impl Graph {
     }
 
     pub fn index(&self, id: &str) -> Option<usize> {
-        self.ids.iter().position(|s| s == id)
+        self.index.get(id).copied()
     }
 
     /// For each step, the steps that need it.
@@ -75,7 +82,11 @@ impl Graph {
         }
         let mut stage = vec![0; self.len()];
         for &i in &order {
-            stage[i] = self.needs[i].iter().map(|&n| stage[n] + 1).max().unwrap_or(0);
+            stage[i] = self.needs[i]
+                .iter()
+                .map(|&n| stage[n] + 1)
+                .max()
+                .unwrap_or(0);
         }
         Some(stage)
     }
@@ -121,7 +132,10 @@ impl Graph {
                 return cycles;
             };
             let cycle = walk_to_cycle(start, |i| {
-                *self.needs[i].iter().find(|&&n| stuck[n]).expect("stuck step needs a stuck step")
+                *self.needs[i]
+                    .iter()
+                    .find(|&&n| stuck[n])
+                    .expect("stuck step needs a stuck step")
             });
             for &i in &cycle {
                 alive[i] = false;
@@ -145,14 +159,19 @@ impl Graph {
     /// from new indices to old.
     pub fn subgraph(&self, keep: &BTreeSet<usize>) -> (Graph, Vec<usize>) {
         let old: Vec<usize> = keep.iter().copied().collect();
-        let new_index: HashMap<usize, usize> = old.iter().enumerate().map(|(n, &o)| (o, n)).collect();
-        let graph = Graph {
-            ids: old.iter().map(|&o| self.ids[o].clone()).collect(),
-            needs: old
-                .iter()
-                .map(|&o| self.needs[o].iter().filter_map(|n| new_index.get(n).copied()).collect())
+        let new_index: HashMap<usize, usize> =
+            old.iter().enumerate().map(|(n, &o)| (o, n)).collect();
+        let graph = Graph::new(
+            old.iter().map(|&o| self.ids[o].clone()).collect(),
+            old.iter()
+                .map(|&o| {
+                    self.needs[o]
+                        .iter()
+                        .filter_map(|n| new_index.get(n).copied())
+                        .collect()
+                })
                 .collect(),
-        };
+        );
         (graph, old)
     }
 }
@@ -190,10 +209,10 @@ mod tests {
     use super::*;
 
     fn graph(edges: &[&[usize]]) -> Graph {
-        Graph {
-            ids: (0..edges.len()).map(|i| format!("s{i}")).collect(),
-            needs: edges.iter().map(|e| e.to_vec()).collect(),
-        }
+        Graph::new(
+            (0..edges.len()).map(|i| format!("s{i}")).collect(),
+            edges.iter().map(|e| e.to_vec()).collect(),
+        )
     }
 
     #[test]
@@ -220,10 +239,12 @@ mod tests {
     #[test]
     fn long_chains_do_not_overflow() {
         let n = 100_000;
-        let g = Graph {
-            ids: (0..n).map(|i| i.to_string()).collect(),
-            needs: (0..n).map(|i| if i == 0 { vec![] } else { vec![i - 1] }).collect(),
-        };
+        let g = Graph::new(
+            (0..n).map(|i| i.to_string()).collect(),
+            (0..n)
+                .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+                .collect(),
+        );
         assert_eq!(g.stages().unwrap()[n - 1], n - 1);
         assert!(g.cycles().is_empty());
         assert_eq!(g.upstream(n - 1).len(), n - 1);

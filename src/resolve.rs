@@ -88,7 +88,11 @@ impl<'a> Resolver<'a> {
             }
             ["git", field] => {
                 let revision = self.git.revision();
-                let value = if *field == "sha" { &revision.sha } else { &revision.reference };
+                let value = if *field == "sha" {
+                    &revision.sha
+                } else {
+                    &revision.reference
+                };
                 match value {
                     Some(v) => out.push_text(v),
                     None => self.push_unknown(out, format!("git.{field}")),

@@ -8,17 +8,20 @@ use crate::shape::{Record, Shape};
 use crate::steps::KINDS;
 
 pub fn pipeline_schema() -> Value {
-    let mut root = record(&TOP);
-    let root_map = root.as_object_mut().expect("a record is an object");
-    root_map.insert("$schema".into(), json!("http://json-schema.org/draft-07/schema#"));
-    root_map.insert("$id".into(), json!("https://dagship.dev/schema/pipeline-v1.json"));
-    root_map.insert("title".into(), json!("dagship pipeline"));
-    root_map.insert(
+    let mut body = record(&TOP);
+    body["properties"]["steps"]["additionalProperties"] = step();
+    let mut root = Map::new();
+    root.insert(
+        "$schema".into(),
+        json!("http://json-schema.org/draft-07/schema#"),
+    );
+    root.insert("title".into(), json!("dagship pipeline"));
+    root.insert(
         "description".into(),
         json!("A dagship pipeline: environments and the steps that deploy a data platform."),
     );
-    root_map["properties"]["steps"]["additionalProperties"] = step();
-    root
+    root.extend(body.as_object().expect("a record is an object").clone());
+    Value::Object(root)
 }
 
 /// The text `dagship schema` prints and the repository commits.
@@ -60,7 +63,12 @@ fn record(record: &Record) -> Value {
         }
         properties.insert(field.name.into(), schema);
     }
-    let required: Vec<&str> = record.fields.iter().filter(|f| f.required).map(|f| f.name).collect();
+    let required: Vec<&str> = record
+        .fields
+        .iter()
+        .filter(|f| f.required)
+        .map(|f| f.name)
+        .collect();
     let mut schema = json!({
         "type": "object",
         "additionalProperties": false,
@@ -70,7 +78,11 @@ fn record(record: &Record) -> Value {
         schema["required"] = json!(required);
     }
     if !record.exactly_one_of.is_empty() {
-        let options: Vec<Value> = record.exactly_one_of.iter().map(|k| json!({ "required": [k] })).collect();
+        let options: Vec<Value> = record
+            .exactly_one_of
+            .iter()
+            .map(|k| json!({ "required": [k] }))
+            .collect();
         schema["oneOf"] = Value::Array(options);
     }
     schema
@@ -90,9 +102,13 @@ fn shape(shape: &Shape) -> Value {
         }),
         Shape::Enum(names) => json!({ "enum": names }),
         Shape::List(item) => json!({ "type": "array", "items": self::shape(item) }),
-        Shape::Map(value) => json!({ "type": "object", "additionalProperties": self::shape(value) }),
+        Shape::Map(value) => {
+            json!({ "type": "object", "additionalProperties": self::shape(value) })
+        }
         Shape::Record(r) => record(r),
-        Shape::OneOf(options) => json!({ "anyOf": options.iter().map(self::shape).collect::<Vec<_>>() }),
+        Shape::OneOf(options) => {
+            json!({ "anyOf": options.iter().map(self::shape).collect::<Vec<_>>() })
+        }
         Shape::Any => json!({}),
     }
 }

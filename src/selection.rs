@@ -47,10 +47,10 @@ mod tests {
 
     fn graph() -> Graph {
         // a → b → c, and d alone.
-        Graph {
-            ids: ["a", "b", "c", "d"].map(String::from).to_vec(),
-            needs: vec![vec![], vec![0], vec![1], vec![]],
-        }
+        Graph::new(
+            ["a", "b", "c", "d"].map(String::from).to_vec(),
+            vec![vec![], vec![0], vec![1], vec![]],
+        )
     }
 
     #[test]
@@ -61,13 +61,18 @@ mod tests {
 
     #[test]
     fn only_selects_exactly() {
-        let s = Selection::Only(vec!["c".into(), "a".into()]).apply(&graph()).unwrap();
+        let s = Selection::Only(vec!["c".into(), "a".into()])
+            .apply(&graph())
+            .unwrap();
         assert_eq!(s, BTreeSet::from([0, 2]));
     }
 
     #[test]
     fn unknown_ids_are_errors_with_suggestions() {
         let err = Selection::From("bb".into()).apply(&graph()).unwrap_err();
-        assert!(err.to_string().contains("unknown step `bb` in `--from`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown step `bb` in `--from`"),
+            "{err}"
+        );
     }
 }

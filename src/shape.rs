@@ -4,7 +4,7 @@
 //! node (with "did you mean" for unknown keys), the JSON Schema that `dagship schema` prints for
 //! editors, and the step kinds' documentation.
 
-use crate::diagnostic::{Diagnostic, did_you_mean, one_of};
+use crate::diagnostic::{Diagnostic, Span, did_you_mean, one_of};
 use crate::expr;
 use crate::yaml::{Node, Value};
 
@@ -15,7 +15,10 @@ pub enum Shape {
     /// A string that may contain `${{ }}` expressions; numbers and booleans count as their text.
     Template,
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// `90s`, `30m`, `1h30m`, or a whole number of seconds.
     Duration,
     Enum(&'static [&'static str]),
@@ -96,6 +99,11 @@ impl Shape {
 
     /// Checks `node` against this shape, pushing one diagnostic per mistake found.
     pub fn check(&self, node: &Node, path: &str, diags: &mut Vec<Diagnostic>) {
+        self.check_within(node, path, node.span, diags)
+    }
+
+    /// As [`Shape::check`]; `owner` is the key holding the node, where a missing field is shown.
+    fn check_within(&self, node: &Node, path: &str, owner: Span, diags: &mut Vec<Diagnostic>) {
         match (self, &node.value) {
             (Shape::Str, Value::Str(s)) => {
                 if s.contains("${{") {
@@ -134,12 +142,12 @@ impl Shape {
             (Shape::Map(value), Value::Map(entries)) => {
                 check_duplicate_keys(node, path, diags);
                 for (key, child) in entries {
-                    value.check(child, &format!("{path}.{}", key.name), diags);
+                    value.check_within(child, &format!("{path}.{}", key.name), key.span, diags);
                 }
             }
-            (Shape::Record(record), Value::Map(_)) => record.check(node, path, diags),
+            (Shape::Record(record), Value::Map(_)) => record.check_within(node, path, owner, diags),
             (Shape::OneOf(options), _) => match options.iter().find(|o| o.accepts_type_of(node)) {
-                Some(option) => option.check(node, path, diags),
+                Some(option) => option.check_within(node, path, owner, diags),
                 None => diags.push(self.mismatch(node, path, node.type_name())),
             },
             _ => diags.push(self.mismatch(node, path, node.type_name())),
@@ -177,6 +185,11 @@ impl Record {
     }
 
     pub fn check(&self, node: &Node, path: &str, diags: &mut Vec<Diagnostic>) {
+        self.check_within(node, path, node.span, diags)
+    }
+
+    /// As [`Record::check`]; missing fields are shown at `owner`, the key holding the mapping.
+    pub fn check_within(&self, node: &Node, path: &str, owner: Span, diags: &mut Vec<Diagnostic>) {
         let Some(entries) = node.as_map() else {
             diags.push(
                 Diagnostic::error(node.span, format!("wrong value for `{path}`"))
@@ -190,23 +203,25 @@ impl Record {
         for (key, child) in entries {
             let child_path = join(path, &key.name);
             match self.field(&key.name) {
-                Some(field) => field.shape.check(child, &child_path, diags),
+                Some(field) => field
+                    .shape
+                    .check_within(child, &child_path, key.span, diags),
                 None => diags.push(unknown_key(key, path, &names)),
             }
         }
         for field in self.fields.iter().filter(|f| f.required) {
             if node.get(field.name).is_none() {
                 diags.push(
-                    Diagnostic::error(node.span, format!("missing `{}`", join(path, field.name)))
-                        .label(format!("`{}` is required here", field.name))
+                    Diagnostic::error(owner, format!("missing `{}`", join(path, field.name)))
+                        .label(format!("`{}` is missing here", field.name))
                         .expected(format!("`{}`: {}", field.name, field.shape.describe())),
                 );
             }
         }
-        self.check_exactly_one(node, path, diags);
+        self.check_exactly_one(owner, node, path, diags);
     }
 
-    fn check_exactly_one(&self, node: &Node, path: &str, diags: &mut Vec<Diagnostic>) {
+    fn check_exactly_one(&self, owner: Span, node: &Node, path: &str, diags: &mut Vec<Diagnostic>) {
         if self.exactly_one_of.is_empty() {
             return;
         }
@@ -223,7 +238,7 @@ impl Record {
                 one_of(&present).replace(" or ", " and ")
             };
             diags.push(
-                Diagnostic::error(node.span, format!("`{path}` needs exactly one target"))
+                Diagnostic::error(owner, format!("`{path}` needs exactly one target"))
                     .label(format!("found {found}"))
                     .expected(format!("exactly one of {}", one_of(self.exactly_one_of))),
             );

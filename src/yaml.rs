@@ -18,6 +18,9 @@ const MAX_DEPTH: usize = 64;
 pub struct Node {
     pub span: Span,
     pub value: Value,
+    /// For strings holding `${{ }}`: where each expression stands in the file. Block scalars,
+    /// escapes and folded lines make positions in the value differ from positions in the file.
+    pub expr_spans: Vec<Span>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +42,14 @@ pub struct Key {
 }
 
 impl Node {
+    pub fn new(span: Span, value: Value) -> Node {
+        Node {
+            span,
+            value,
+            expr_spans: Vec::new(),
+        }
+    }
+
     /// What a user would call this value's type, for "expected X, found Y" messages.
     pub fn type_name(&self) -> &'static str {
         match &self.value {
@@ -94,28 +105,31 @@ impl Node {
 }
 
 /// Parses YAML text into a node tree. Syntax errors come back as one diagnostic with a location.
-pub fn parse(text: &str) -> Result<Node, Diagnostic> {
+pub fn parse(text: &str) -> Result<Node, Box<Diagnostic>> {
+    let empty = Node::new(Span::point(0, 1, 1), Value::Null);
     if text.trim().is_empty() {
-        return Ok(Node {
-            span: Span::point(0, 1, 1),
-            value: Value::Null,
-        });
+        return Ok(empty);
     }
     let mut options = Options::default();
     // Duplicates reach our own checks, which can say "defined twice, first at line N".
     options.duplicate_keys = DuplicateKeyPolicy::LastWins;
     let mut budget = Budget::default();
     budget.max_depth = MAX_DEPTH;
+    // A generated pipeline of thousands of steps is legitimate; the defaults stop at 250k nodes.
+    budget.max_nodes = 20_000_000;
+    budget.max_events = 40_000_000;
     options.budget = Some(budget);
     match serde_saphyr::from_str_with_options::<Spanned<RawValue>>(text, options) {
+        // Only comments: there is no node to point at, so point at the start.
+        Ok(root) if matches!(root.value, RawValue::Null) => Ok(empty),
         Ok(root) => Ok(to_node(text, root)),
-        Err(err) => Err(syntax_error(text, &err)),
+        Err(err) => Err(Box::new(syntax_error(text, &err))),
     }
 }
 
 fn syntax_error(text: &str, err: &serde_saphyr::Error) -> Diagnostic {
     let message = first_line(&err.without_snippet().to_string());
-    let span = match err.location() {
+    let at = match err.location() {
         Some(loc) if loc.line() > 0 => {
             let line = loc.line() as usize;
             let column = loc.column() as usize;
@@ -123,12 +137,98 @@ fn syntax_error(text: &str, err: &serde_saphyr::Error) -> Diagnostic {
         }
         _ => Span::point(0, 1, 1),
     };
-    let expected = if message.contains("depth") {
-        format!("a pipeline file nested at most {MAX_DEPTH} levels deep")
-    } else {
-        "valid YAML".to_string()
-    };
-    Diagnostic::error(span, format!("invalid YAML: {message}")).expected(expected)
+    // The parser notices some mistakes later than where they are: point at the cause.
+    if let Some(open) = unclosed_bracket(text, at.start) {
+        let close = if text.as_bytes()[open.start] == b'[' {
+            ']'
+        } else {
+            '}'
+        };
+        return Diagnostic::error(open, "invalid YAML: this bracket is never closed")
+            .label(format!("no matching `{close}`"))
+            .expected(format!("`{close}` at the end of the list or mapping"));
+    }
+    if message.contains("tab") {
+        let tab = tab_indent(text, at.line).unwrap_or(at);
+        return Diagnostic::error(tab, "invalid YAML: a tab indents this line")
+            .label("tab")
+            .expected("spaces for indentation (YAML does not allow tabs there)");
+    }
+    if message.contains("Depth") || message.contains("depth") {
+        return Diagnostic::error(at, "invalid YAML: nested too deeply")
+            .label(format!("deeper than {MAX_DEPTH} levels here"))
+            .expected(format!(
+                "a pipeline file nested at most {MAX_DEPTH} levels deep"
+            ));
+    }
+    if message.contains("budget") {
+        return Diagnostic::error(at, "invalid YAML: the file is too large to read")
+            .label("reading stopped here")
+            .expected("a pipeline file of at most a few million values");
+    }
+    Diagnostic::error(at, format!("invalid YAML: {message}")).expected("valid YAML")
+}
+
+/// The last flow bracket (`[` or `{`) opened before `offset` and not closed, outside quotes
+/// and comments: an unclosed `needs: [a` makes the parser stumble on the next line.
+fn unclosed_bracket(text: &str, offset: usize) -> Option<Span> {
+    let mut open: Vec<usize> = Vec::new();
+    for (line_start, line) in line_starts(text) {
+        if line_start >= offset {
+            break;
+        }
+        let mut quote: Option<char> = None;
+        for (i, c) in line.char_indices() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if i == 0 || line[..i].ends_with(' ') => break,
+                (None, '[' | '{') => open.push(line_start + i),
+                (None, ']' | '}') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    let start = *open.last()?;
+    let (line, column) = line_column(text, start);
+    Some(Span::new(start, 1, line, column))
+}
+
+/// The first line at or after `from_line - 1` whose indentation holds a tab.
+fn tab_indent(text: &str, from_line: usize) -> Option<Span> {
+    line_starts(text)
+        .enumerate()
+        .skip(from_line.saturating_sub(2))
+        .find(|(_, (_, line))| {
+            line.chars()
+                .take_while(|c| c.is_whitespace())
+                .any(|c| c == '\t')
+        })
+        .map(|(n, (start, line))| {
+            let col = line.find('\t').unwrap_or(0);
+            Span::new(start + col, 1, n + 1, col + 1)
+        })
+}
+
+fn line_starts(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split_inclusive('\n').scan(0, |start, line| {
+        let this = *start;
+        *start += line.len();
+        Some((this, line.trim_end_matches(['\n', '\r'])))
+    })
+}
+
+/// 1-based line and character column of a byte offset.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 fn first_line(message: &str) -> String {
@@ -172,6 +272,12 @@ fn to_node(text: &str, spanned: Spanned<RawValue>) -> Node {
         // Point inside the quotes, so columns of expressions in the string are exact.
         span = Span::new(start + 1, len.saturating_sub(2), line, column + 1);
     }
+    let expr_spans = match &spanned.value {
+        RawValue::Str(s) if s.contains("${{") => {
+            expression_spans(text, span.start, s.matches("${{").count())
+        }
+        _ => Vec::new(),
+    };
     let value = match spanned.value {
         RawValue::Null => Value::Null,
         RawValue::Bool(b) => Value::Bool(b),
@@ -196,7 +302,30 @@ fn to_node(text: &str, spanned: Spanned<RawValue>) -> Node {
                 .collect(),
         ),
     };
-    Node { span, value }
+    Node {
+        span,
+        value,
+        expr_spans,
+    }
+}
+
+/// Where the first `count` expressions after `start` stand in the file: the k-th `${{` of a
+/// string's value is the k-th `${{` of its source text, whatever escapes or folding did.
+fn expression_spans(text: &str, start: usize, count: usize) -> Vec<Span> {
+    let source = &text[start..];
+    source
+        .match_indices("${{")
+        .take(count)
+        .map(|(i, _)| {
+            let at = start + i;
+            let line_end = text[at..].find('\n').map_or(text.len(), |e| at + e);
+            let end = text[at..line_end]
+                .find("}}")
+                .map_or(line_end, |e| at + e + 2);
+            let (line, column) = line_column(text, at);
+            Span::new(at, end - at, line, column)
+        })
+        .collect()
 }
 
 fn is_quote(byte: Option<&u8>) -> bool {
@@ -287,7 +416,10 @@ mod tests {
         assert_eq!(x.as_str(), Some("x"));
         assert_eq!((x.span.line, x.span.column), (2, 10));
         let (key, _) = &node.get("a").unwrap().as_map().unwrap()[1];
-        assert_eq!((key.name.as_str(), key.span.line, key.span.column), ("c", 3, 3));
+        assert_eq!(
+            (key.name.as_str(), key.span.line, key.span.column),
+            ("c", 3, 3)
+        );
     }
 
     #[test]

@@ -6,6 +6,11 @@ use crate::cli::Cli;
 use crate::error::{Error, ExitCode};
 
 pub fn run(shell: clap_complete::Shell) -> Result<ExitCode, Error> {
-    clap_complete::generate(shell, &mut Cli::command(), "dagship", &mut std::io::stdout());
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "dagship",
+        &mut std::io::stdout(),
+    );
     Ok(ExitCode::Success)
 }

@@ -39,7 +39,11 @@ pub fn run(file: &Path, args: &PlanArgs, output: &Output) -> Result<ExitCode, Er
         None => anstream::print!("{rendered}"),
     }
     if output.verbose > 0 {
-        anstream::eprintln!("planned {} steps from {}", plan.summary.steps, file.display());
+        anstream::eprintln!(
+            "planned {} steps from {}",
+            plan.summary.steps,
+            file.display()
+        );
     }
     Ok(ExitCode::Success)
 }

@@ -16,7 +16,9 @@ pub fn run(file: &Path, args: &ValidateArgs, output: &Output) -> Result<ExitCode
         "{} is valid: {} steps in {} stages, {} environments",
         file.display(),
         pipeline.steps.len(),
-        Graph::of(&pipeline).stages().map_or(0, |s| s.iter().max().map_or(0, |m| m + 1)),
+        Graph::of(&pipeline)
+            .stages()
+            .map_or(0, |s| s.iter().max().map_or(0, |m| m + 1)),
         pipeline.environments.len(),
     );
     if let Some(env) = &args.env {

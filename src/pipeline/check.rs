@@ -1,11 +1,12 @@
 //! Checks of meaning, once the shapes are right: names that must exist, cycles, and what
 //! each `${{ }}` expression refers to.
 
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use super::fields::ENV_FIELDS;
 use super::{Named, Pipeline, Step};
-use crate::diagnostic::{Diagnostic, did_you_mean, one_of};
+use crate::diagnostic::{Diagnostic, did_you_mean, environments_phrase, one_of};
 use crate::expr::{self, Expr, NAMESPACES, Template};
 use crate::graph::Graph;
 use crate::steps::Outputs;
@@ -24,11 +25,12 @@ pub fn check(pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
     check_promote_from(pipeline, diags);
     check_environment_vars(pipeline, diags);
     for (i, step) in pipeline.steps.values().enumerate() {
-        let upstream: BTreeSet<&str> = graph.upstream(i).into_iter().map(|n| graph.ids[n].as_str()).collect();
         let checker = ExprChecker {
             pipeline,
             step,
-            upstream,
+            upstream: OnceCell::new(),
+            graph: &graph,
+            index: i,
         };
         for_each_template(&step.with, &mut |t| checker.check(t, diags));
         for template in step.env.values() {
@@ -60,7 +62,11 @@ fn check_needs(pipeline: &Pipeline, step: &Step, diags: &mut Vec<Diagnostic>) {
                     .expected("the ids of other steps"),
             );
         } else if !pipeline.steps.contains_key(&need.name) {
-            diags.push(unknown_name(need, "step", &step_ids(pipeline)));
+            let others: Vec<&str> = step_ids(pipeline)
+                .into_iter()
+                .filter(|id| *id != step.id)
+                .collect();
+            diags.push(unknown_name(need, "step", &others));
         }
     }
 }
@@ -68,7 +74,11 @@ fn check_needs(pipeline: &Pipeline, step: &Step, diags: &mut Vec<Diagnostic>) {
 fn check_step_environments(pipeline: &Pipeline, step: &Step, diags: &mut Vec<Diagnostic>) {
     for env in step.environments.iter().flatten() {
         if !pipeline.environments.contains_key(&env.name) {
-            diags.push(unknown_name(env, "environment", &pipeline.environment_names()));
+            diags.push(unknown_name(
+                env,
+                "environment",
+                &pipeline.environment_names(),
+            ));
         }
     }
 }
@@ -87,7 +97,10 @@ fn check_cycles(pipeline: &Pipeline, graph: &Graph, diags: &mut Vec<Diagnostic>)
             .map_or(first.span, |n| n.span);
         diags.push(
             Diagnostic::error(span, format!("cycle in `needs`: {}", path.join(" → ")))
-                .label(format!("`{}` needs `{}`, which leads back here", path[0], path[1]))
+                .label(format!(
+                    "`{}` needs `{}`, which leads back here",
+                    path[0], path[1]
+                ))
                 .expected("needs that form no cycle (each step in the cycle needs the next)"),
         );
     }
@@ -96,7 +109,9 @@ fn check_cycles(pipeline: &Pipeline, graph: &Graph, diags: &mut Vec<Diagnostic>)
 fn check_promote_from(pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
     let names = pipeline.environment_names();
     for env in pipeline.environments.values() {
-        let Some(source) = &env.promote_from else { continue };
+        let Some(source) = &env.promote_from else {
+            continue;
+        };
         if !pipeline.environments.contains_key(&source.name) {
             diags.push(unknown_name(source, "environment", &names));
             continue;
@@ -107,8 +122,13 @@ fn check_promote_from(pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
             let closes = chain.contains(&next.name.as_str());
             chain.push(&next.name);
             if closes {
-                // Report each loop once: at the environment where the loop starts and ends.
-                if chain[0] == next.name {
+                // Report each loop once: from the environment of the loop first in the file.
+                let at = chain.iter().position(|e| *e == next.name).unwrap_or(0);
+                let first_in_file = chain[at..]
+                    .iter()
+                    .min_by_key(|e| pipeline.environments.get_index_of(**e))
+                    .copied();
+                if chain[0] == next.name && first_in_file == Some(env.name.as_str()) {
                     diags.push(
                         Diagnostic::error(source.span, "`promote_from` forms a loop")
                             .label(chain.join(" ← "))
@@ -136,7 +156,10 @@ fn check_environment_vars(pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
                     ["secrets", _] | ["git", "sha" | "ref"] => None,
                     ["env", field] => match env.field(field) {
                         Some(Some(_)) => None,
-                        Some(None) => Some(format!("`{field}` is not set in environment `{}`", env.name)),
+                        Some(None) => Some(format!(
+                            "`{field}` is not set in environment `{}`",
+                            env.name
+                        )),
                         None => Some(format!("`env` has no field `{field}`")),
                     },
                     _ => Some("vars can use `secrets`, `git` and `env` only".to_string()),
@@ -157,7 +180,7 @@ fn check_environment_vars(pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
 fn for_each_template(node: &Node, f: &mut impl FnMut(&Template)) {
     match &node.value {
         Value::Str(text) if text.contains("${{") => {
-            if let Ok(t) = expr::parse(text, node.span) {
+            if let Ok(t) = expr::parse(text, node) {
                 f(&t);
             }
         }
@@ -170,10 +193,20 @@ fn for_each_template(node: &Node, f: &mut impl FnMut(&Template)) {
 struct ExprChecker<'a> {
     pipeline: &'a Pipeline,
     step: &'a Step,
-    upstream: BTreeSet<&'a str>,
+    graph: &'a Graph,
+    index: usize,
+    /// Computed on first use: most steps read no other step's outputs.
+    upstream: OnceCell<BTreeSet<usize>>,
 }
 
 impl ExprChecker<'_> {
+    fn is_upstream(&self, id: &str) -> bool {
+        let upstream = self
+            .upstream
+            .get_or_init(|| self.graph.upstream(self.index));
+        self.graph.index(id).is_some_and(|i| upstream.contains(&i))
+    }
+
     fn check(&self, template: &Template, diags: &mut Vec<Diagnostic>) {
         for e in template.exprs() {
             if let Some(d) = self.check_expr(e) {
@@ -241,10 +274,9 @@ impl ExprChecker<'_> {
     }
 
     fn unset_in(&self, e: &Expr, what: &str, environments: &[&str]) -> Diagnostic {
-        let envs = one_of(environments).replace(" or ", " and ");
         Diagnostic::error(
             e.span,
-            format!("`{}` is not set in environment {envs}", e.text()),
+            format!("`{}` is not set in {}", e.text(), environments_phrase(environments)),
         )
         .label(format!("step `{}` runs there", self.step.id))
         .expected(format!(
@@ -263,21 +295,27 @@ impl ExprChecker<'_> {
             }
             return Some(d);
         };
-        if !self.upstream.contains(id) {
+        if !self.is_upstream(id) {
             return Some(
                 Diagnostic::error(
                     e.span,
                     format!("step `{id}` is not upstream of `{}`", self.step.id),
                 )
                 .label("its outputs are not known when this step starts")
-                .expected(format!("a step that `{}` needs, directly or not", self.step.id))
+                .expected(format!(
+                    "a step that `{}` needs, directly or not",
+                    self.step.id
+                ))
                 .help(format!("add `{id}` to `needs` of step `{}`", self.step.id)),
             );
         }
         match source.kind.map(|k| k.outputs()) {
-            Some(Outputs::Named(names)) if !names.contains(&output) => {
-                Some(unknown_field(e, output, &format!("steps.{id}.outputs"), names))
-            }
+            Some(Outputs::Named(names)) if !names.contains(&output) => Some(unknown_field(
+                e,
+                output,
+                &format!("steps.{id}.outputs"),
+                names,
+            )),
             _ => None,
         }
     }

@@ -4,8 +4,16 @@ use crate::shape::{Field, Record, STRINGS, Shape};
 
 pub const TOP: Record = Record {
     fields: &[
-        Field::required("version", Shape::Int { min: 1, max: 1 }, "Format version of this file: `1`."),
-        Field::required("name", Shape::Str, "Name of the pipeline, shown in plans and release records."),
+        Field::required(
+            "version",
+            Shape::Int { min: 1, max: 1 },
+            "Format version of this file: `1`.",
+        ),
+        Field::required(
+            "name",
+            Shape::Str,
+            "Name of the pipeline, shown in plans and release records.",
+        ),
         Field::required(
             "environments",
             Shape::Map(&Shape::Record(&ENVIRONMENT)),
@@ -22,8 +30,16 @@ pub const TOP: Record = Record {
 
 pub const ENVIRONMENT: Record = Record {
     fields: &[
-        Field::optional("project", Shape::Str, "Google Cloud project id (`env.project`)."),
-        Field::optional("region", Shape::Str, "Google Cloud region, e.g. `europe-west1` (`env.region`)."),
+        Field::optional(
+            "project",
+            Shape::Str,
+            "Google Cloud project id (`env.project`).",
+        ),
+        Field::optional(
+            "region",
+            Shape::Str,
+            "Google Cloud region, e.g. `europe-west1` (`env.region`).",
+        ),
         Field::optional(
             "vars",
             Shape::Map(&Shape::Template),
@@ -34,7 +50,11 @@ pub const ENVIRONMENT: Record = Record {
             Shape::Record(&DAGS_TARGET),
             "Where `composer_dags` steps put DAG files in this environment.",
         ),
-        Field::optional("state", Shape::Record(&STATE), "Where release records and locks are kept."),
+        Field::optional(
+            "state",
+            Shape::Record(&STATE),
+            "Where release records and locks are kept.",
+        ),
         Field::optional(
             "promote_from",
             Shape::Str,
@@ -58,7 +78,11 @@ pub const DAGS_TARGET: Record = Record {
     fields: &[
         Field::optional("dir", Shape::Str, "A local Airflow dags folder."),
         Field::optional("bucket", Shape::Str, "A Cloud Storage bucket, `gs://NAME`."),
-        Field::optional("prefix", Shape::Str, "Object prefix inside `bucket` (default `dags/`)."),
+        Field::optional(
+            "prefix",
+            Shape::Str,
+            "Object prefix inside `bucket` (default `dags/`).",
+        ),
         Field::optional(
             "composer_environment",
             Shape::Str,
@@ -71,7 +95,11 @@ pub const DAGS_TARGET: Record = Record {
 pub const STATE: Record = Record {
     fields: &[
         Field::optional("dir", Shape::Str, "A local folder."),
-        Field::optional("bucket", Shape::Str, "A Cloud Storage location, `gs://NAME/PREFIX`."),
+        Field::optional(
+            "bucket",
+            Shape::Str,
+            "A Cloud Storage location, `gs://NAME/PREFIX`.",
+        ),
     ],
     exactly_one_of: &["dir", "bucket"],
 };
@@ -79,14 +107,26 @@ pub const STATE: Record = Record {
 pub const STEP: Record = Record {
     fields: &[
         Field::required("uses", Shape::Str, "The step kind."),
-        Field::optional("with", Shape::Any, "The step's inputs; which ones depends on `uses`."),
-        Field::optional("needs", STRINGS, "Ids of the steps that must succeed before this one starts."),
+        Field::optional(
+            "with",
+            Shape::Any,
+            "The step's inputs; which ones depends on `uses`.",
+        ),
+        Field::optional(
+            "needs",
+            STRINGS,
+            "Ids of the steps that must succeed before this one starts.",
+        ),
         Field::optional(
             "environments",
             STRINGS,
             "The environments this step runs in; it is skipped in the others. Default: all.",
         ),
-        Field::optional("timeout", Shape::Duration, "Stop the step after this long, e.g. `30m`."),
+        Field::optional(
+            "timeout",
+            Shape::Duration,
+            "Stop the step after this long, e.g. `30m`.",
+        ),
         Field::optional(
             "retries",
             Shape::Int { min: 0, max: 10 },

@@ -22,7 +22,7 @@ pub fn load(path: &Path) -> Result<(Pipeline, Vec<Diagnostic>), Error> {
     let file = SourceFile::read(path)?;
     let root = match yaml::parse(&file.text) {
         Ok(root) => root,
-        Err(d) => return Err(invalid(file, vec![d])),
+        Err(d) => return Err(invalid(file, vec![*d])),
     };
     let mut diags = Vec::new();
     if !matches!(root.value, Value::Map(_)) {
@@ -65,20 +65,31 @@ fn not_a_pipeline(root: &Node) -> Diagnostic {
 }
 
 fn check_version(root: &Node, diags: &mut Vec<Diagnostic>) {
-    if let Some(node @ Node { value: Value::Int(v), .. }) = root.get("version")
+    if let Some(
+        node @ Node {
+            value: Value::Int(v),
+            ..
+        },
+    ) = root.get("version")
         && *v != 1
     {
         diags.retain(|d| d.span != node.span);
         diags.push(
-            Diagnostic::error(node.span, format!("unsupported pipeline format version {v}"))
-                .label("this dagship reads version 1")
-                .expected("`version: 1`"),
+            Diagnostic::error(
+                node.span,
+                format!("unsupported pipeline format version {v}"),
+            )
+            .label("this dagship reads version 1")
+            .expected("`version: 1`"),
         );
     }
 }
 
 fn environments(root: &Node) -> IndexMap<String, Environment> {
-    let entries = root.get("environments").and_then(Node::as_map).unwrap_or(&[]);
+    let entries = root
+        .get("environments")
+        .and_then(Node::as_map)
+        .unwrap_or(&[]);
     entries
         .iter()
         .map(|(key, node)| (key.name.clone(), environment(&key.name, key.span, node)))
@@ -103,7 +114,13 @@ fn environment(name: &str, span: crate::diagnostic::Span, node: &Node) -> Enviro
         dags_target: node.get("dags_target").and_then(dags_target),
         state: node.get("state").and_then(state_store),
         promote_from: node.get("promote_from").and_then(named),
-        protected: matches!(node.get("protected"), Some(Node { value: Value::Bool(true), .. })),
+        protected: matches!(
+            node.get("protected"),
+            Some(Node {
+                value: Value::Bool(true),
+                ..
+            })
+        ),
         impersonate_service_account: text("impersonate_service_account"),
     }
 }
@@ -142,6 +159,14 @@ fn steps(root: &Node, diags: &mut Vec<Diagnostic>) -> IndexMap<String, Step> {
     let entries = root.get("steps").and_then(Node::as_map).unwrap_or(&[]);
     let mut steps = IndexMap::new();
     for (key, node) in entries {
+        if key.name.is_empty() {
+            diags.push(
+                Diagnostic::error(key.span, "a step id must be a name")
+                    .label("not a name")
+                    .expected("a name such as `compile` or `upload_dags`"),
+            );
+            continue;
+        }
         if !expr::is_identifier(&key.name) {
             diags.push(
                 Diagnostic::error(key.span, format!("invalid step id `{}`", key.name))
@@ -159,18 +184,27 @@ fn steps(root: &Node, diags: &mut Vec<Diagnostic>) -> IndexMap<String, Step> {
 
 fn step(id: &str, span: crate::diagnostic::Span, node: &Node, diags: &mut Vec<Diagnostic>) -> Step {
     let kind = node.get("uses").and_then(|uses| step_kind(uses, diags));
-    let with = node.get("with").cloned().unwrap_or(Node {
-        span,
-        value: Value::Map(Vec::new()),
-    });
+    let with = node
+        .get("with")
+        .cloned()
+        .unwrap_or_else(|| Node::new(span, Value::Map(Vec::new())));
     if let Some(kind) = kind {
         let path = format!("steps.{id}.with");
+        let with_key = node
+            .as_map()
+            .unwrap_or(&[])
+            .iter()
+            .find(|(k, _)| k.name == "with");
+        let owner = with_key.map_or(span, |(k, _)| k.span);
         match with.value {
-            Value::Map(_) => kind.inputs().check(&with, &path, diags),
+            Value::Map(_) => kind.inputs().check_within(&with, &path, owner, diags),
             _ => diags.push(
                 Diagnostic::error(with.span, format!("wrong value for `{path}`"))
                     .label(format!("found {}", with.type_name()))
-                    .expected(format!("a mapping of the inputs of a `{}` step", kind.name())),
+                    .expected(format!(
+                        "a mapping of the inputs of a `{}` step",
+                        kind.name()
+                    )),
             ),
         }
     }
@@ -190,7 +224,10 @@ fn step(id: &str, span: crate::diagnostic::Span, node: &Node, diags: &mut Vec<Di
         environments: names(node.get("environments")),
         timeout: node.get("timeout").and_then(duration),
         retries: match node.get("retries") {
-            Some(Node { value: Value::Int(n), .. }) => u32::try_from(*n).unwrap_or(0),
+            Some(Node {
+                value: Value::Int(n),
+                ..
+            }) => u32::try_from(*n).unwrap_or(0),
             _ => 0,
         },
         env,

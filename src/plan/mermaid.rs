@@ -17,14 +17,23 @@ pub fn render(plan: &Plan) -> String {
     for (stage, ids) in plan.stages.iter().enumerate() {
         let _ = writeln!(out, "  subgraph stage{stage}[\"Stage {stage}\"]");
         for step in plan.steps.iter().filter(|s| ids.contains(&s.id)) {
-            let label = format!("{}<br/><small>{}</small>", escape(&step.id), escape(&step.uses));
+            let label = format!(
+                "{}<br/><small>{}</small>",
+                escape(&step.id),
+                escape(&step.uses)
+            );
             let _ = writeln!(out, "    {}[\"{label}\"]", node[step.id.as_str()]);
         }
         out.push_str("  end\n");
     }
     for step in &plan.steps {
         for need in step.needs.iter().filter(|n| node.contains_key(n.as_str())) {
-            let _ = writeln!(out, "  {} --> {}", node[need.as_str()], node[step.id.as_str()]);
+            let _ = writeln!(
+                out,
+                "  {} --> {}",
+                node[need.as_str()],
+                node[step.id.as_str()]
+            );
         }
     }
     let skipped: Vec<&str> = plan
@@ -34,7 +43,9 @@ pub fn render(plan: &Plan) -> String {
         .map(|s| node[s.id.as_str()].as_str())
         .collect();
     if !skipped.is_empty() {
-        out.push_str("  classDef skipped fill:#f4f4f4,stroke:#999,stroke-dasharray:4 4,color:#777\n");
+        out.push_str(
+            "  classDef skipped fill:#f4f4f4,stroke:#999,stroke-dasharray:4 4,color:#777\n",
+        );
         let _ = writeln!(out, "  class {} skipped", skipped.join(","));
     }
     out

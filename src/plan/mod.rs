@@ -102,7 +102,9 @@ pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
     let graph = Graph::of(pipeline);
     let selected = req.selection.apply(&graph)?;
     let (sub, old) = graph.subgraph(&selected);
-    let stage_of = sub.stages().expect("cycles are rejected when the pipeline loads");
+    let stage_of = sub
+        .stages()
+        .expect("cycles are rejected when the pipeline loads");
     let mut order: Vec<usize> = (0..sub.len()).collect();
     order.sort_by(|&a, &b| (stage_of[a], &sub.ids[a]).cmp(&(stage_of[b], &sub.ids[b])));
 
@@ -194,7 +196,12 @@ fn plan_step(
         needs,
         skipped,
         skip_reason: skipped.then(|| {
-            let envs: Vec<&str> = step.environments.iter().flatten().map(|e| e.name.as_str()).collect();
+            let envs: Vec<&str> = step
+                .environments
+                .iter()
+                .flatten()
+                .map(|e| e.name.as_str())
+                .collect();
             format!("runs only in {}", crate::diagnostic::one_of(&envs))
         }),
         timeout_seconds: step.timeout.map(|t| t.as_secs()),
@@ -222,14 +229,25 @@ fn fill_synced_files(steps: &mut [PlannedStep], graph: &Graph) {
         .iter()
         .flat_map(|s| s.actions.iter().map(move |a| (s, a)))
         .filter_map(|(s, a)| match a {
-            Action::Generate(g) => Some((trim(&g.out.to_string()), (s.id.clone(), g.files.clone()))),
+            Action::Generate(g) => {
+                Some((trim(&g.out.to_string()), (s.id.clone(), g.files.clone())))
+            }
             _ => None,
         })
         .collect();
-    for step in steps.iter_mut() {
+    for step in steps
+        .iter_mut()
+        .filter(|s| s.actions.iter().any(|a| matches!(a, Action::Sync(_))))
+    {
         let upstream: BTreeSet<String> = graph
             .index(&step.id)
-            .map(|i| graph.upstream(i).into_iter().map(|u| graph.ids[u].clone()).collect())
+            .map(|i| {
+                graph
+                    .upstream(i)
+                    .into_iter()
+                    .map(|u| graph.ids[u].clone())
+                    .collect()
+            })
             .unwrap_or_default();
         for action in &mut step.actions {
             if let Action::Sync(sync) = action
@@ -243,7 +261,9 @@ fn fill_synced_files(steps: &mut [PlannedStep], graph: &Graph) {
 }
 
 fn trim(path: &str) -> String {
-    path.trim_start_matches("./").trim_end_matches('/').to_string()
+    path.trim_start_matches("./")
+        .trim_end_matches('/')
+        .to_string()
 }
 
 fn summarize(steps: &[PlannedStep], stages: usize) -> Summary {

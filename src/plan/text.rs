@@ -51,7 +51,11 @@ fn header(out: &mut String, plan: &Plan) {
         let _ = writeln!(out, "  {}", facts.join(" · "));
     }
     if !plan.left_out.is_empty() {
-        let _ = writeln!(out, "  {DIM}not selected: {}{DIM:#}", plan.left_out.join(", "));
+        let _ = writeln!(
+            out,
+            "  {DIM}not selected: {}{DIM:#}",
+            plan.left_out.join(", ")
+        );
     }
     let _ = writeln!(
         out,
@@ -82,7 +86,13 @@ fn step_block(out: &mut String, step: &PlannedStep) {
     if step.retries > 0 {
         facts.push(format!("retries {}", step.retries));
     }
-    let _ = writeln!(out, "  {} {BOLD}{}{BOLD:#}  ({})", symbol(step), step.id, facts.join(", "));
+    let _ = writeln!(
+        out,
+        "  {} {BOLD}{}{BOLD:#}  ({})",
+        symbol(step),
+        step.id,
+        facts.join(", ")
+    );
     if let Some(reason) = &step.skip_reason {
         let _ = writeln!(out, "      {DIM}skipped: {reason}{DIM:#}");
     }
@@ -157,7 +167,11 @@ fn footer(out: &mut String, plan: &Plan) {
 }
 
 fn count(n: usize, noun: &str) -> String {
-    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn duration(seconds: u64) -> String {

@@ -15,19 +15,31 @@ pub struct AirflowDags;
 
 const INPUTS: Record = Record {
     fields: &[
-        Field::required("manifest", Shape::Template, "Path of dbt's `target/manifest.json`."),
+        Field::required(
+            "manifest",
+            Shape::Template,
+            "Path of dbt's `target/manifest.json`.",
+        ),
         Field::optional(
             "selectors",
             Shape::Template,
             "Path of `selectors.yml`: one DAG per selector (default: one DAG `dbt_all`).",
         ),
-        Field::required("out", Shape::Template, "Folder the DAG files are written to."),
+        Field::required(
+            "out",
+            Shape::Template,
+            "Folder the DAG files are written to.",
+        ),
         Field::optional(
             "executor",
             Shape::Enum(&["bash", "cloud_run_job"]),
             "How tasks run dbt: `bash` (local Airflow) or `cloud_run_job` (default: `bash`).",
         ),
-        Field::optional("job", Shape::Template, "Cloud Run job that runs dbt (executor `cloud_run_job`)."),
+        Field::optional(
+            "job",
+            Shape::Template,
+            "Cloud Run job that runs dbt (executor `cloud_run_job`).",
+        ),
         Field::optional(
             "project_dir",
             Shape::Template,
@@ -129,7 +141,13 @@ fn selector_names(path: &Path) -> Result<Vec<String>, String> {
 pub fn dag_file_name(selector: &str) -> String {
     let safe: String = selector
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("dbt_{}.py", safe.replace("..", "__"))
 }
@@ -141,7 +159,7 @@ mod tests {
     #[test]
     fn dag_file_names_cannot_escape_the_folder() {
         assert_eq!(dag_file_name("daily"), "dbt_daily.py");
-        assert_eq!(dag_file_name("../etc/passwd"), "dbt___etc_passwd.py");
+        assert_eq!(dag_file_name("../etc/passwd"), "dbt____etc_passwd.py");
         assert_eq!(dag_file_name("a b/c"), "dbt_a_b_c.py");
     }
 }

@@ -16,7 +16,11 @@ pub const URL_VARIABLE: &str = "DAGSHIP_DATABASE_URL";
 const INPUTS: Record = Record {
     fields: &[
         Field::required("config", Shape::Template, "Path of `alembic.ini`."),
-        Field::optional("revision", Shape::Template, "Target revision (default: `head`)."),
+        Field::optional(
+            "revision",
+            Shape::Template,
+            "Target revision (default: `head`).",
+        ),
         Field::optional(
             "url",
             Shape::Template,

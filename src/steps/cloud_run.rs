@@ -35,13 +35,15 @@ pub const SECRETS: Field = Field::optional(
     "Environment variables from Secret Manager: `VAR: secret-name:version`.",
 );
 pub const CPU: Field = Field::optional("cpu", Shape::Scalar, "CPU limit, e.g. `1` or `2`.");
-pub const MEMORY: Field = Field::optional("memory", Shape::Str, "Memory limit, e.g. `512Mi` or `2Gi`.");
+pub const MEMORY: Field =
+    Field::optional("memory", Shape::Str, "Memory limit, e.g. `512Mi` or `2Gi`.");
 pub const SERVICE_ACCOUNT: Field = Field::optional(
     "service_account",
     Shape::Template,
     "Service account the container runs as.",
 );
-pub const LABELS: Field = Field::optional("labels", Shape::Map(&Shape::Template), "Resource labels.");
+pub const LABELS: Field =
+    Field::optional("labels", Shape::Map(&Shape::Template), "Resource labels.");
 
 /// Settings shown in the plan, in this order, when set.
 const SETTINGS: &[&str] = &[
@@ -87,7 +89,9 @@ pub fn deploy(inputs: &Inputs, resource: &'static str, noun: &str) -> Action {
         settings.insert(format!("secret.{var}"), value);
     }
     Action::Deploy(Deploy {
-        description: format!("create or update {noun} `{name}` in project {project}, region {region}"),
+        description: format!(
+            "create or update {noun} `{name}` in project {project}, region {region}"
+        ),
         resource,
         project,
         region,

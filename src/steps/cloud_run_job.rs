@@ -21,10 +21,28 @@ const INPUTS: Record = Record {
         cloud_run::MEMORY,
         cloud_run::SERVICE_ACCOUNT,
         cloud_run::LABELS,
-        Field::optional("tasks", Shape::Int { min: 1, max: 10_000 }, "Tasks per execution."),
-        Field::optional("parallelism", Shape::Int { min: 0, max: 10_000 }, "Tasks run at once."),
+        Field::optional(
+            "tasks",
+            Shape::Int {
+                min: 1,
+                max: 10_000,
+            },
+            "Tasks per execution.",
+        ),
+        Field::optional(
+            "parallelism",
+            Shape::Int {
+                min: 0,
+                max: 10_000,
+            },
+            "Tasks run at once.",
+        ),
         Field::optional("task_timeout", Shape::Duration, "Time limit of one task."),
-        Field::optional("max_retries", Shape::Int { min: 0, max: 10 }, "Retries of a failed task."),
+        Field::optional(
+            "max_retries",
+            Shape::Int { min: 0, max: 10 },
+            "Retries of a failed task.",
+        ),
     ],
     exactly_one_of: &[],
 };

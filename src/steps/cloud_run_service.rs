@@ -20,9 +20,21 @@ const INPUTS: Record = Record {
         cloud_run::MEMORY,
         cloud_run::SERVICE_ACCOUNT,
         cloud_run::LABELS,
-        Field::optional("concurrency", Shape::Int { min: 1, max: 1000 }, "Requests per instance."),
-        Field::optional("min_instances", Shape::Int { min: 0, max: 1000 }, "Minimum instances."),
-        Field::optional("max_instances", Shape::Int { min: 1, max: 1000 }, "Maximum instances."),
+        Field::optional(
+            "concurrency",
+            Shape::Int { min: 1, max: 1000 },
+            "Requests per instance.",
+        ),
+        Field::optional(
+            "min_instances",
+            Shape::Int { min: 0, max: 1000 },
+            "Minimum instances.",
+        ),
+        Field::optional(
+            "max_instances",
+            Shape::Int { min: 1, max: 1000 },
+            "Maximum instances.",
+        ),
         Field::optional(
             "ingress",
             Shape::Enum(&["all", "internal", "internal-and-cloud-load-balancing"]),
@@ -54,6 +66,10 @@ impl StepKind for CloudRunService {
         cloud_run::check(step, pipeline, diags);
     }
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {
-        vec![cloud_run::deploy(inputs, "cloud_run_service", "Cloud Run service")]
+        vec![cloud_run::deploy(
+            inputs,
+            "cloud_run_service",
+            "Cloud Run service",
+        )]
     }
 }

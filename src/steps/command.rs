@@ -17,8 +17,16 @@ const INPUTS: Record = Record {
             TEMPLATE_OR_LIST,
             "The program and its arguments, as a list; one string when `shell: true`.",
         ),
-        Field::optional("cwd", Shape::Template, "Working folder (default: the pipeline file's folder)."),
-        Field::optional("shell", Shape::Bool, "Run `argv` (one string) with `sh -c`."),
+        Field::optional(
+            "cwd",
+            Shape::Template,
+            "Working folder (default: the pipeline file's folder).",
+        ),
+        Field::optional(
+            "shell",
+            Shape::Bool,
+            "Run `argv` (one string) with `sh -c`.",
+        ),
     ],
     exactly_one_of: &[],
 };
@@ -38,11 +46,21 @@ impl StepKind for Command {
     }
 
     fn check(&self, step: &Step, _pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
-        let Some(argv) = step.with.get("argv") else { return };
-        let shell = matches!(step.with.get("shell").map(|n| &n.value), Some(Value::Bool(true)));
+        let Some(argv) = step.with.get("argv") else {
+            return;
+        };
+        let shell = matches!(
+            step.with.get("shell").map(|n| &n.value),
+            Some(Value::Bool(true))
+        );
         let mistake = match (&argv.value, shell) {
-            (Value::Seq(items), _) if items.is_empty() => Some(("an empty list", "at least the program to run")),
-            (Value::Seq(_), true) => Some(("a list", "one string to run with `sh -c`, when `shell: true`")),
+            (Value::Seq(items), _) if items.is_empty() => {
+                Some(("an empty list", "at least the program to run"))
+            }
+            (Value::Seq(_), true) => Some((
+                "a list",
+                "one string to run with `sh -c`, when `shell: true`",
+            )),
             (Value::Str(_), false) => Some((
                 "a string",
                 "a list such as `[dbt, --version]`, or `shell: true` to run the string with `sh -c`",
@@ -51,9 +69,12 @@ impl StepKind for Command {
         };
         if let Some((found, expected)) = mistake {
             diags.push(
-                Diagnostic::error(argv.span, format!("wrong value for `steps.{}.with.argv`", step.id))
-                    .label(format!("found {found}"))
-                    .expected(expected),
+                Diagnostic::error(
+                    argv.span,
+                    format!("wrong value for `steps.{}.with.argv`", step.id),
+                )
+                .label(format!("found {found}"))
+                .expected(expected),
             );
         }
     }

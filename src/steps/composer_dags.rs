@@ -13,7 +13,11 @@ pub struct ComposerDags;
 
 const INPUTS: Record = Record {
     fields: &[
-        Field::required("source", Shape::Template, "Local folder of DAG files to sync."),
+        Field::required(
+            "source",
+            Shape::Template,
+            "Local folder of DAG files to sync.",
+        ),
         Field::optional(
             "prune",
             Shape::Bool,
@@ -43,7 +47,13 @@ impl StepKind for ComposerDags {
     }
 
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
-        require_in_environments(step, pipeline, "`dags_target`", |env| env.dags_target.is_some(), diags);
+        require_in_environments(
+            step,
+            pipeline,
+            "`dags_target`",
+            |env| env.dags_target.is_some(),
+            diags,
+        );
     }
 
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {
@@ -70,7 +80,11 @@ pub fn describe_target(env: &Environment) -> String {
         Some(DagsTarget::Dir(dir)) => dir.clone(),
         Some(DagsTarget::Bucket { bucket, prefix }) => {
             let bucket = bucket.trim_end_matches('/');
-            let bucket = if bucket.starts_with("gs://") { bucket.to_string() } else { format!("gs://{bucket}") };
+            let bucket = if bucket.starts_with("gs://") {
+                bucket.to_string()
+            } else {
+                format!("gs://{bucket}")
+            };
             format!("{bucket}/{}", prefix.trim_start_matches('/'))
         }
         Some(DagsTarget::Composer { environment }) => {
@@ -89,7 +103,9 @@ fn list_files(dir: &Path, shown: &str) -> FileList {
     let mut names = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(folder) = todo.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {

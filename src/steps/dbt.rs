@@ -29,20 +29,44 @@ const WITHOUT_SELECTION: &[&str] = &["deps", "parse"];
 const INPUTS: Record = Record {
     fields: &[
         Field::required("command", Shape::Enum(COMMANDS), "The dbt command to run."),
-        Field::optional("project_dir", Shape::Template, "The dbt project folder (default: `.`)."),
+        Field::optional(
+            "project_dir",
+            Shape::Template,
+            "The dbt project folder (default: `.`).",
+        ),
         Field::optional(
             "profiles_dir",
             Shape::Template,
             "Folder holding `profiles.yml` (default: the project folder); set as `DBT_PROFILES_DIR`.",
         ),
-        Field::optional("target", Shape::Template, "The profile target, e.g. `${{ vars.dbt_target }}`."),
-        Field::optional("vars", Shape::Map(&Shape::Template), "dbt `--vars`, as a mapping."),
+        Field::optional(
+            "target",
+            Shape::Template,
+            "The profile target, e.g. `${{ vars.dbt_target }}`.",
+        ),
+        Field::optional(
+            "vars",
+            Shape::Map(&Shape::Template),
+            "dbt `--vars`, as a mapping.",
+        ),
         Field::optional("select", TEMPLATE_OR_LIST, "dbt `--select` expressions."),
         Field::optional("exclude", TEMPLATE_OR_LIST, "dbt `--exclude` expressions."),
-        Field::optional("selector", Shape::Template, "A selector from `selectors.yml`."),
+        Field::optional(
+            "selector",
+            Shape::Template,
+            "A selector from `selectors.yml`.",
+        ),
         Field::optional("full_refresh", Shape::Bool, "Pass `--full-refresh`."),
-        Field::optional("threads", Shape::Int { min: 1, max: 256 }, "Pass `--threads N`."),
-        Field::optional("args", TEMPLATES, "Further arguments, appended as they are."),
+        Field::optional(
+            "threads",
+            Shape::Int { min: 1, max: 256 },
+            "Pass `--threads N`.",
+        ),
+        Field::optional(
+            "args",
+            TEMPLATES,
+            "Further arguments, appended as they are.",
+        ),
     ],
     exactly_one_of: &[],
 };
@@ -62,9 +86,15 @@ impl StepKind for Dbt {
     }
 
     fn check(&self, step: &Step, _pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
-        let command = step.with.get("command").and_then(|n| n.as_str()).unwrap_or("");
+        let command = step
+            .with
+            .get("command")
+            .and_then(|n| n.as_str())
+            .unwrap_or("");
         for key in ["select", "exclude", "selector"] {
-            let Some(node) = step.with.get(key) else { continue };
+            let Some(node) = step.with.get(key) else {
+                continue;
+            };
             if WITHOUT_SELECTION.contains(&command) {
                 diags.push(
                     Diagnostic::error(node.span, format!("`dbt {command}` does not select nodes"))
@@ -131,7 +161,10 @@ fn json_object(vars: &IndexMap<String, Resolved>) -> Resolved {
     let mut out = Resolved::text("{");
     for (i, (key, value)) in vars.iter().enumerate() {
         let sep = if i == 0 { "" } else { ", " };
-        out.push_text(&format!("{sep}{}: \"", serde_json::Value::from(key.as_str())));
+        out.push_text(&format!(
+            "{sep}{}: \"",
+            serde_json::Value::from(key.as_str())
+        ));
         for piece in &value.parts {
             match piece {
                 Piece::Text(t) => {

@@ -84,7 +84,8 @@ impl Inputs<'_> {
     }
 
     pub fn text(&self, name: &str) -> Option<Resolved> {
-        self.node(name).map(|n| self.resolver.resolve(&Template::of(n)))
+        self.node(name)
+            .map(|n| self.resolver.resolve(&Template::of(n)))
     }
 
     pub fn text_or(&self, name: &str, default: &str) -> Resolved {
@@ -95,7 +96,10 @@ impl Inputs<'_> {
     pub fn list(&self, name: &str) -> Vec<Resolved> {
         match self.node(name) {
             None => Vec::new(),
-            Some(Node { value: Value::Seq(items), .. }) => items
+            Some(Node {
+                value: Value::Seq(items),
+                ..
+            }) => items
                 .iter()
                 .map(|n| self.resolver.resolve(&Template::of(n)))
                 .collect(),
@@ -104,7 +108,13 @@ impl Inputs<'_> {
     }
 
     pub fn flag(&self, name: &str) -> bool {
-        matches!(self.node(name), Some(Node { value: Value::Bool(true), .. }))
+        matches!(
+            self.node(name),
+            Some(Node {
+                value: Value::Bool(true),
+                ..
+            })
+        )
     }
 
     pub fn map(&self, name: &str) -> IndexMap<String, Resolved> {
@@ -150,11 +160,14 @@ pub fn require_in_environments(
     if missing.is_empty() {
         return;
     }
-    let envs = crate::diagnostic::one_of(&missing).replace(" or ", " and ");
     diags.push(
         Diagnostic::error(
             step.span,
-            format!("step `{}` needs {what} in environment {envs}", step.id),
+            format!(
+                "step `{}` needs {what} in {}",
+                step.id,
+                crate::diagnostic::environments_phrase(&missing)
+            ),
         )
         .label(format!("this `{}` step runs there", step.kind_name()))
         .expected(format!(
