@@ -15,6 +15,7 @@ pub mod git;
 pub mod graph;
 pub mod pipeline;
 pub mod plan;
+pub mod reference;
 pub mod resolve;
 pub mod schema;
 pub mod selection;

@@ -81,11 +81,12 @@ impl Shape {
             Shape::Scalar => "a string, number or boolean".into(),
             Shape::Any => "any value".into(),
             Shape::Bool => "`true` or `false`".into(),
+            Shape::Int { min, max } if min == max => format!("`{min}`"),
             Shape::Int { min, max } => format!("a whole number from {min} to {max}"),
             Shape::Duration => "a duration such as `90s`, `30m` or `1h30m`".into(),
             Shape::Enum(names) => format!("one of {}", one_of(names)),
-            Shape::List(item) => format!("a list of {}", plural(&item.describe())),
-            Shape::Map(_) => "a mapping".into(),
+            Shape::List(item) => format!("a list of {}", item.plural()),
+            Shape::Map(value) => format!("a mapping of {}", value.plural()),
             Shape::Record(record) => {
                 let names: Vec<&str> = record.fields.iter().map(|f| f.name).collect();
                 format!("a mapping with keys among {}", one_of(&names))
@@ -94,6 +95,21 @@ impl Shape {
                 let words: Vec<String> = options.iter().map(Shape::describe).collect();
                 words.join(", or ")
             }
+        }
+    }
+
+    /// Values of this shape, in the plural: "a list of strings".
+    fn plural(&self) -> String {
+        match self {
+            Shape::Str | Shape::Template => "strings".into(),
+            Shape::Scalar => "strings, numbers or booleans".into(),
+            Shape::Bool => "booleans".into(),
+            Shape::Int { .. } => "whole numbers".into(),
+            Shape::Duration => "durations".into(),
+            Shape::Enum(names) => format!("values among {}", one_of(names)),
+            Shape::List(_) => "lists".into(),
+            Shape::Map(_) | Shape::Record(_) => "mappings".into(),
+            Shape::OneOf(_) | Shape::Any => "values".into(),
         }
     }
 
@@ -286,14 +302,6 @@ pub fn join(path: &str, name: &str) -> String {
     } else {
         format!("{path}.{name}")
     }
-}
-
-fn plural(description: &str) -> String {
-    let rest = description
-        .strip_prefix("a ")
-        .or_else(|| description.strip_prefix("an "))
-        .unwrap_or(description);
-    format!("{rest}s")
 }
 
 /// Parses `90s`, `30m`, `2h`, `1h30m`, `1d` into seconds.

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, then runs formatting, lints and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/python-env.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+cargo fmt --check
+cargo clippy --all-targets --quiet -- -D warnings
+# --all-targets also runs each benchmark once, so benchmarks cannot rot.
+cargo test --all-targets
