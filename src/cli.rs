@@ -12,7 +12,8 @@ use crate::error::{Error, ExitCode};
     name = "dagship",
     version,
     about = "Deploy a dbt + Airflow (Cloud Composer) + Cloud Run + alembic data platform from one pipeline file",
-    propagate_version = true
+    propagate_version = true,
+    args_override_self = true
 )]
 pub struct Cli {
     /// The pipeline file.
