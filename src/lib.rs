@@ -16,6 +16,7 @@ pub mod graph;
 pub mod pipeline;
 pub mod plan;
 pub mod reference;
+pub mod report;
 pub mod resolve;
 pub mod schema;
 pub mod selection;
