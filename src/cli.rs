@@ -59,6 +59,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show what a run would do in an environment, step by step. Changes nothing.
     Plan(PlanArgs),
+    /// Run the pipeline in an environment: steps in dependency order, independent ones in parallel.
+    Run(RunArgs),
     /// Print the JSON Schema of the pipeline file (for editors).
     Schema,
     /// Print shell completions.
@@ -101,6 +103,54 @@ pub struct PlanArgs {
     /// Write the plan to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The environment to run in.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Run only these steps (comma-separated); their needs are assumed done.
+    #[arg(long, value_name = "IDS", value_delimiter = ',', conflicts_with = "from")]
+    pub only: Vec<String>,
+
+    /// Run this step and everything downstream of it.
+    #[arg(long, value_name = "ID")]
+    pub from: Option<String>,
+
+    /// How many steps may run at once.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(usize))]
+    pub jobs: usize,
+
+    /// After a failure, start no further steps (running ones finish).
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// Show the plan instead of running it (same as `dagship plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Confirm a run in a `protected` environment (not needed in CI).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// How to report progress (auto: GitHub Actions, terminal, or plain lines).
+    #[arg(long, value_enum, default_value_t = crate::report::OutputKind::Auto)]
+    pub output: crate::report::OutputKind,
+
+    /// When stopping a step (Ctrl-C, timeout): wait this long after SIGINT, then SIGTERM, then SIGKILL.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_grace)]
+    pub stop_grace: std::time::Duration,
+}
+
+fn parse_grace(text: &str) -> Result<std::time::Duration, String> {
+    if let Some(ms) = text.strip_suffix("ms") {
+        return ms.parse().map(std::time::Duration::from_millis).map_err(|e| e.to_string());
+    }
+    crate::shape::parse_duration(text)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is not a duration such as `10s`, `500ms` or `1m`"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -160,6 +210,7 @@ fn run(cli: &Cli, output: &Output) -> Result<ExitCode, Error> {
     match &cli.command {
         Command::Validate(args) => commands::validate::run(&cli.file, args, output),
         Command::Plan(args) => commands::plan::run(&cli.file, args, output),
+        Command::Run(args) => commands::run::run(&cli.file, args, output),
         Command::Schema => commands::schema::run(),
         Command::Completions { shell } => commands::completions::run(*shell),
     }

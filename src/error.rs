@@ -56,6 +56,18 @@ pub enum Error {
         known: String,
         help: Option<String>,
     },
+
+    #[error("environment `{0}` is protected: pass `--yes` to run in it (CI runs need no flag)")]
+    Protected(String),
+
+    #[error("`dagship run` cannot run {0} yet; leave them out with `--only`/`--from`, or with `environments:` on the step")]
+    CannotRun(String),
+
+    #[error("{0}: the steps that use them would fail, so nothing was run")]
+    MissingSecrets(String),
+
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 impl Error {
@@ -65,8 +77,11 @@ impl Error {
             | Error::ChangeDir { .. }
             | Error::Invalid { .. }
             | Error::UnknownEnvironment { .. }
-            | Error::UnknownStep { .. } => ExitCode::InvalidInput,
-            Error::Write { .. } => ExitCode::StepFailed,
+            | Error::UnknownStep { .. }
+            | Error::Protected(_)
+            | Error::CannotRun(_)
+            | Error::MissingSecrets(_) => ExitCode::InvalidInput,
+            Error::Write { .. } | Error::Runtime(_) => ExitCode::StepFailed,
         }
     }
 }

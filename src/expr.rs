@@ -166,6 +166,25 @@ impl Resolved {
         }
     }
 
+    /// The real value, for running a program. Fails on what is not known yet.
+    pub fn reveal(&self) -> Result<String, String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Secret { value: Some(v), .. } => out.push_str(v),
+                Piece::Secret { name, value: None } => {
+                    return Err(format!("secret `{name}` is not set"));
+                }
+                Piece::Pending { step, output } => {
+                    return Err(format!("output `{output}` of step `{step}` is not known"));
+                }
+                Piece::Unknown(what) => return Err(format!("`{what}` is unknown here")),
+            }
+        }
+        Ok(out)
+    }
+
     /// The names of secrets used here whose value is not set.
     pub fn missing_secrets(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod reference;
 pub mod report;
 pub mod resolve;
+pub mod runner;
 pub mod schema;
 pub mod selection;
 pub mod shape;

@@ -32,6 +32,7 @@ pub struct Resolver<'a> {
     pub secrets: &'a dyn SecretSource,
     /// Outputs of steps that already ran; absent ones stay `(known after ID)`.
     pub outputs: &'a HashMap<String, HashMap<String, String>>,
+    used_secrets: RefCell<BTreeSet<String>>,
     missing_secrets: RefCell<BTreeSet<String>>,
     unknown: RefCell<BTreeSet<String>>,
 }
@@ -48,6 +49,7 @@ impl<'a> Resolver<'a> {
             git,
             secrets,
             outputs,
+            used_secrets: RefCell::default(),
             missing_secrets: RefCell::default(),
             unknown: RefCell::default(),
         }
@@ -78,6 +80,7 @@ impl<'a> Resolver<'a> {
             }
             ["secrets", name] => {
                 let value = self.secrets.get(name);
+                self.used_secrets.borrow_mut().insert(name.to_string());
                 if value.is_none() {
                     self.missing_secrets.borrow_mut().insert(name.to_string());
                 }
@@ -120,6 +123,11 @@ impl<'a> Resolver<'a> {
     /// Values asked for so far that cannot be known here (`git.sha` outside a repository).
     pub fn unknown_values(&self) -> Vec<String> {
         self.unknown.borrow().iter().cloned().collect()
+    }
+
+    /// Names of the secrets asked for so far.
+    pub fn used_secrets(&self) -> Vec<String> {
+        self.used_secrets.borrow().iter().cloned().collect()
     }
 
     /// Secrets asked for so far whose value is not set.

@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod plan;
+pub mod run;
 pub mod schema;
 pub mod validate;
 

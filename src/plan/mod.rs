@@ -56,6 +56,9 @@ pub struct PlannedStep {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
     pub retries: u32,
+    /// Names of the secrets this step uses (never their values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing_secrets: Vec<String>,
     pub actions: Vec<Action>,
@@ -179,7 +182,7 @@ fn plan_step(
                 resolver,
                 dir: req.pipeline.dir(),
             };
-            with_step_env(kind.plan(&inputs), &inputs)
+            actions_for(kind, &inputs)
         }
         _ => Vec::new(),
     };
@@ -206,13 +209,15 @@ fn plan_step(
         }),
         timeout_seconds: step.timeout.map(|t| t.as_secs()),
         retries: step.retries,
+        secrets: resolver.used_secrets(),
         missing_secrets: resolver.missing_secrets(),
         actions,
     }
 }
 
-/// The step's own `env:` applies to every program it runs, over what the kind sets.
-fn with_step_env(mut actions: Vec<Action>, inputs: &Inputs) -> Vec<Action> {
+/// A step's actions. Its own `env:` applies to every program it runs, over what the kind sets.
+pub fn actions_for(kind: &dyn crate::steps::StepKind, inputs: &Inputs) -> Vec<Action> {
+    let mut actions = kind.plan(inputs);
     let step_env = inputs.step_env();
     for action in &mut actions {
         if let Action::Exec(exec) = action {

@@ -6,6 +6,8 @@ use crate::expr::Resolved;
 use crate::pipeline::{Pipeline, Step};
 use crate::plan::action::{Action, Exec};
 use crate::shape::{Field, Record, Shape, TEMPLATE_OR_LIST};
+use crate::runner::executor::{Failure, Job, StepFuture};
+use crate::runner::outputs;
 use crate::yaml::Value;
 
 pub struct Command;
@@ -77,6 +79,25 @@ impl StepKind for Command {
                 .expected(expected),
             );
         }
+    }
+
+    fn can_run(&self) -> bool {
+        true
+    }
+
+    fn execute(&self, job: Job) -> StepFuture {
+        Box::pin(async move {
+            let file = job.exec.outputs_file().clone();
+            std::fs::write(&file, "").map_err(|e| Failure::Failed(format!("cannot create {}: {e}", file.display())))?;
+            let env = [("DAGSHIP_OUTPUT".to_string(), file.display().to_string())];
+            for action in &job.actions {
+                if let Action::Exec(exec) = action {
+                    job.exec.exec(exec, &env, None, false).await?;
+                }
+            }
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            outputs::parse(&text).map_err(Failure::Failed)
+        })
     }
 
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {

@@ -22,6 +22,7 @@ use crate::expr::{Resolved, Template};
 use crate::pipeline::{Environment, Pipeline, Step};
 use crate::plan::action::Action;
 use crate::resolve::Resolver;
+use crate::runner::executor::{Failure, Job, StepFuture};
 use crate::shape::Record;
 use crate::yaml::{Node, Value};
 
@@ -43,6 +44,17 @@ pub trait StepKind: Sync {
     fn check(&self, _step: &Step, _pipeline: &Pipeline, _diags: &mut Vec<Diagnostic>) {}
     /// The actions this step takes in one environment, in order.
     fn plan(&self, inputs: &Inputs) -> Vec<Action>;
+    /// Whether `dagship run` can carry out this kind (yet).
+    fn can_run(&self) -> bool {
+        false
+    }
+    /// Carries out the actions `plan` returned (planned again when the step starts, with the
+    /// outputs of the steps before it) and returns the step's outputs.
+    fn execute(&self, job: Job) -> StepFuture {
+        let name = self.name();
+        drop(job);
+        Box::pin(async move { Err(Failure::Failed(format!("`dagship run` cannot run `{name}` steps yet"))) })
+    }
 }
 
 impl fmt::Debug for dyn StepKind {

@@ -1,0 +1,224 @@
+//! What a step kind gets to carry out its actions: run programs with masking, logging,
+//! progress and stopping taken care of.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use indexmap::IndexMap;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::mask::Masker;
+use super::process::{self, Ended, Program, StopPolicy};
+use crate::expr::Resolved;
+use crate::plan::action::{Action, Exec};
+use crate::report::{Event, Stream};
+
+/// How many lines of a failed step's output the summary shows.
+const TAIL_LINES: usize = 20;
+
+pub type StepOutputs = IndexMap<String, String>;
+pub type StepFuture = Pin<Box<dyn Future<Output = Result<StepOutputs, Failure>> + Send>>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The step failed; the reason is one line for the summary.
+    Failed(String),
+    /// The step was stopped (cancelled, or timed out: the runner knows which).
+    Stopped,
+}
+
+/// How a kind presents one line of its program's output.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct LineView {
+    /// What to show instead of the raw line (`None`: show nothing; the log keeps it all).
+    pub display: Option<String>,
+    /// Progress the line reports: done of total.
+    pub progress: Option<(u64, u64)>,
+}
+
+/// Turns raw output lines into what people see; may keep state (dbt counts finished nodes).
+pub type LineFilter<'a> = &'a mut (dyn FnMut(&str) -> LineView + Send + 'static);
+
+/// One attempt of one step: its actions (planned with the outputs known when it started) and
+/// the means to run them.
+pub struct Job {
+    pub actions: Vec<Action>,
+    pub exec: Executor,
+}
+
+#[derive(Clone)]
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    parts: ExecutorParts,
+    log: Arc<Mutex<File>>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    stop: CancellationToken,
+}
+
+/// What every attempt of one step shares.
+#[derive(Clone)]
+pub struct ExecutorParts {
+    pub step: String,
+    /// The pipeline file's folder, where steps run.
+    pub dir: PathBuf,
+    /// Where a `command` step writes its outputs (`$DAGSHIP_OUTPUT`).
+    pub outputs_file: PathBuf,
+    pub base_env: Vec<(String, String)>,
+    pub events: mpsc::UnboundedSender<Event>,
+    pub masker: Arc<Masker>,
+    pub policy: StopPolicy,
+}
+
+impl Executor {
+    pub fn new(parts: ExecutorParts, log: File, stop: CancellationToken) -> Executor {
+        Executor {
+            inner: Arc::new(Inner {
+                parts,
+                log: Arc::new(Mutex::new(log)),
+                tail: Arc::new(Mutex::new(VecDeque::new())),
+                stop,
+            }),
+        }
+    }
+
+    /// The same step (log, tail) with another stop token: one per attempt, so that a timeout
+    /// stops the attempt without cancelling the step's retries.
+    pub fn for_attempt(&self, stop: CancellationToken) -> Executor {
+        Executor {
+            inner: Arc::new(Inner {
+                parts: self.inner.parts.clone(),
+                log: Arc::clone(&self.inner.log),
+                tail: Arc::clone(&self.inner.tail),
+                stop,
+            }),
+        }
+    }
+
+    pub fn outputs_file(&self) -> &PathBuf {
+        &self.inner.parts.outputs_file
+    }
+
+    /// The pipeline file's folder, where steps run.
+    pub fn dir(&self) -> &PathBuf {
+        &self.inner.parts.dir
+    }
+
+    /// The last lines of output, masked, for a failure summary.
+    pub fn tail(&self) -> Vec<String> {
+        self.inner.tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Runs one program of the step. With `capture`, returns its standard output.
+    pub async fn exec(
+        &self,
+        exec: &Exec,
+        extra_env: &[(String, String)],
+        filter: Option<LineFilter<'_>>,
+        capture: bool,
+    ) -> Result<String, Failure> {
+        let program = self.program(exec, extra_env)?;
+        self.log_line(&format!("$ {}", self.inner.parts.masker.mask(&exec.description)));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let running = process::run(&program, tx, &self.inner.stop, self.inner.parts.policy);
+        let (ended, captured) = tokio::join!(running, self.consume(rx, filter, capture));
+        let ended = ended.map_err(|e| Failure::Failed(format!("cannot start `{}`: {e}", program.argv[0])))?;
+        match ended {
+            Ended::Exited(0) => Ok(captured),
+            Ended::Exited(code) => Err(Failure::Failed(format!("`{}` exited with code {code}", program.argv[0]))),
+            Ended::Signalled(sig) => Err(Failure::Failed(format!("`{}` was killed by signal {sig}", program.argv[0]))),
+            Ended::Stopped => Err(Failure::Stopped),
+        }
+    }
+
+    fn program(&self, exec: &Exec, extra_env: &[(String, String)]) -> Result<Program, Failure> {
+        let reveal = |r: &Resolved| r.reveal().map_err(Failure::Failed);
+        let argv = exec.argv.iter().map(reveal).collect::<Result<Vec<_>, _>>()?;
+        let mut env = self.inner.parts.base_env.clone();
+        for (k, v) in &exec.env {
+            env.push((k.clone(), reveal(v)?));
+        }
+        env.extend(extra_env.iter().cloned());
+        let cwd = match &exec.cwd {
+            Some(cwd) => self.inner.parts.dir.join(reveal(cwd)?),
+            None => self.inner.parts.dir.clone(),
+        };
+        Ok(Program { argv, cwd, env })
+    }
+
+    async fn consume(
+        &self,
+        mut rx: mpsc::UnboundedReceiver<(Stream, String)>,
+        mut filter: Option<LineFilter<'_>>,
+        capture: bool,
+    ) -> String {
+        let mut captured = String::new();
+        while let Some((stream, raw)) = rx.recv().await {
+            if capture && stream == Stream::Stdout {
+                captured.push_str(&raw);
+                captured.push('\n');
+            }
+            let line = self.inner.parts.masker.mask(&raw);
+            self.log_line(&line);
+            let view = match filter.as_mut() {
+                Some(f) => f(&line),
+                None => LineView {
+                    display: Some(line),
+                    progress: None,
+                },
+            };
+            self.show(stream, view);
+        }
+        captured
+    }
+
+    fn show(&self, stream: Stream, view: LineView) {
+        let id = self.inner.parts.step.clone();
+        if let Some((done, total)) = view.progress {
+            self.emit(Event::StepProgress { id: id.clone(), done, total });
+        }
+        if let Some(line) = view.display {
+            if let Ok(mut tail) = self.inner.tail.lock() {
+                if tail.len() == TAIL_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line.clone());
+            }
+            self.emit(Event::StepOutput { id, stream, line });
+        }
+    }
+
+    pub fn emit(&self, event: Event) {
+        // The reporter may be gone when a run is torn down; the log still has everything.
+        let _ = self.inner.parts.events.send(event);
+    }
+
+    /// Appends a line to the step's log file (masked by the caller).
+    pub fn log_line(&self, line: &str) {
+        if let Ok(mut log) = self.inner.log.lock() {
+            let _ = writeln!(log, "{line}");
+        }
+    }
+
+    pub fn mask(&self, text: &str) -> String {
+        self.inner.parts.masker.mask(text)
+    }
+
+    /// Runs every `exec` action in order (what most local kinds do).
+    pub async fn exec_all(&self, actions: &[Action], mut filter: Option<LineFilter<'_>>) -> Result<(), Failure> {
+        for action in actions {
+            if let Action::Exec(exec) = action {
+                self.exec(exec, &[], filter.as_deref_mut(), false).await?;
+            }
+        }
+        Ok(())
+    }
+}
