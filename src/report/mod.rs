@@ -11,6 +11,15 @@ use std::time::{Duration, SystemTime};
 use indexmap::IndexMap;
 use serde::Serialize;
 
+pub mod github;
+pub mod json;
+pub mod plain;
+pub mod summary;
+pub mod tty;
+
+#[cfg(test)]
+mod fixture;
+
 /// What a run is about to do.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
@@ -129,6 +138,18 @@ pub enum OutputKind {
     Json,
 }
 
+/// The reporter for `kind` (resolved first), writing to stdout; GitHub's also writes the files
+/// named by `$GITHUB_STEP_SUMMARY` and `$GITHUB_OUTPUT`. `color` is the caller's decision (it
+/// has applied `--color` and `NO_COLOR`); only the terminal reporter colours.
+pub fn reporter(kind: OutputKind, color: bool) -> Box<dyn Reporter> {
+    match kind.resolve() {
+        OutputKind::Tty => Box::new(tty::TtyReporter::stdout(color)),
+        OutputKind::Github => Box::new(github::GithubReporter::from_env()),
+        OutputKind::Json => Box::new(json::JsonReporter::stdout()),
+        OutputKind::Plain | OutputKind::Auto => Box::new(plain::PlainReporter::stdout()),
+    }
+}
+
 impl OutputKind {
     pub fn resolve(self) -> OutputKind {
         use std::io::IsTerminal;
@@ -154,7 +175,10 @@ mod seconds {
 mod unix_time_opt {
     use std::time::{SystemTime, UNIX_EPOCH};
 
-    pub fn serialize<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match t.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
             Some(d) => s.serialize_f64(d.as_secs_f64()),
             None => s.serialize_none(),
