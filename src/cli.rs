@@ -112,7 +112,12 @@ pub struct RunArgs {
     pub env: String,
 
     /// Run only these steps (comma-separated); their needs are assumed done.
-    #[arg(long, value_name = "IDS", value_delimiter = ',', conflicts_with = "from")]
+    #[arg(
+        long,
+        value_name = "IDS",
+        value_delimiter = ',',
+        conflicts_with = "from"
+    )]
     pub only: Vec<String>,
 
     /// Run this step and everything downstream of it.
@@ -146,7 +151,10 @@ pub struct RunArgs {
 
 fn parse_grace(text: &str) -> Result<std::time::Duration, String> {
     if let Some(ms) = text.strip_suffix("ms") {
-        return ms.parse().map(std::time::Duration::from_millis).map_err(|e| e.to_string());
+        return ms
+            .parse()
+            .map(std::time::Duration::from_millis)
+            .map_err(|e| e.to_string());
     }
     crate::shape::parse_duration(text)
         .map(std::time::Duration::from_secs)

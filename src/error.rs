@@ -60,7 +60,9 @@ pub enum Error {
     #[error("environment `{0}` is protected: pass `--yes` to run in it (CI runs need no flag)")]
     Protected(String),
 
-    #[error("`dagship run` cannot run {0} yet; leave them out with `--only`/`--from`, or with `environments:` on the step")]
+    #[error(
+        "`dagship run` cannot run {0} yet; leave them out with `--only`/`--from`, or with `environments:` on the step"
+    )]
     CannotRun(String),
 
     #[error("{0}: the steps that use them would fail, so nothing was run")]

@@ -14,7 +14,7 @@ use common::dagship;
 fn pipeline(dir: &Path, steps: &str) {
     let text = format!(
         "version: 1\nname: t\nenvironments:\n  local:\n    vars: {{ greeting: hello }}\n  \
-         prod: {{ protected: true }}\nsteps:\n{steps}"
+         prod: {{ protected: true, vars: {{ greeting: hi }} }}\nsteps:\n{steps}"
     );
     std::fs::write(dir.join("pipeline.yaml"), text).unwrap();
 }
@@ -32,7 +32,11 @@ fn run(dir: &Path, args: &[&str]) -> (i32, Vec<Value>, String) {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
-    (out.status.code().unwrap_or(-1), events, String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.code().unwrap_or(-1),
+        events,
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 fn finished<'a>(events: &'a [Value], id: &str) -> &'a Value {
@@ -43,7 +47,9 @@ fn finished<'a>(events: &'a [Value], id: &str) -> &'a Value {
 }
 
 fn started(events: &[Value], id: &str) -> bool {
-    events.iter().any(|e| e["event"] == "step_started" && e["id"] == id)
+    events
+        .iter()
+        .any(|e| e["event"] == "step_started" && e["id"] == id)
 }
 
 fn output_lines(events: &[Value], id: &str) -> Vec<String> {
@@ -55,7 +61,10 @@ fn output_lines(events: &[Value], id: &str) -> Vec<String> {
 }
 
 fn command(id: &str, needs: &[&str], argv: &str) -> String {
-    format!("  {id}:\n    uses: command\n    needs: [{}]\n    with: {{ argv: {argv} }}\n", needs.join(", "))
+    format!(
+        "  {id}:\n    uses: command\n    needs: [{}]\n    with: {{ argv: {argv} }}\n",
+        needs.join(", ")
+    )
 }
 
 #[test]
@@ -72,19 +81,29 @@ fn independent_steps_run_in_parallel_and_dependents_wait() {
     assert_eq!(code, 0, "{stderr}");
     let span = |id: &str| {
         let f = finished(&events, id);
-        (f["started_at"].as_f64().unwrap(), f["finished_at"].as_f64().unwrap())
+        (
+            f["started_at"].as_f64().unwrap(),
+            f["finished_at"].as_f64().unwrap(),
+        )
     };
     let ((a0, a1), (b0, b1), (c0, _)) = (span("a"), span("b"), span("c"));
     assert!(a0 < b1 && b0 < a1, "a {a0}..{a1} and b {b0}..{b1} overlap");
     assert!(c0 >= a1 && c0 >= b1, "c starts after both of its needs");
     let last = events.last().unwrap();
-    assert_eq!((last["event"].as_str(), last["outcome"].as_str()), (Some("run_finished"), Some("succeeded")));
+    assert_eq!(
+        (last["event"].as_str(), last["outcome"].as_str()),
+        (Some("run_finished"), Some("succeeded"))
+    );
 }
 
 #[test]
 fn jobs_bounds_concurrency() {
     let dir = tempfile::tempdir().unwrap();
-    let steps = [command("a", &[], "[sleep, '0.5']"), command("b", &[], "[sleep, '0.5']")].concat();
+    let steps = [
+        command("a", &[], "[sleep, '0.5']"),
+        command("b", &[], "[sleep, '0.5']"),
+    ]
+    .concat();
     pipeline(dir.path(), &steps);
     let (code, events, _) = run(dir.path(), &["--jobs", "1"]);
     assert_eq!(code, 0);
@@ -110,8 +129,19 @@ fn a_failure_skips_dependents_but_independent_steps_still_run() {
     assert_eq!(code, 1);
     let bad = finished(&events, "bad");
     assert_eq!(bad["outcome"], "failed");
-    assert!(bad["reason"].as_str().unwrap().contains("exited with code 3"));
-    assert!(bad["log_tail"].as_array().unwrap().iter().any(|l| l == "boom"));
+    assert!(
+        bad["reason"]
+            .as_str()
+            .unwrap()
+            .contains("exited with code 3")
+    );
+    assert!(
+        bad["log_tail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "boom")
+    );
     for id in ["after", "later"] {
         assert_eq!(finished(&events, id)["outcome"], "skipped");
         assert!(!started(&events, id), "{id} never starts");
@@ -122,7 +152,11 @@ fn a_failure_skips_dependents_but_independent_steps_still_run() {
 #[test]
 fn fail_fast_starts_nothing_more() {
     let dir = tempfile::tempdir().unwrap();
-    let steps = [command("bad", &[], "[\"false\"]"), command("zlater", &[], "[\"true\"]")].concat();
+    let steps = [
+        command("bad", &[], "[\"false\"]"),
+        command("zlater", &[], "[\"true\"]"),
+    ]
+    .concat();
     pipeline(dir.path(), &steps);
     let (code, events, _) = run(dir.path(), &["--jobs", "1", "--fail-fast"]);
     assert_eq!(code, 1);
@@ -137,8 +171,16 @@ fn retries_show_their_reason_and_can_succeed() {
     pipeline(dir.path(), flaky);
     let (code, events, _) = run(dir.path(), &[]);
     assert_eq!(code, 0);
-    let retry = events.iter().find(|e| e["event"] == "step_retrying").expect("a retry event");
-    assert!(retry["reason"].as_str().unwrap().contains("exited with code 1"));
+    let retry = events
+        .iter()
+        .find(|e| e["event"] == "step_retrying")
+        .expect("a retry event");
+    assert!(
+        retry["reason"]
+            .as_str()
+            .unwrap()
+            .contains("exited with code 1")
+    );
     assert!(retry["delay"].as_f64().unwrap() >= 0.5);
     assert_eq!(finished(&events, "flaky")["attempts"], 2);
 }
@@ -154,7 +196,13 @@ fn a_timeout_stops_the_step_and_fails_it() {
     assert!(clock.elapsed() < Duration::from_secs(20));
     let f = finished(&events, "slow");
     assert_eq!(f["outcome"], "failed");
-    assert!(f["reason"].as_str().unwrap().contains("timed out after 1.0s"), "{f}");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 1.0s"),
+        "{f}"
+    );
     assert_group_gone(dir.path());
 }
 
@@ -166,8 +214,14 @@ fn outputs_flow_to_later_steps() {
     pipeline(dir.path(), steps);
     let (code, events, stderr) = run(dir.path(), &[]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(finished(&events, "make")["outputs"]["url"], "http://svc.local/x");
-    assert_eq!(output_lines(&events, "use"), ["got http://svc.local/x hello"]);
+    assert_eq!(
+        finished(&events, "make")["outputs"]["url"],
+        "http://svc.local/x"
+    );
+    assert_eq!(
+        output_lines(&events, "use"),
+        ["got http://svc.local/x hello"]
+    );
 }
 
 #[test]
@@ -183,12 +237,19 @@ fn logs_keep_everything_and_secrets_appear_nowhere() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("token=***") && !stdout.contains("tok-3f9a"), "{stdout}");
+    assert!(
+        stdout.contains("token=***") && !stdout.contains("tok-3f9a"),
+        "{stdout}"
+    );
     let run_id = stdout.lines().find_map(|l| {
         let v: Value = serde_json::from_str(l).ok()?;
         (v["event"] == "run_started").then(|| v["run_id"].as_str().unwrap().to_string())
     });
-    let log = dir.path().join(".dagship/logs").join(run_id.unwrap()).join("talk.log");
+    let log = dir
+        .path()
+        .join(".dagship/logs")
+        .join(run_id.unwrap())
+        .join("talk.log");
     let log = std::fs::read_to_string(log).unwrap();
     assert!(log.contains("line 1\nline 2\nline 3\ntoken=***"), "{log}");
     assert!(!log.contains("tok-3f9a"));
@@ -206,7 +267,10 @@ fn refuses_before_running_what_it_cannot_run() {
     let (code, events, stderr) = run(dir.path(), &[]);
     assert_eq!(code, 2);
     assert!(events.is_empty());
-    assert!(stderr.contains("cannot run `cloud_run_job` steps (step `deploy`) yet"), "{stderr}");
+    assert!(
+        stderr.contains("cannot run `cloud_run_job` steps (step `deploy`) yet"),
+        "{stderr}"
+    );
     assert!(!dir.path().join("ran").exists(), "nothing was executed");
     let (code, _, _) = run(dir.path(), &["--only", "first"]);
     assert_eq!(code, 0);
@@ -215,13 +279,23 @@ fn refuses_before_running_what_it_cannot_run() {
 #[test]
 fn protected_environments_and_missing_secrets_stop_the_run_up_front() {
     let dir = tempfile::tempdir().unwrap();
-    pipeline(dir.path(), &command("a", &[], "[echo, '${{ secrets.NOT_SET_ANYWHERE }}']"));
-    let out = dagship(dir.path()).env_remove("CI").args(["run", "--env", "prod"]).output().unwrap();
+    pipeline(
+        dir.path(),
+        &command("a", &[], "[echo, '${{ secrets.NOT_SET_ANYWHERE }}']"),
+    );
+    let out = dagship(dir.path())
+        .env_remove("CI")
+        .args(["run", "--env", "prod"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("environment `prod` is protected"));
     let (code, _, stderr) = run(dir.path(), &[]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("secrets not set: `NOT_SET_ANYWHERE` (step `a`)"), "{stderr}");
+    assert!(
+        stderr.contains("secrets not set: `NOT_SET_ANYWHERE` (step `a`)"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -232,13 +306,26 @@ fn sigint_stops_every_process_of_a_running_step() {
     pipeline(dir.path(), steps);
     let mut child = dagship(dir.path())
         .env_remove("CI")
-        .args(["run", "--env", "local", "--output", "json", "--stop-grace", "2s"])
+        .args([
+            "run",
+            "--env",
+            "local",
+            "--output",
+            "json",
+            "--stop-grace",
+            "2s",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let pgid_file = dir.path().join("pgid");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !pgid_file.exists() || std::fs::read_to_string(&pgid_file).unwrap().trim().is_empty() {
+    while !pgid_file.exists()
+        || std::fs::read_to_string(&pgid_file)
+            .unwrap()
+            .trim()
+            .is_empty()
+    {
         assert!(Instant::now() < deadline, "the step never started");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -250,11 +337,23 @@ fn sigint_stops_every_process_of_a_running_step() {
     assert_group_gone(dir.path());
 }
 
-/// No process of the step's group (whose id the step wrote to `pgid`) is left.
+/// No process of the step's group (whose id the step wrote to `pgid`) is left running.
 fn assert_group_gone(dir: &Path) {
-    let pgid: i32 = std::fs::read_to_string(dir.join("pgid")).unwrap().trim().parse().unwrap();
-    let alive = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None).is_ok();
-    let ps = Command::new("ps").args(["-o", "pid,pgid,stat,cmd", "-g", &pgid.to_string()]).output();
-    let listing = ps.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let pgid: i32 = std::fs::read_to_string(dir.join("pgid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let alive = dagship::runner::process::group_alive(nix::unistd::Pid::from_raw(pgid));
+    let ps = Command::new("ps")
+        .args(["-eo", "pid,pgid,stat,cmd"])
+        .output();
+    let listing: String = ps
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(&pgid.to_string()))
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(!alive, "processes of group {pgid} survived:\n{listing}");
 }

@@ -14,7 +14,11 @@ use common::{dagship, repo_root};
 /// tests never share a database file.
 fn example() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(repo_root().join("pipeline.yaml"), dir.path().join("pipeline.yaml")).unwrap();
+    std::fs::copy(
+        repo_root().join("pipeline.yaml"),
+        dir.path().join("pipeline.yaml"),
+    )
+    .unwrap();
     copy_tree(&repo_root().join("examples"), &dir.path().join("examples"));
     dir
 }
@@ -23,7 +27,8 @@ fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap().flatten() {
         let name = entry.file_name();
-        if ["target", "logs", "dbt_packages", "__pycache__"].contains(&name.to_str().unwrap_or("")) {
+        if ["target", "logs", "dbt_packages", "__pycache__"].contains(&name.to_str().unwrap_or(""))
+        {
             continue;
         }
         let (src, dst) = (entry.path(), to.join(&name));
@@ -37,8 +42,16 @@ fn copy_tree(from: &Path, to: &Path) {
 
 fn venv_path() -> String {
     let bin = repo_root().join(".venv/bin");
-    assert!(bin.join("dbt").exists(), "{} has no dbt: run `bash scripts/test.sh`", bin.display());
-    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+    assert!(
+        bin.join("dbt").exists(),
+        "{} has no dbt: run `bash scripts/test.sh`",
+        bin.display()
+    );
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, Vec<Value>, String) {
@@ -54,7 +67,11 @@ fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, Vec<Value>, Str
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    (out.status.code().unwrap_or(-1), events, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        events,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn finished<'a>(events: &'a [Value], id: &str) -> &'a Value {
@@ -76,18 +93,31 @@ fn failures(events: &[Value]) -> String {
 #[test]
 fn example_migrates_seeds_and_compiles_locally() {
     let dir = example();
-    let (code, events, stderr) = run(dir.path(), &["--env", "local", "--only", "migrate,seed,compile"], &[]);
+    let (code, events, stderr) = run(
+        dir.path(),
+        &["--env", "local", "--only", "migrate,seed,compile"],
+        &[],
+    );
     assert_eq!(code, 0, "{stderr}\n{}", failures(&events));
     let migrate = finished(&events, "migrate");
     assert_eq!(migrate["outputs"]["from_revision"], "base");
     assert_eq!(migrate["outputs"]["to_revision"], "0004");
-    let manifest = finished(&events, "compile")["outputs"]["manifest"].as_str().unwrap().to_string();
-    assert!(dir.path().join(&manifest).exists(), "{manifest} was written");
+    let manifest = finished(&events, "compile")["outputs"]["manifest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        dir.path().join(&manifest).exists(),
+        "{manifest} was written"
+    );
     let seed_progress: Vec<&Value> = events
         .iter()
         .filter(|e| e["event"] == "step_progress" && e["id"] == "seed")
         .collect();
-    assert_eq!(seed_progress.last().map(|e| (&e["done"], &e["total"])), Some((&3.into(), &3.into())));
+    assert_eq!(
+        seed_progress.last().map(|e| (&e["done"], &e["total"])),
+        Some((&3.into(), &3.into()))
+    );
 }
 
 #[test]
@@ -105,19 +135,27 @@ fn example_builds_on_duckdb_with_its_tests() {
         .rfind(|e| e["event"] == "step_progress" && e["id"] == "build")
         .expect("dbt build reports progress");
     assert_eq!(last["done"], last["total"]);
-    assert!(last["total"].as_u64().unwrap() > 60, "models, seeds, snapshot and tests: {last}");
+    assert!(
+        last["total"].as_u64().unwrap() > 60,
+        "models, seeds, snapshot and tests: {last}"
+    );
 }
 
 fn create_database(name: &str) -> String {
-    let url = std::env::var("DAGSHIP_TEST_POSTGRES_URL")
-        .expect("DAGSHIP_TEST_POSTGRES_URL is not set: run `bash scripts/test.sh`, which starts PostgreSQL");
+    let url = std::env::var("DAGSHIP_TEST_POSTGRES_URL").expect(
+        "DAGSHIP_TEST_POSTGRES_URL is not set: run `bash scripts/test.sh`, which starts PostgreSQL",
+    );
     let python = repo_root().join(".venv/bin/python");
     let script = format!(
         "import psycopg2; c = psycopg2.connect('{url}'); c.autocommit = True; \
          c.cursor().execute('DROP DATABASE IF EXISTS {name}'); c.cursor().execute('CREATE DATABASE {name}')"
     );
     let out = Command::new(python).args(["-c", &script]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let base = url.rsplit_once('/').unwrap().0;
     format!("{base}/{name}")
 }
@@ -133,31 +171,57 @@ fn alembic_upgrades_postgresql_and_reports_revisions() {
     let (code, events, stderr) = run(dir.path(), &["--env", "local"], &env);
     assert_eq!(code, 0, "{stderr}\n{}", failures(&events));
     let outputs = &finished(&events, "migrate")["outputs"];
-    assert_eq!((outputs["from_revision"].as_str(), outputs["to_revision"].as_str()), (Some("base"), Some("0004")));
+    assert_eq!(
+        (
+            outputs["from_revision"].as_str(),
+            outputs["to_revision"].as_str()
+        ),
+        (Some("base"), Some("0004"))
+    );
     let (code, events, _) = run(dir.path(), &["--env", "local"], &env);
     assert_eq!(code, 0);
-    assert_eq!(finished(&events, "migrate")["outputs"]["from_revision"], "0004", "already at head");
+    assert_eq!(
+        finished(&events, "migrate")["outputs"]["from_revision"],
+        "0004",
+        "already at head"
+    );
     let everything = serde_json::to_string(&events).unwrap();
-    assert!(!everything.contains("127.0.0.1"), "the URL is a secret and never shown");
+    assert!(
+        !everything.contains("127.0.0.1"),
+        "the URL is a secret and never shown"
+    );
 }
 
 /// The path of a file the runner wrote for this run (`.dagship/logs/<run>/<step>.log`).
 pub fn log_of(dir: &Path, events: &[Value], step: &str) -> PathBuf {
     let run_id = events[0]["run_id"].as_str().unwrap();
-    dir.join(".dagship/logs").join(run_id).join(format!("{step}.log"))
+    dir.join(".dagship/logs")
+        .join(run_id)
+        .join(format!("{step}.log"))
 }
 
 #[test]
 fn dbt_failures_show_dbt_s_own_message_and_keep_the_full_log() {
     let dir = example();
-    let bad = dir.path().join("examples/warehouse/dbt/models/marts/core/broken.sql");
+    let bad = dir
+        .path()
+        .join("examples/warehouse/dbt/models/marts/core/broken.sql");
     std::fs::write(&bad, "select * from {{ ref('does_not_exist') }}\n").unwrap();
-    let (code, events, _) = run(dir.path(), &["--env", "local", "--only", "migrate,seed,compile"], &[]);
+    let (code, events, _) = run(
+        dir.path(),
+        &["--env", "local", "--only", "migrate,seed,compile"],
+        &[],
+    );
     assert_eq!(code, 1);
-    let compile = finished(&events, "compile");
-    assert_eq!(compile["outcome"], "failed");
-    let tail = compile["log_tail"].to_string();
-    assert!(tail.contains("does_not_exist"), "dbt's message is in the summary: {tail}");
-    let log = std::fs::read_to_string(log_of(dir.path(), &events, "compile")).unwrap();
+    // dbt parses the whole project first, so the first dbt step (seed) is the one that fails.
+    let seed = finished(&events, "seed");
+    assert_eq!(seed["outcome"], "failed");
+    assert_eq!(finished(&events, "compile")["outcome"], "skipped");
+    let tail = seed["log_tail"].to_string();
+    assert!(
+        tail.contains("does_not_exist"),
+        "dbt's message is in the summary: {tail}"
+    );
+    let log = std::fs::read_to_string(log_of(dir.path(), &events, "seed")).unwrap();
     assert!(log.contains("\"name\":"), "the log keeps dbt's JSON lines");
 }

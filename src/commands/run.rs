@@ -7,7 +7,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Output, RunArgs};
-use crate::diagnostic::one_of;
 use crate::error::{Error, ExitCode};
 use crate::git::Git;
 use crate::pipeline::Pipeline;
@@ -55,18 +54,28 @@ fn check_runnable(pipeline: &Pipeline, plan: &Plan, yes: bool) -> Result<(), Err
     let running = plan.steps.iter().filter(|s| !s.skipped);
     let cannot: Vec<String> = running
         .clone()
-        .filter(|s| pipeline.steps[s.id.as_str()].kind.is_none_or(|k| !k.can_run()))
+        .filter(|s| {
+            pipeline.steps[s.id.as_str()]
+                .kind
+                .is_none_or(|k| !k.can_run())
+        })
         .map(|s| format!("`{}` steps (step `{}`)", s.uses, s.id))
         .collect();
     if !cannot.is_empty() {
-        return Err(Error::CannotRun(one_of(&cannot).replace("`, `", "`; `")));
+        return Err(Error::CannotRun(cannot.join(", ")));
     }
     let missing: Vec<String> = running
-        .flat_map(|s| s.missing_secrets.iter().map(move |m| format!("`{m}` (step `{}`)", s.id)))
+        .flat_map(|s| {
+            s.missing_secrets
+                .iter()
+                .map(move |m| format!("`{m}` (step `{}`)", s.id))
+        })
         .collect();
     if !missing.is_empty() {
-        let list = one_of(&missing).replace(" or ", " and ");
-        return Err(Error::MissingSecrets(format!("secrets not set: {list}")));
+        return Err(Error::MissingSecrets(format!(
+            "secrets not set: {}",
+            missing.join(", ")
+        )));
     }
     Ok(())
 }
@@ -87,7 +96,10 @@ pub fn execute(
 ) -> Result<ExitCode, Error> {
     let run_id = run_id();
     let log_dir = pipeline.dir().join(".dagship/logs").join(&run_id);
-    std::fs::create_dir_all(&log_dir).map_err(|source| Error::Write { path: log_dir.clone(), source })?;
+    std::fs::create_dir_all(&log_dir).map_err(|source| Error::Write {
+        path: log_dir.clone(),
+        source,
+    })?;
     let masker = Arc::new(Masker::new(secret_values(plan)));
     let (events, mut rx) = mpsc::unbounded_channel::<Event>();
     // One thread writes all output, in event order, so lines never interleave.
@@ -98,7 +110,9 @@ pub fn execute(
             }
         }
     });
-    let _ = events.send(Event::RunStarted(run_info(pipeline, plan, &run_id, &log_dir, &masker)));
+    let _ = events.send(Event::RunStarted(run_info(
+        pipeline, plan, &run_id, &log_dir, &masker,
+    )));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -115,7 +129,9 @@ pub fn execute(
             log_dir,
             jobs: args.jobs,
             fail_fast: args.fail_fast,
-            policy: StopPolicy { grace: args.stop_grace },
+            policy: StopPolicy {
+                grace: args.stop_grace,
+            },
             masker,
             stop: stop.clone(),
             events: events.clone(),
@@ -136,7 +152,10 @@ pub fn execute(
 
 async fn stop_on_signal(stop: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return;
     };
     tokio::select! {
@@ -149,7 +168,11 @@ async fn stop_on_signal(stop: CancellationToken) {
 /// `20261121T083012Z-4f2a`: sortable, and unique enough for one machine.
 fn run_id() -> String {
     let now = jiff::Timestamp::now();
-    format!("{}-{:04x}", now.strftime("%Y%m%dT%H%M%SZ"), fastrand::u16(..))
+    format!(
+        "{}-{:04x}",
+        now.strftime("%Y%m%dT%H%M%SZ"),
+        fastrand::u16(..)
+    )
 }
 
 fn secret_values(plan: &Plan) -> Vec<String> {
@@ -160,7 +183,13 @@ fn secret_values(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
-fn run_info(pipeline: &Pipeline, plan: &Plan, run_id: &str, log_dir: &Path, masker: &Masker) -> RunInfo {
+fn run_info(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    run_id: &str,
+    log_dir: &Path,
+    masker: &Masker,
+) -> RunInfo {
     RunInfo {
         run_id: run_id.to_string(),
         pipeline: pipeline.name.clone(),

@@ -114,7 +114,11 @@ impl Executor {
 
     /// The last lines of output, masked, for a failure summary.
     pub fn tail(&self) -> Vec<String> {
-        self.inner.tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
+        self.inner
+            .tail
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Runs one program of the step. With `capture`, returns its standard output.
@@ -126,22 +130,36 @@ impl Executor {
         capture: bool,
     ) -> Result<String, Failure> {
         let program = self.program(exec, extra_env)?;
-        self.log_line(&format!("$ {}", self.inner.parts.masker.mask(&exec.description)));
+        self.log_line(&format!(
+            "$ {}",
+            self.inner.parts.masker.mask(&exec.description)
+        ));
         let (tx, rx) = mpsc::unbounded_channel();
         let running = process::run(&program, tx, &self.inner.stop, self.inner.parts.policy);
         let (ended, captured) = tokio::join!(running, self.consume(rx, filter, capture));
-        let ended = ended.map_err(|e| Failure::Failed(format!("cannot start `{}`: {e}", program.argv[0])))?;
+        let ended = ended
+            .map_err(|e| Failure::Failed(format!("cannot start `{}`: {e}", program.argv[0])))?;
         match ended {
             Ended::Exited(0) => Ok(captured),
-            Ended::Exited(code) => Err(Failure::Failed(format!("`{}` exited with code {code}", program.argv[0]))),
-            Ended::Signalled(sig) => Err(Failure::Failed(format!("`{}` was killed by signal {sig}", program.argv[0]))),
+            Ended::Exited(code) => Err(Failure::Failed(format!(
+                "`{}` exited with code {code}",
+                program.argv[0]
+            ))),
+            Ended::Signalled(sig) => Err(Failure::Failed(format!(
+                "`{}` was killed by signal {sig}",
+                program.argv[0]
+            ))),
             Ended::Stopped => Err(Failure::Stopped),
         }
     }
 
     fn program(&self, exec: &Exec, extra_env: &[(String, String)]) -> Result<Program, Failure> {
         let reveal = |r: &Resolved| r.reveal().map_err(Failure::Failed);
-        let argv = exec.argv.iter().map(reveal).collect::<Result<Vec<_>, _>>()?;
+        let argv = exec
+            .argv
+            .iter()
+            .map(reveal)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut env = self.inner.parts.base_env.clone();
         for (k, v) in &exec.env {
             env.push((k.clone(), reveal(v)?));
@@ -183,7 +201,11 @@ impl Executor {
     fn show(&self, stream: Stream, view: LineView) {
         let id = self.inner.parts.step.clone();
         if let Some((done, total)) = view.progress {
-            self.emit(Event::StepProgress { id: id.clone(), done, total });
+            self.emit(Event::StepProgress {
+                id: id.clone(),
+                done,
+                total,
+            });
         }
         if let Some(line) = view.display {
             if let Ok(mut tail) = self.inner.tail.lock() {
@@ -213,7 +235,11 @@ impl Executor {
     }
 
     /// Runs every `exec` action in order (what most local kinds do).
-    pub async fn exec_all(&self, actions: &[Action], mut filter: Option<LineFilter<'_>>) -> Result<(), Failure> {
+    pub async fn exec_all(
+        &self,
+        actions: &[Action],
+        mut filter: Option<LineFilter<'_>>,
+    ) -> Result<(), Failure> {
         for action in actions {
             if let Action::Exec(exec) = action {
                 self.exec(exec, &[], filter.as_deref_mut(), false).await?;

@@ -51,7 +51,9 @@ enum State {
     Waiting,
     Running,
     /// `satisfies`: whether steps that need this one may start (success, or skipped by env).
-    Done { satisfies: bool },
+    Done {
+        satisfies: bool,
+    },
 }
 
 /// What a step task hands back: its result, and its outputs unmasked (for later steps).
@@ -94,14 +96,23 @@ struct Engine {
 impl Engine {
     fn new(req: &RunRequest) -> Engine {
         let steps = &req.plan.steps;
-        let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
         let mut engine = Engine {
             state: steps.iter().map(|_| State::Waiting).collect(),
             results: steps.iter().map(|_| None).collect(),
             // Needs outside the selection are assumed done (`--only`).
             needs: steps
                 .iter()
-                .map(|s| s.needs.iter().filter_map(|n| index.get(n.as_str()).copied()).collect())
+                .map(|s| {
+                    s.needs
+                        .iter()
+                        .filter_map(|n| index.get(n.as_str()).copied())
+                        .collect()
+                })
                 .collect(),
             outputs: HashMap::new(),
             failed: false,
@@ -126,7 +137,12 @@ impl Engine {
                 let reason = format!("not run: it needs `{blocker}`, which did not succeed");
                 self.settle(req, i, not_run(id, Outcome::Skipped, reason), false);
             } else if interrupted {
-                self.settle(req, i, not_run(id, Outcome::Cancelled, "not started: interrupted".into()), false);
+                self.settle(
+                    req,
+                    i,
+                    not_run(id, Outcome::Cancelled, "not started: interrupted".into()),
+                    false,
+                );
             } else if self.failed && req.fail_fast {
                 let reason = "not started: --fail-fast after a failure".to_string();
                 self.settle(req, i, not_run(id, Outcome::Cancelled, reason), false);
@@ -145,14 +161,17 @@ impl Engine {
     }
 
     fn ready(&self, i: usize) -> bool {
-        self.needs[i].iter().all(|&n| matches!(self.state[n], State::Done { satisfies: true }))
+        self.needs[i]
+            .iter()
+            .all(|&n| matches!(self.state[n], State::Done { satisfies: true }))
     }
 
     fn finish(&mut self, req: &RunRequest, finished: Finished) {
         let ok = finished.result.outcome == Outcome::Succeeded;
         if ok {
             let id = req.plan.steps[finished.index].id.clone();
-            self.outputs.insert(id, finished.outputs.into_iter().collect());
+            self.outputs
+                .insert(id, finished.outputs.into_iter().collect());
         } else {
             self.failed = true;
         }
@@ -275,21 +294,41 @@ impl Attempts {
         let mut attempt = 0;
         let (outcome, reason, outputs) = loop {
             attempt += 1;
-            self.exec.emit(Event::StepStarted { id: self.id.clone(), attempt });
+            self.exec.emit(Event::StepStarted {
+                id: self.id.clone(),
+                attempt,
+            });
             match self.attempt().await {
                 Ok(outputs) => break (Outcome::Succeeded, None, outputs),
-                Err(Failure::Stopped) => break (Outcome::Cancelled, Some("interrupted".to_string()), IndexMap::new()),
+                Err(Failure::Stopped) => {
+                    break (
+                        Outcome::Cancelled,
+                        Some("interrupted".to_string()),
+                        IndexMap::new(),
+                    );
+                }
                 Err(Failure::Failed(reason)) if attempt > self.retries => {
-                    break (Outcome::Failed, Some(self.exec.mask(&reason)), IndexMap::new());
+                    break (
+                        Outcome::Failed,
+                        Some(self.exec.mask(&reason)),
+                        IndexMap::new(),
+                    );
                 }
                 Err(Failure::Failed(reason)) => {
                     if !self.wait_before_retry(attempt, &reason).await {
-                        break (Outcome::Cancelled, Some("interrupted".to_string()), IndexMap::new());
+                        break (
+                            Outcome::Cancelled,
+                            Some("interrupted".to_string()),
+                            IndexMap::new(),
+                        );
                     }
                 }
             }
         };
-        let shown: IndexMap<String, String> = outputs.iter().map(|(k, v)| (k.clone(), self.exec.mask(v))).collect();
+        let shown: IndexMap<String, String> = outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), self.exec.mask(v)))
+            .collect();
         let result = StepResult {
             id: self.id.clone(),
             outcome,
@@ -298,10 +337,18 @@ impl Attempts {
             duration: clock.elapsed(),
             started_at: Some(started_at),
             finished_at: Some(SystemTime::now()),
-            log_tail: if outcome == Outcome::Failed { self.exec.tail() } else { Vec::new() },
+            log_tail: if outcome == Outcome::Failed {
+                self.exec.tail()
+            } else {
+                Vec::new()
+            },
             outputs: shown,
         };
-        Finished { index, result, outputs }
+        Finished {
+            index,
+            result,
+            outputs,
+        }
     }
 
     /// One attempt, stopped (whole process group) when its timeout passes.
@@ -336,7 +383,9 @@ impl Attempts {
             reason: self.exec.mask(reason),
             delay,
         });
-        self.exec.log_line(&format!("attempt {attempt} failed: {reason}; retrying in {delay:?}"));
+        self.exec.log_line(&format!(
+            "attempt {attempt} failed: {reason}; retrying in {delay:?}"
+        ));
         tokio::select! {
             _ = tokio::time::sleep(delay) => true,
             _ = self.stop.cancelled() => false,

@@ -11,11 +11,17 @@ pub fn parse(text: &str) -> Result<IndexMap<String, String>, String> {
             continue;
         }
         let Some((name, value)) = line.split_once('=') else {
-            return Err(format!("$DAGSHIP_OUTPUT line {}: expected `name=value`, found `{line}`", n + 1));
+            return Err(format!(
+                "$DAGSHIP_OUTPUT line {}: expected `name=value`, found `{line}`",
+                n + 1
+            ));
         };
         let name = name.trim();
         if !crate::expr::is_identifier(name) {
-            return Err(format!("$DAGSHIP_OUTPUT line {}: `{name}` is not a valid output name", n + 1));
+            return Err(format!(
+                "$DAGSHIP_OUTPUT line {}: `{name}` is not a valid output name",
+                n + 1
+            ));
         }
         outputs.insert(name.to_string(), value.to_string());
     }

@@ -47,8 +47,14 @@ pub async fn run(
     let mut child = spawn(program)?;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     let readers = [
-        child.stdout.take().map(|o| forward(o, Stream::Stdout, lines.clone())),
-        child.stderr.take().map(|e| forward(e, Stream::Stderr, lines.clone())),
+        child
+            .stdout
+            .take()
+            .map(|o| forward(o, Stream::Stdout, lines.clone())),
+        child
+            .stderr
+            .take()
+            .map(|e| forward(e, Stream::Stderr, lines.clone())),
     ];
     drop(lines);
     let ended = tokio::select! {
@@ -70,7 +76,10 @@ pub async fn run(
     };
     // A background grandchild may hold the pipes open forever: do not wait for it.
     for reader in readers.into_iter().flatten() {
-        if tokio::time::timeout(Duration::from_secs(2), reader).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(2), reader)
+            .await
+            .is_err()
+        {
             break;
         }
     }
@@ -104,8 +113,14 @@ fn forward(
     tokio::spawn(async move {
         let mut reader = BufReader::new(stream);
         let mut buf = Vec::new();
-        while reader.read_until(b'\n', &mut buf).await.is_ok_and(|n| n > 0) {
-            let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
+        while reader
+            .read_until(b'\n', &mut buf)
+            .await
+            .is_ok_and(|n| n > 0)
+        {
+            let line = String::from_utf8_lossy(&buf)
+                .trim_end_matches(['\n', '\r'])
+                .to_string();
             if lines.send((which, line)).is_err() {
                 break;
             }
@@ -125,10 +140,30 @@ pub async fn stop_group(pgid: Pid, child: &mut Child, policy: StopPolicy) {
         while tokio::time::Instant::now() < deadline {
             // Reap the leader, or its zombie keeps the group alive in our eyes.
             let _ = child.try_wait();
-            if killpg(pgid, None).is_err() {
+            if !group_alive(pgid) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Whether any process of the group is still running. Zombies do not count: an orphaned
+/// grandchild is reaped by init, not by us, and may linger a moment after it died.
+pub fn group_alive(pgid: Pid) -> bool {
+    if killpg(pgid, None).is_err() {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true; // no /proc: the signal check is all we have
+    };
+    entries.flatten().any(|entry| {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return false;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.as_raw().to_string()
+    })
 }

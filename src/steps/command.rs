@@ -5,9 +5,9 @@ use crate::diagnostic::Diagnostic;
 use crate::expr::Resolved;
 use crate::pipeline::{Pipeline, Step};
 use crate::plan::action::{Action, Exec};
-use crate::shape::{Field, Record, Shape, TEMPLATE_OR_LIST};
 use crate::runner::executor::{Failure, Job, StepFuture};
 use crate::runner::outputs;
+use crate::shape::{Field, Record, Shape, TEMPLATE_OR_LIST};
 use crate::yaml::Value;
 
 pub struct Command;
@@ -88,7 +88,8 @@ impl StepKind for Command {
     fn execute(&self, job: Job) -> StepFuture {
         Box::pin(async move {
             let file = job.exec.outputs_file().clone();
-            std::fs::write(&file, "").map_err(|e| Failure::Failed(format!("cannot create {}: {e}", file.display())))?;
+            std::fs::write(&file, "")
+                .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", file.display())))?;
             let env = [("DAGSHIP_OUTPUT".to_string(), file.display().to_string())];
             for action in &job.actions {
                 if let Action::Exec(exec) = action {

@@ -122,10 +122,17 @@ impl StepKind for Dbt {
             let mut progress = DbtProgress::default();
             let mut filter = move |line: &str| progress.view(line);
             job.exec.exec_all(&job.actions, Some(&mut filter)).await?;
-            let project_dir = job.actions.iter().find_map(project_dir).unwrap_or_else(|| ".".into());
+            let project_dir = job
+                .actions
+                .iter()
+                .find_map(project_dir)
+                .unwrap_or_else(|| ".".into());
             let target_dir = format!("{}/target", project_dir.trim_end_matches('/'));
             Ok(IndexMap::from([
-                ("manifest".to_string(), format!("{target_dir}/manifest.json")),
+                (
+                    "manifest".to_string(),
+                    format!("{target_dir}/manifest.json"),
+                ),
                 ("target_dir".to_string(), target_dir),
             ]))
         })
@@ -201,8 +208,13 @@ fn json_object(vars: &IndexMap<String, Resolved>) -> Resolved {
 
 /// The `--project-dir` a dbt command line was given.
 fn project_dir(action: &Action) -> Option<String> {
-    let Action::Exec(exec) = action else { return None };
-    let at = exec.argv.iter().position(|a| a.to_string() == "--project-dir")?;
+    let Action::Exec(exec) = action else {
+        return None;
+    };
+    let at = exec
+        .argv
+        .iter()
+        .position(|a| a.to_string() == "--project-dir")?;
     exec.argv.get(at + 1).and_then(|r| r.reveal().ok())
 }
 
@@ -216,12 +228,18 @@ impl DbtProgress {
     fn view(&mut self, line: &str) -> LineView {
         let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
             // Not a log line (a stack trace, a print from a macro): show it as it is.
-            return LineView { display: Some(line.to_string()), progress: None };
+            return LineView {
+                display: Some(line.to_string()),
+                progress: None,
+            };
         };
         let name = event["info"]["name"].as_str().unwrap_or("");
         let msg = event["info"]["msg"].as_str().unwrap_or("");
         let msg = anstream::adapter::strip_str(msg).to_string();
-        let total = event["data"]["total"].as_u64();
+        // Test results call their total `num_models`; the other results call it `total`.
+        let total = event["data"]["total"]
+            .as_u64()
+            .or(event["data"]["num_models"].as_u64());
         // `Log*Result` marks a node finished (seed, model, test, snapshot, freshness).
         let progress = match total {
             Some(total) if name.starts_with("Log") && name.ends_with("Result") => {
@@ -230,7 +248,10 @@ impl DbtProgress {
             }
             _ => None,
         };
-        LineView { display: (!msg.trim().is_empty()).then_some(msg), progress }
+        LineView {
+            display: (!msg.trim().is_empty()).then_some(msg),
+            progress,
+        }
     }
 }
 
@@ -244,9 +265,26 @@ mod tests {
         let start = r#"{"info":{"name":"LogStartLine","msg":"1 of 3 START seed"},"data":{"index":1,"total":3}}"#;
         let result = r#"{"info":{"name":"LogSeedResult","msg":"\u001b[32mOK\u001b[0m seed"},"data":{"index":2,"total":3}}"#;
         let blank = r#"{"info":{"name":"Formatting","msg":""},"data":{}}"#;
-        assert_eq!(p.view(start), LineView { display: Some("1 of 3 START seed".into()), progress: None });
-        assert_eq!(p.view(result), LineView { display: Some("OK seed".into()), progress: Some((1, 3)) });
+        assert_eq!(
+            p.view(start),
+            LineView {
+                display: Some("1 of 3 START seed".into()),
+                progress: None
+            }
+        );
+        assert_eq!(
+            p.view(result),
+            LineView {
+                display: Some("OK seed".into()),
+                progress: Some((1, 3))
+            }
+        );
         assert_eq!(p.view(blank).display, None);
-        assert_eq!(p.view("Traceback (most recent call last):").display.as_deref(), Some("Traceback (most recent call last):"));
+        assert_eq!(
+            p.view("Traceback (most recent call last):")
+                .display
+                .as_deref(),
+            Some("Traceback (most recent call last):")
+        );
     }
 }

@@ -53,7 +53,11 @@ pub trait StepKind: Sync {
     fn execute(&self, job: Job) -> StepFuture {
         let name = self.name();
         drop(job);
-        Box::pin(async move { Err(Failure::Failed(format!("`dagship run` cannot run `{name}` steps yet"))) })
+        Box::pin(async move {
+            Err(Failure::Failed(format!(
+                "`dagship run` cannot run `{name}` steps yet"
+            )))
+        })
     }
 }
 

@@ -1,0 +1,123 @@
+//! A node's `config` block, kept whole (any key may be selected with `config.<key>`)
+//! but lean: as its JSON text. A parsed config costs ~4 KB per model (forty keys, most
+//! null, several nested objects), about ten times its text; keeping text cut a large
+//! manifest's memory by half. The keys every run needs (`enabled`, `materialized`)
+//! are read once at load; the rest are parsed only by `config.` selection.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// The `config` object of a manifest entry, as written in the manifest.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    raw: Option<Box<RawValue>>,
+}
+
+impl Config {
+    /// The JSON text (`{}` when the entry has no config).
+    pub fn raw(&self) -> &str {
+        self.raw.as_deref().map_or("{}", RawValue::get)
+    }
+
+    /// All top-level keys, parsed (a repeated key keeps its last value).
+    pub fn to_map(&self) -> Map<String, Value> {
+        serde_json::from_str(self.raw()).unwrap_or_default()
+    }
+
+    /// The value of a top-level key.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.lookup(&[key])
+    }
+
+    /// The value at a key path into nested objects (`["meta", "owner"]`). `None` when a
+    /// key is missing or a step is not an object, as dbt's `config.a.b` selection.
+    pub fn lookup<S: AsRef<str>>(&self, path: &[S]) -> Option<Value> {
+        let (first, rest) = path.split_first()?;
+        let mut de = serde_json::Deserializer::from_str(self.raw());
+        let mut value = DeserializeSeed::deserialize(KeySeeker(first.as_ref()), &mut de).ok()??;
+        for key in rest {
+            value = value.as_object_mut()?.remove(key.as_ref())?;
+        }
+        Some(value)
+    }
+}
+
+/// Reads one key of an object, skipping the others without building them.
+struct KeySeeker<'k>(&'k str);
+
+impl<'de> DeserializeSeed<'de> for KeySeeker<'_> {
+    type Value = Option<Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeeker<'_> {
+    type Value = Option<Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a config object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == self.0 {
+                found = Some(map.next_value::<Value>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl<'de> Deserialize<'de> for Config {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Option::<Box<RawValue>>::deserialize(d)?;
+        Ok(Config {
+            raw: raw.filter(|r| r.get().trim_start().starts_with('{')),
+        })
+    }
+}
+
+/// The config keys read for every entry at load.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct HotConfig {
+    pub enabled: Option<Value>,
+    pub materialized: Option<Value>,
+    pub tags: Option<Value>,
+}
+
+impl HotConfig {
+    pub fn of(config: &Config) -> HotConfig {
+        serde_json::from_str(config.raw()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lookups_descend_and_skip() {
+        let c: Config = serde_json::from_str(
+            r#"{"materialized": "view", "meta": {"owner": {"name": "a"}}, "tags": ["x"], "materialized": "table"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.get("materialized"), Some(json!("table")));
+        assert_eq!(c.lookup(&["meta", "owner", "name"]), Some(json!("a")));
+        assert_eq!(c.lookup(&["tags", "0"]), None);
+        assert_eq!(c.get("absent"), None);
+        assert_eq!(c.to_map().len(), 3);
+        let empty: Config = serde_json::from_str("null").unwrap();
+        assert_eq!((empty.raw(), empty.get("x")), ("{}", None));
+    }
+}
