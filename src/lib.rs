@@ -25,4 +25,5 @@ pub mod selection;
 pub mod shape;
 pub mod source;
 pub mod steps;
+pub mod sync;
 pub mod yaml;

@@ -357,3 +357,30 @@ fn assert_group_gone(dir: &Path) {
         .join("\n");
     assert!(!alive, "processes of group {pgid} survived:\n{listing}");
 }
+
+#[test]
+fn composer_dags_syncs_to_a_local_dags_folder_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "version: 1\nname: t\nenvironments:\n  local: { dags_target: { dir: airflow/dags } }\nsteps:\n  \
+        make:\n    uses: command\n    with: { argv: [sh, -c, 'mkdir -p out && echo \"x = 1\" > out/dbt_a.py && echo \"y = 2\" > out/dbt_b.py'] }\n  \
+        upload:\n    uses: composer_dags\n    needs: [make]\n    with: { source: out, prune: true }\n";
+    std::fs::write(dir.path().join("pipeline.yaml"), text).unwrap();
+    let (code, events, stderr) = run(dir.path(), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let outputs = &finished(&events, "upload")["outputs"];
+    assert_eq!(
+        (outputs["added"].as_str(), outputs["unchanged"].as_str()),
+        (Some("2"), Some("0"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("airflow/dags/dbt_a.py")).unwrap(),
+        "x = 1\n"
+    );
+    let (code, events, _) = run(dir.path(), &[]);
+    assert_eq!(code, 0);
+    let outputs = &finished(&events, "upload")["outputs"];
+    assert_eq!(
+        (outputs["added"].as_str(), outputs["unchanged"].as_str()),
+        (Some("0"), Some("2"))
+    );
+}

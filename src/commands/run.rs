@@ -57,7 +57,7 @@ fn check_runnable(pipeline: &Pipeline, plan: &Plan, yes: bool) -> Result<(), Err
         .filter(|s| {
             pipeline.steps[s.id.as_str()]
                 .kind
-                .is_none_or(|k| !k.can_run())
+                .is_none_or(|k| !k.can_run(environment))
         })
         .map(|s| format!("`{}` steps (step `{}`)", s.uses, s.id))
         .collect();

@@ -127,8 +127,8 @@ fn environment(name: &str, span: crate::diagnostic::Span, node: &Node) -> Enviro
 
 fn dags_target(node: &Node) -> Option<DagsTarget> {
     let text = |field: &str| node.get(field).and_then(Node::as_str).map(str::to_string);
-    if let Some(dir) = text("dir") {
-        return Some(DagsTarget::Dir(dir));
+    if let Some(path) = text("dir") {
+        return Some(DagsTarget::Dir { path });
     }
     if let Some(bucket) = text("bucket") {
         let prefix = text("prefix").unwrap_or_else(|| "dags/".to_string());

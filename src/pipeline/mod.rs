@@ -46,9 +46,10 @@ pub struct Environment {
     pub impersonate_service_account: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DagsTarget {
-    Dir(String),
+    Dir { path: String },
     Bucket { bucket: String, prefix: String },
     Composer { environment: String },
 }

@@ -58,6 +58,8 @@ pub struct Sync {
     pub description: String,
     pub source: Resolved,
     pub target: String,
+    /// `None` where the environment has no `dags_target` (refused when the pipeline loads).
+    pub destination: Option<crate::pipeline::DagsTarget>,
     pub prune: bool,
     pub files: FileList,
 }

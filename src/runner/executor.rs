@@ -218,6 +218,19 @@ impl Executor {
         }
     }
 
+    /// A line of the step's own (not a program's) for the log and the reporter.
+    pub fn say(&self, line: &str) {
+        let line = self.mask(line);
+        self.log_line(&line);
+        self.show(
+            Stream::Stdout,
+            LineView {
+                display: Some(line),
+                progress: None,
+            },
+        );
+    }
+
     pub fn emit(&self, event: Event) {
         // The reporter may be gone when a run is torn down; the log still has everything.
         let _ = self.inner.parts.events.send(event);

@@ -50,7 +50,7 @@ impl StepKind for Alembic {
         Outputs::Named(&["from_revision", "to_revision"])
     }
 
-    fn can_run(&self) -> bool {
+    fn can_run(&self, _environment: &crate::pipeline::Environment) -> bool {
         true
     }
 

@@ -81,7 +81,7 @@ impl StepKind for Command {
         }
     }
 
-    fn can_run(&self) -> bool {
+    fn can_run(&self, _environment: &crate::pipeline::Environment) -> bool {
         true
     }
 

@@ -7,7 +7,9 @@ use super::{Inputs, Outputs, StepKind, require_in_environments};
 use crate::diagnostic::Diagnostic;
 use crate::pipeline::{DagsTarget, Environment, Pipeline, Step};
 use crate::plan::action::{Action, FileList, Sync};
+use crate::runner::executor::{Failure, Job, StepFuture};
 use crate::shape::{Field, Record, Shape};
+use crate::sync::local::LocalDir;
 
 pub struct ComposerDags;
 
@@ -56,6 +58,54 @@ impl StepKind for ComposerDags {
         );
     }
 
+    /// Local folders for now; buckets and Composer come with the Google Cloud support.
+    fn can_run(&self, environment: &Environment) -> bool {
+        matches!(environment.dags_target, Some(DagsTarget::Dir { .. }))
+    }
+
+    fn execute(&self, job: Job) -> StepFuture {
+        Box::pin(async move {
+            let Some(Action::Sync(sync)) = job.actions.first() else {
+                return Err(Failure::Failed(
+                    "a composer_dags step plans one sync".into(),
+                ));
+            };
+            let Some(DagsTarget::Dir { path }) = &sync.destination else {
+                return Err(Failure::Failed(format!(
+                    "cannot sync to {} yet",
+                    sync.target
+                )));
+            };
+            let source = job
+                .exec
+                .dir()
+                .join(sync.source.reveal().map_err(Failure::Failed)?);
+            let target = LocalDir {
+                root: job.exec.dir().join(path),
+            };
+            let diff = target.sync(&source, sync.prune).map_err(|e| {
+                Failure::Failed(format!(
+                    "sync of {} to {path} failed: {e}",
+                    source.display()
+                ))
+            })?;
+            for (name, verb) in [
+                (&diff.added, "added"),
+                (&diff.changed, "changed"),
+                (&diff.deleted, "deleted"),
+            ] {
+                for file in name {
+                    job.exec.say(&format!("{verb} {path}/{file}"));
+                }
+            }
+            Ok(diff
+                .counts()
+                .iter()
+                .map(|(k, n)| (k.to_string(), n.to_string()))
+                .collect())
+        })
+    }
+
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {
         let source = inputs.text_or("source", "");
         let prune = inputs.flag("prune");
@@ -69,6 +119,7 @@ impl StepKind for ComposerDags {
             description: format!("sync {source} → {target}{prune_note}"),
             source,
             target,
+            destination: inputs.environment.dags_target.clone(),
             prune,
             files,
         })]
@@ -77,7 +128,7 @@ impl StepKind for ComposerDags {
 
 pub fn describe_target(env: &Environment) -> String {
     match &env.dags_target {
-        Some(DagsTarget::Dir(dir)) => dir.clone(),
+        Some(DagsTarget::Dir { path }) => path.clone(),
         Some(DagsTarget::Bucket { bucket, prefix }) => {
             let bucket = bucket.trim_end_matches('/');
             let bucket = if bucket.starts_with("gs://") {

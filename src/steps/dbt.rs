@@ -113,7 +113,7 @@ impl StepKind for Dbt {
         }
     }
 
-    fn can_run(&self) -> bool {
+    fn can_run(&self, _environment: &crate::pipeline::Environment) -> bool {
         true
     }
 

@@ -44,8 +44,8 @@ pub trait StepKind: Sync {
     fn check(&self, _step: &Step, _pipeline: &Pipeline, _diags: &mut Vec<Diagnostic>) {}
     /// The actions this step takes in one environment, in order.
     fn plan(&self, inputs: &Inputs) -> Vec<Action>;
-    /// Whether `dagship run` can carry out this kind (yet).
-    fn can_run(&self) -> bool {
+    /// Whether `dagship run` can carry out this kind (yet) in this environment.
+    fn can_run(&self, _environment: &Environment) -> bool {
         false
     }
     /// Carries out the actions `plan` returned (planned again when the step starts, with the
