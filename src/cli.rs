@@ -225,13 +225,39 @@ fn run(cli: &Cli, output: &Output) -> Result<ExitCode, Error> {
 }
 
 fn report(err: &Error, output: &Output) {
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     match err {
         Error::Invalid { file, diagnostics } => {
             for d in diagnostics {
                 anstream::eprintln!("{}\n", file.render(d, output.color_stderr));
+                if github && d.is_error() {
+                    // GitHub shows these on the pipeline file's line in the pull request.
+                    let message = match &d.expected {
+                        Some(expected) => format!("{}\nexpected {expected}", d.message),
+                        None => d.message.clone(),
+                    };
+                    println!(
+                        "{}",
+                        crate::report::github::error_annotation(
+                            &file.display_path(),
+                            d.span.line,
+                            d.span.column,
+                            "invalid pipeline file",
+                            &message
+                        )
+                    );
+                }
             }
             anstream::eprintln!("error: {err}; nothing was executed");
         }
-        _ => anstream::eprintln!("error: {err}"),
+        _ => {
+            anstream::eprintln!("error: {err}");
+            if github {
+                println!(
+                    "::error title=dagship::{}",
+                    crate::report::github::escape_data(&err.to_string())
+                );
+            }
+        }
     }
 }

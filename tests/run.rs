@@ -384,3 +384,87 @@ fn composer_dags_syncs_to_a_local_dags_folder_by_content() {
         (Some("0"), Some("2"))
     );
 }
+
+/// A real run as GitHub Actions sees it: masks before anything else, the secret nowhere (stdout,
+/// stderr, logs, job summary, step outputs), and the summary and outputs files filled in.
+#[test]
+fn github_actions_run_masks_first_and_never_leaks_the_secret() {
+    const SECRET: &str = "gh-s3cr3t-value-9f2c";
+    let dir = tempfile::tempdir().unwrap();
+    let steps = "  leak:\n    uses: command\n    env: { PASSWORD: '${{ secrets.GH_TEST_PASSWORD }}' }\n    \
+                 with: { argv: [sh, -c, 'echo \"password is $PASSWORD\"; echo \"url=db://u:$PASSWORD@h\" >> \"$DAGSHIP_OUTPUT\"'] }\n  \
+                 fail:\n    uses: command\n    with: { argv: [sh, -c, 'echo \"50% done: a, b\"; exit 4'] }\n";
+    pipeline(dir.path(), steps);
+    let (summary, outputs) = (
+        dir.path().join("summary.md"),
+        dir.path().join("outputs.txt"),
+    );
+    let out = dagship(dir.path())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GH_TEST_PASSWORD", SECRET)
+        .args(["run", "--env", "local"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let first = stdout.lines().next().unwrap_or("");
+    assert_eq!(
+        first,
+        format!("::add-mask::{SECRET}"),
+        "the mask comes first:\n{stdout}"
+    );
+    assert_eq!(
+        stdout.matches(SECRET).count(),
+        1,
+        "only in the mask command:\n{stdout}"
+    );
+    assert!(stdout.contains("::group::leak (command)") && stdout.contains("password is ***"));
+    assert!(stdout.contains("::error title=fail failed::"), "{stdout}");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    assert!(
+        summary.contains("```mermaid") && summary.contains("classDef"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| `leak` | command |") && summary.contains("| `fail` | command |"),
+        "{summary}"
+    );
+    assert!(
+        outputs.contains("run_id=")
+            && outputs.contains("outcome=failed")
+            && outputs.contains("leak_url=db://u:***@h"),
+        "{outputs}"
+    );
+    let mut everything = vec![String::from_utf8(out.stderr).unwrap(), summary, outputs];
+    for log in std::fs::read_dir(dir.path().join(".dagship/logs"))
+        .unwrap()
+        .flatten()
+    {
+        for file in std::fs::read_dir(log.path()).unwrap().flatten() {
+            everything.push(std::fs::read_to_string(file.path()).unwrap());
+        }
+    }
+    for text in everything {
+        assert!(!text.contains(SECRET), "secret leaked into:\n{text}");
+    }
+}
+
+#[test]
+fn github_actions_shows_pipeline_errors_on_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    pipeline(
+        dir.path(),
+        "  a:\n    uses: command\n    nedds: [b]\n    with: { argv: [\"true\"] }\n",
+    );
+    let out = dagship(dir.path())
+        .env("GITHUB_ACTIONS", "true")
+        .args(["validate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("::error file=pipeline.yaml,line=10,col=5,title=invalid pipeline file::unknown key `nedds`"), "{stdout}");
+}

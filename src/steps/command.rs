@@ -97,7 +97,14 @@ impl StepKind for Command {
                 }
             }
             let text = std::fs::read_to_string(&file).unwrap_or_default();
-            outputs::parse(&text).map_err(Failure::Failed)
+            // The step may have written secrets there: only the masked outputs are kept.
+            let _ = std::fs::remove_file(&file);
+            let outputs = outputs::parse(&text).map_err(Failure::Failed)?;
+            for (name, value) in &outputs {
+                job.exec
+                    .log_line(&job.exec.mask(&format!("output {name}={value}")));
+            }
+            Ok(outputs)
         })
     }
 
