@@ -225,3 +225,52 @@ fn dbt_failures_show_dbt_s_own_message_and_keep_the_full_log() {
     let log = std::fs::read_to_string(log_of(dir.path(), &events, "seed")).unwrap();
     assert!(log.contains("\"name\":"), "the log keeps dbt's JSON lines");
 }
+
+fn plan_text(dir: &Path) -> String {
+    let out = dagship(dir)
+        .env("PATH", venv_path())
+        .args(["plan", "--env", "local"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn plan_lists_pending_migrations_and_their_sql_without_changing_the_database() {
+    let dir = example();
+    let text = std::fs::read_to_string(dir.path().join("pipeline.yaml")).unwrap();
+    let text = text.replace(
+        "      revision: head\n",
+        "      revision: head\n      sql_preview: true\n",
+    );
+    std::fs::write(dir.path().join("pipeline.yaml"), text).unwrap();
+    let before = plan_text(dir.path());
+    assert!(before.contains("current revision: base"), "{before}");
+    for id in ["0001", "0002", "0003", "0004"] {
+        assert!(
+            before.contains(&format!("+ {id}: ")),
+            "{id} is pending:\n{before}"
+        );
+    }
+    assert!(
+        before.contains("CREATE TABLE"),
+        "the SQL preview is shown:\n{before}"
+    );
+    assert!(
+        !dir.path().join(".dagship/local/raw.sqlite").exists(),
+        "plan created no database"
+    );
+    let (code, events, stderr) = run(dir.path(), &["--env", "local", "--only", "migrate"], &[]);
+    assert_eq!(code, 0, "{stderr}\n{}", failures(&events));
+    let after = plan_text(dir.path());
+    assert!(
+        after.contains("current revision: 0004") && after.contains("no pending migrations"),
+        "{after}"
+    );
+}

@@ -16,6 +16,8 @@ pub enum Action {
     Generate(Generate),
     /// Copies a folder's files to a DAG bucket or folder.
     Sync(Sync),
+    /// What a database migration would apply (read-only look, no change).
+    Migrations(Migrations),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +66,20 @@ pub struct Sync {
     pub files: FileList,
 }
 
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Migrations {
+    pub description: String,
+    /// The database's revision now (`base` for an empty one); `None` when it cannot be read.
+    pub current: Option<String>,
+    /// Revisions the upgrade would apply, oldest first, as `id: message`.
+    pub pending: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The SQL of the upgrade (offline `alembic upgrade --sql`), when asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sql: Vec<String>,
+}
+
 /// Files an action writes, when they can be known before it runs.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FileList {
@@ -98,6 +114,7 @@ impl Action {
             Action::Deploy(a) => &a.description,
             Action::Generate(a) => &a.description,
             Action::Sync(a) => &a.description,
+            Action::Migrations(a) => &a.description,
         }
     }
 }

@@ -181,6 +181,7 @@ fn plan_step(
                 environment: env,
                 resolver,
                 dir: req.pipeline.dir(),
+                inspect: true,
             };
             actions_for(kind, &inputs)
         }

@@ -67,7 +67,7 @@ fn header(out: &mut String, plan: &Plan) {
 fn symbol(step: &PlannedStep) -> String {
     let (style, sign) = match step.actions.first() {
         _ if step.skipped => (DIM, "="),
-        Some(Action::Exec(_)) => (RUN, ">"),
+        Some(Action::Exec(_) | Action::Migrations(_)) => (RUN, ">"),
         Some(Action::Deploy(_)) => (DEPLOY, "~"),
         Some(Action::Generate(_) | Action::Sync(_)) => (WRITE, "+"),
         None => (DIM, "="),
@@ -133,6 +133,28 @@ fn action_lines(out: &mut String, action: &Action) {
         Action::Sync(sync) => {
             let _ = writeln!(out, "      {}", sync.description);
             file_lines(out, &sync.files, "  (uploaded if new or changed)");
+        }
+        Action::Migrations(m) => migration_lines(out, m),
+    }
+}
+
+fn migration_lines(out: &mut String, m: &super::action::Migrations) {
+    if let Some(current) = &m.current {
+        let _ = writeln!(out, "        {DIM}current revision:{DIM:#} {current}");
+    }
+    for revision in &m.pending {
+        let _ = writeln!(out, "        {WRITE}+{WRITE:#} {revision}");
+    }
+    if m.current.is_some() && m.pending.is_empty() && m.note.is_none() {
+        let _ = writeln!(out, "        {DIM}no pending migrations{DIM:#}");
+    }
+    if let Some(note) = &m.note {
+        let _ = writeln!(out, "        {DIM}{note}{DIM:#}");
+    }
+    if !m.sql.is_empty() {
+        let _ = writeln!(out, "        {DIM}SQL of the upgrade:{DIM:#}");
+        for line in &m.sql {
+            let _ = writeln!(out, "          {line}");
         }
     }
 }

@@ -234,6 +234,7 @@ fn start(
         environment,
         resolver: &resolver,
         dir: req.pipeline.dir(),
+        inspect: false,
     };
     let actions = crate::plan::actions_for(kind, &inputs);
     let attempt = Attempts::new(req, planned, step, kind, actions);

@@ -2,6 +2,7 @@
 
 use indexmap::IndexMap;
 
+use super::migrations::{Look, current_revision};
 use super::{Inputs, Outputs, StepKind};
 use crate::expr::Resolved;
 use crate::plan::action::{Action, Exec};
@@ -64,8 +65,8 @@ impl StepKind for Alembic {
             job.exec.exec(upgrade, &[], None, false).await?;
             let to = job.exec.exec(&current, &[], None, true).await?;
             Ok(IndexMap::from([
-                ("from_revision".to_string(), revision(&from)),
-                ("to_revision".to_string(), revision(&to)),
+                ("from_revision".to_string(), current_revision(&from)),
+                ("to_revision".to_string(), current_revision(&to)),
             ]))
         })
     }
@@ -82,7 +83,17 @@ impl StepKind for Alembic {
         if let Some(url) = inputs.text("url") {
             exec.env = IndexMap::from([(URL_VARIABLE.to_string(), url)]);
         }
-        vec![Action::Exec(exec)]
+        if !inputs.inspect {
+            return vec![Action::Exec(exec)];
+        }
+        let look = Look {
+            upgrade: &exec,
+            dir: inputs.dir,
+            revision: inputs.text_or("revision", "head").to_string(),
+            sql_preview: inputs.flag("sql_preview"),
+        };
+        let migrations = Action::Migrations(look.migrations());
+        vec![Action::Exec(exec), migrations]
     }
 }
 
@@ -94,27 +105,4 @@ fn current_of(upgrade: &Exec) -> Exec {
     exec.env = upgrade.env.clone();
     exec.cwd = upgrade.cwd.clone();
     exec
-}
-
-/// The revision `alembic current` printed (`0004 (head)` → `0004`); `base` when none.
-fn revision(stdout: &str) -> String {
-    stdout
-        .lines()
-        .rev()
-        .filter_map(|l| l.split_whitespace().next())
-        .find(|w| w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or("base")
-        .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_current_revision() {
-        assert_eq!(revision("0004 (head)\n"), "0004");
-        assert_eq!(revision(""), "base");
-        assert_eq!(revision("ae1027a6acf (head) (mergepoint)\n"), "ae1027a6acf");
-    }
 }

@@ -11,6 +11,7 @@ mod cloud_run_service;
 mod command;
 mod composer_dags;
 mod dbt;
+mod migrations;
 
 use std::fmt;
 use std::path::Path;
@@ -92,6 +93,9 @@ pub struct Inputs<'a> {
     pub resolver: &'a Resolver<'a>,
     /// The pipeline file's folder: relative paths resolve against it.
     pub dir: &'a Path,
+    /// For a plan, kinds may look at live state read-only (pending migrations); when a run
+    /// starts a step, they must not spend time on it.
+    pub inspect: bool,
 }
 
 impl Inputs<'_> {

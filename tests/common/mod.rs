@@ -13,6 +13,8 @@ pub fn repo_root() -> PathBuf {
 pub fn dagship(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dagship"));
     cmd.current_dir(dir)
+        // No project venv on the path: what a plan shows must not depend on installed tools.
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
         .env("GITHUB_REF", "refs/heads/main")
         .env_remove("GITHUB_ACTIONS")
