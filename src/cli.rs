@@ -77,13 +77,14 @@ pub struct ValidateArgs {
     pub env: Option<String>,
 }
 
+/// Where and which steps: shared by `plan` and `run`.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
-    /// The environment to plan for.
+pub struct Target {
+    /// The environment.
     #[arg(long, value_name = "ENV")]
     pub env: String,
 
-    /// Plan only these steps (comma-separated); their needs are assumed done.
+    /// Only these steps (comma-separated); their needs are assumed done.
     #[arg(
         long,
         value_name = "IDS",
@@ -92,9 +93,26 @@ pub struct PlanArgs {
     )]
     pub only: Vec<String>,
 
-    /// Plan this step and everything downstream of it.
+    /// This step and everything downstream of it.
     #[arg(long, value_name = "ID")]
     pub from: Option<String>,
+}
+
+impl Target {
+    pub fn selection(&self) -> crate::selection::Selection {
+        use crate::selection::Selection;
+        match (&self.from, self.only.is_empty()) {
+            (Some(from), _) => Selection::From(from.clone()),
+            (None, false) => Selection::Only(self.only.clone()),
+            (None, true) => Selection::All,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: Target,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
@@ -107,22 +125,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The environment to run in.
-    #[arg(long, value_name = "ENV")]
-    pub env: String,
-
-    /// Run only these steps (comma-separated); their needs are assumed done.
-    #[arg(
-        long,
-        value_name = "IDS",
-        value_delimiter = ',',
-        conflicts_with = "from"
-    )]
-    pub only: Vec<String>,
-
-    /// Run this step and everything downstream of it.
-    #[arg(long, value_name = "ID")]
-    pub from: Option<String>,
+    #[command(flatten)]
+    pub target: Target,
 
     /// How many steps may run at once.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(usize))]

@@ -7,20 +7,14 @@ use crate::error::{Error, ExitCode};
 use crate::git::Git;
 use crate::plan::{self, PlanRequest};
 use crate::resolve::ProcessEnv;
-use crate::selection::Selection;
 
 pub fn run(file: &Path, args: &PlanArgs, output: &Output) -> Result<ExitCode, Error> {
     let pipeline = super::load(file, output)?;
-    let selection = match (&args.from, args.only.is_empty()) {
-        (Some(from), _) => Selection::From(from.clone()),
-        (None, false) => Selection::Only(args.only.clone()),
-        (None, true) => Selection::All,
-    };
     let git = Git::new(pipeline.dir());
     let plan = plan::build(&PlanRequest {
         pipeline: &pipeline,
-        environment: &args.env,
-        selection: &selection,
+        environment: &args.target.env,
+        selection: &args.target.selection(),
         git: &git,
         secrets: &ProcessEnv,
     })?;

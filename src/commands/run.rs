@@ -16,15 +16,14 @@ use crate::resolve::ProcessEnv;
 use crate::runner::mask::Masker;
 use crate::runner::process::StopPolicy;
 use crate::runner::{self, RunRequest};
-use crate::selection::Selection;
 
 pub fn run(file: &Path, args: &RunArgs, output: &Output) -> Result<ExitCode, Error> {
     let pipeline = super::load(file, output)?;
     let git = Git::new(pipeline.dir());
     let plan = plan::build(&PlanRequest {
         pipeline: &pipeline,
-        environment: &args.env,
-        selection: &selection(args),
+        environment: &args.target.env,
+        selection: &args.target.selection(),
         git: &git,
         secrets: &ProcessEnv,
     })?;
@@ -35,14 +34,6 @@ pub fn run(file: &Path, args: &RunArgs, output: &Output) -> Result<ExitCode, Err
     check_runnable(&pipeline, &plan, args.yes)?;
     let reporter = report::reporter(args.output.resolve(), output.color_stdout);
     execute(&pipeline, &plan, &git, args, reporter)
-}
-
-fn selection(args: &RunArgs) -> Selection {
-    match (&args.from, args.only.is_empty()) {
-        (Some(from), _) => Selection::From(from.clone()),
-        (None, false) => Selection::Only(args.only.clone()),
-        (None, true) => Selection::All,
-    }
 }
 
 /// Everything that would make the run fail for reasons known before it starts.

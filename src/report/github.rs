@@ -69,13 +69,7 @@ impl GithubReporter {
             }
         }
         self.info = Some(info.clone());
-        self.line(&format!(
-            "dagship run {}: pipeline {}, environment {}, {} steps",
-            info.run_id,
-            info.pipeline,
-            info.environment,
-            info.steps.len()
-        ))
+        self.line(&format!("dagship {}", info.headline()))
     }
 
     fn uses(&self, id: &str) -> String {

@@ -34,6 +34,19 @@ pub struct RunInfo {
     pub mask_values: Vec<String>,
 }
 
+impl RunInfo {
+    /// `run ID: pipeline P, environment E, N steps`, the first line reporters print.
+    pub fn headline(&self) -> String {
+        format!(
+            "run {}: pipeline {}, environment {}, {} steps",
+            self.run_id,
+            self.pipeline,
+            self.environment,
+            self.steps.len()
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StepInfo {
     pub id: String,

@@ -51,13 +51,7 @@ impl PlainReporter {
     fn started(&mut self, info: &RunInfo) -> io::Result<()> {
         self.width = info.steps.iter().map(|s| s.id.len() + 2).max().unwrap_or(0);
         self.info = Some(info.clone());
-        self.run_line(&format!(
-            "run {}: pipeline {}, environment {}, {} steps",
-            info.run_id,
-            info.pipeline,
-            info.environment,
-            info.steps.len()
-        ))?;
+        self.run_line(&info.headline())?;
         self.run_line(&format!("logs: {}", info.log_dir.display()))
     }
 
