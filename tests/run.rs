@@ -300,6 +300,15 @@ fn protected_environments_and_missing_secrets_stop_the_run_up_front() {
 
 #[test]
 fn sigint_stops_every_process_of_a_running_step() {
+    stop_with(nix::sys::signal::Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_stops_every_process_of_a_running_step() {
+    stop_with(nix::sys::signal::Signal::SIGTERM);
+}
+
+fn stop_with(signal: nix::sys::signal::Signal) {
     let dir = tempfile::tempdir().unwrap();
     // The step's shell starts a grandchild in the background and waits on another.
     let steps = "  hang:\n    uses: command\n    with: { argv: [sh, -c, 'echo $$ > pgid; sleep 300 & sleep 300'] }\n";
@@ -331,7 +340,7 @@ fn sigint_stops_every_process_of_a_running_step() {
     }
     std::thread::sleep(Duration::from_millis(200)); // let the grandchild start
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(pid, signal).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert_group_gone(dir.path());
@@ -467,4 +476,17 @@ fn github_actions_shows_pipeline_errors_on_their_line() {
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.starts_with("::error file=pipeline.yaml,line=10,col=5,title=invalid pipeline file::unknown key `nedds`"), "{stdout}");
+}
+
+#[test]
+fn commands_take_a_working_folder_environment_and_optional_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let steps = "  here:\n    uses: command\n    env: { WHO: world }\n    with: { argv: [sh, -c, 'echo $WHO from $(basename $PWD)'], cwd: sub }\n  \
+                 shell:\n    uses: command\n    with: { argv: 'echo one | tr a-z A-Z', shell: true }\n";
+    pipeline(dir.path(), steps);
+    let (code, events, stderr) = run(dir.path(), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(output_lines(&events, "here"), ["world from sub"]);
+    assert_eq!(output_lines(&events, "shell"), ["ONE"]);
 }
