@@ -12,4 +12,4 @@ trap 'bash scripts/postgres.sh stop "$DAGSHIP_TEST_POSTGRES_DIR"' EXIT
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
 # --all-targets also runs each benchmark once, so benchmarks cannot rot.
-cargo test --all-targets
+cargo test --all-targets --no-fail-fast
