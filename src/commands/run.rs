@@ -26,6 +26,7 @@ pub fn run(file: &Path, args: &RunArgs, output: &Output) -> Result<ExitCode, Err
         selection: &args.target.selection(),
         git: &git,
         secrets: &ProcessEnv,
+        live: args.dry_run,
     })?;
     if args.dry_run {
         anstream::print!("{}", plan::text::render(&plan));
