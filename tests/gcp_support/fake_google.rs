@@ -43,11 +43,11 @@ pub struct Fake {
     pub jobs: HashMap<String, Value>,
     pub revisions: HashMap<String, Value>,
     pub environments: HashMap<String, Value>,
-    operations: HashMap<String, Operation>,
-    next: usize,
+    pub operations: HashMap<String, Operation>,
+    pub next: usize,
 }
 
-struct Operation {
+pub struct Operation {
     polls_left: usize,
     collection: &'static str,
     name: String,
