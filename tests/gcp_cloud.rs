@@ -258,11 +258,8 @@ async fn deploys_pin_digests_wait_for_operations_and_sync_to_composer() {
     assert_eq!(finished(&events, "runner")["outputs"]["job"], "dbt-runner");
     let upload = &finished(&events, "upload")["outputs"];
     assert_eq!(
-        (upload["added"].as_str(), upload["target"].as_str()),
-        (
-            Some("2"),
-            Some("the DAG folder of Composer environment `composer-staging`")
-        )
+        (upload["added"].as_str(), upload["unchanged"].as_str()),
+        (Some("2"), Some("0"))
     );
     assert_eq!(
         download(

@@ -123,6 +123,14 @@ async fn deploy_now(
     let since = Instant::now();
     let live = run.get().await.map_err(fail)?;
     let done = match (resource, live) {
+        (_, Some(live)) if unchanged_and_ready(&spec, resource, &live) => {
+            job.exec.say(&format!(
+                "{} `{}` already runs this spec: no change",
+                resource.noun(),
+                target.name
+            ));
+            Ok(live)
+        }
         (Resource::Service, Some(live)) if no_traffic => {
             candidate_then_traffic(job, &run, &spec, live, since).await
         }
@@ -152,6 +160,18 @@ async fn deploy_now(
         }
     }
     Ok(outputs)
+}
+
+/// Whether the live resource already runs `spec` and is healthy: then there is nothing to do.
+fn unchanged_and_ready(spec: &Spec, resource: Resource, live: &Value) -> bool {
+    let task = match resource {
+        Resource::Service => &live["template"],
+        Resource::Job => &live["template"]["template"],
+    };
+    let image = task["containers"][0]["image"].as_str().unwrap_or_default();
+    live["reconciling"] != Value::Bool(true)
+        && live["terminalCondition"]["state"] == "CONDITION_SUCCEEDED"
+        && spec.diff(resource, live, image).is_empty()
 }
 
 /// Writes the resource (`spec` over what is live; `adjust` edits the body last), waits for the

@@ -85,16 +85,11 @@ impl StepKind for ComposerDags {
                 }
                 None => return Err(Failure::Failed("no `dags_target` here".into())),
             };
-            let mut outputs: crate::runner::executor::StepOutputs = diff
+            Ok(diff
                 .counts()
                 .iter()
                 .map(|(k, n)| (k.to_string(), n.to_string()))
-                .collect();
-            if let Some(DagsTarget::Bucket { .. } | DagsTarget::Composer { .. }) = sync.destination
-            {
-                outputs.insert("target".into(), sync.target.clone());
-            }
-            Ok(outputs)
+                .collect())
         })
     }
 
