@@ -61,6 +61,7 @@ fn plan_of(path: &Path) -> plan::Plan {
         selection: &Selection::All,
         git: &git,
         secrets: &HashMap::<String, String>::new(),
+        live: false,
     })
     .expect("plan")
 }

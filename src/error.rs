@@ -68,6 +68,9 @@ pub enum Error {
     #[error("{0}: the steps that use them would fail, so nothing was run")]
     MissingSecrets(String),
 
+    #[error("{problem}; steps {steps} call Google Cloud, so nothing was run")]
+    NoCredentials { problem: String, steps: String },
+
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -82,7 +85,8 @@ impl Error {
             | Error::UnknownStep { .. }
             | Error::Protected(_)
             | Error::CannotRun(_)
-            | Error::MissingSecrets(_) => ExitCode::InvalidInput,
+            | Error::MissingSecrets(_)
+            | Error::NoCredentials { .. } => ExitCode::InvalidInput,
             Error::Write { .. } | Error::Runtime(_) => ExitCode::StepFailed,
         }
     }

@@ -12,6 +12,7 @@ pub mod dbt;
 pub mod diagnostic;
 pub mod error;
 pub mod expr;
+pub mod gcp;
 pub mod git;
 pub mod graph;
 pub mod pipeline;

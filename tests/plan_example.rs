@@ -11,8 +11,37 @@ use common::{assert_golden, dagship, repo_root, run};
 
 const SECRET: &str = "postgresql://deploy:hunter2-s3cret@db.internal/warehouse";
 
+/// A copy of the example (the pipeline file and `examples/`): the local plan compares with the
+/// local DAG folder (`.airflow/dags`), which a run in the repository would fill.
+fn example() -> &'static Path {
+    static COPY: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            repo_root().join("pipeline.yaml"),
+            dir.path().join("pipeline.yaml"),
+        )
+        .unwrap();
+        copy_tree(&repo_root().join("examples"), &dir.path().join("examples"));
+        dir
+    })
+    .path()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let (path, dest) = (entry.path(), to.join(entry.file_name()));
+        if path.is_dir() {
+            copy_tree(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).unwrap();
+        }
+    }
+}
+
 fn plan(env: &str, format: &str) -> String {
-    let (code, stdout, stderr) = run(dagship(&repo_root())
+    let (code, stdout, stderr) = run(dagship(example())
         .env("PROD_DATABASE_URL", SECRET)
         .args(["plan", "--env", env, "--format", format]));
     assert_eq!(

@@ -268,7 +268,8 @@ fn refuses_before_running_what_it_cannot_run() {
     assert_eq!(code, 2);
     assert!(events.is_empty());
     assert!(
-        stderr.contains("cannot run `cloud_run_job` steps (step `deploy`) yet"),
+        stderr.contains("no Google Cloud credentials")
+            && stderr.contains("steps `deploy` call Google Cloud, so nothing was run"),
         "{stderr}"
     );
     assert!(!dir.path().join("ran").exists(), "nothing was executed");

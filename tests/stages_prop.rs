@@ -63,6 +63,7 @@ proptest! {
             selection: &Selection::All,
             git: &git,
             secrets: &HashMap::<String, String>::new(),
+            live: false,
         })
         .unwrap();
         let stage: HashMap<String, usize> =

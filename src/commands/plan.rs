@@ -17,6 +17,7 @@ pub fn run(file: &Path, args: &PlanArgs, output: &Output) -> Result<ExitCode, Er
         selection: &args.target.selection(),
         git: &git,
         secrets: &ProcessEnv,
+        live: true,
     })?;
     let rendered = match args.format {
         PlanFormat::Text => plan::text::render(&plan),

@@ -8,8 +8,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Output, RunArgs};
 use crate::error::{Error, ExitCode};
+use crate::gcp::auth::{AuthError, Source};
+use crate::gcp::endpoints::Endpoints;
 use crate::git::Git;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{DagsTarget, Pipeline};
+use crate::plan::action::Action;
 use crate::plan::{self, Plan, PlanRequest};
 use crate::report::{self, Event, Outcome, Reporter, RunInfo, StepInfo};
 use crate::resolve::ProcessEnv;
@@ -26,6 +29,7 @@ pub fn run(file: &Path, args: &RunArgs, output: &Output) -> Result<ExitCode, Err
         selection: &args.target.selection(),
         git: &git,
         secrets: &ProcessEnv,
+        live: args.dry_run,
     })?;
     if args.dry_run {
         anstream::print!("{}", plan::text::render(&plan));
@@ -68,7 +72,43 @@ fn check_runnable(pipeline: &Pipeline, plan: &Plan, yes: bool) -> Result<(), Err
             missing.join(", ")
         )));
     }
-    Ok(())
+    check_credentials(plan)
+}
+
+/// Steps that call Google Cloud need credentials; finding them makes no network call, so a
+/// run without any stops before it starts rather than halfway.
+fn check_credentials(plan: &Plan) -> Result<(), Error> {
+    let endpoints = Endpoints::from_env();
+    let calling: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|s| !s.skipped && s.actions.iter().any(|a| calls_google(a, &endpoints)))
+        .map(|s| format!("`{}`", s.id))
+        .collect();
+    if calling.is_empty() {
+        return Ok(());
+    }
+    let problem = match Source::discover() {
+        Ok(Some(_)) => return Ok(()),
+        Ok(None) => AuthError::Missing.to_string(),
+        Err(e) => e.to_string(),
+    };
+    Err(Error::NoCredentials {
+        problem,
+        steps: calling.join(", "),
+    })
+}
+
+fn calls_google(action: &Action, endpoints: &Endpoints) -> bool {
+    match action {
+        Action::Deploy(_) => true,
+        Action::Sync(sync) => match sync.destination {
+            Some(DagsTarget::Bucket { .. }) => !endpoints.storage_emulator,
+            Some(DagsTarget::Composer { .. }) => true,
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 fn in_ci() -> bool {

@@ -30,6 +30,7 @@ pub fn run(file: &Path, args: &ValidateArgs, output: &Output) -> Result<ExitCode
             selection: &Selection::All,
             git: &git,
             secrets: &ProcessEnv,
+            live: false,
         })?;
         if !output.quiet {
             for warning in &plan.warnings {

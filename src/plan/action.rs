@@ -43,6 +43,58 @@ pub struct Deploy {
     pub settings: IndexMap<String, Resolved>,
     /// Until the live resource is read, "create or update" is all a plan can say.
     pub change: &'static str,
+    /// The service account whose identity the deploy uses (the environment's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonate: Option<String>,
+    /// What is live and what would change (`plan` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<Live<DeployDiff>>,
+}
+
+/// How a deploy compares with the live resource.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeployDiff {
+    /// `false`: the resource does not exist and would be created.
+    pub exists: bool,
+    /// The image the live resource runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_image: Option<String>,
+    /// The image that would be deployed, pinned to the digest its tag points to now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_image: Option<String>,
+    pub changes: Vec<crate::gcp::run_spec::Change>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What a sync would do to the files at its destination, as they are now.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct FileDiff {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub deleted: Vec<String>,
+    pub unchanged: usize,
+    /// At the destination already, but the content is known only after the step that
+    /// generates it: uploaded if it changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
+}
+
+impl FileDiff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.changed.is_empty()
+            && self.deleted.is_empty()
+            && self.pending.is_empty()
+    }
+}
+
+/// The live side of a planned change: read (read-only) and compared, or unknown and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Live<T> {
+    Compared(T),
+    Unknown { reason: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +116,21 @@ pub struct Sync {
     pub destination: Option<crate::pipeline::DagsTarget>,
     pub prune: bool,
     pub files: FileList,
+    /// The upstream step that writes `files` (their content is known only after it ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_by: Option<String>,
+    /// Uploads at once (buckets).
+    pub concurrency: usize,
+    /// Where a Composer environment is looked up, and whose identity is used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonate: Option<String>,
+    /// What the destination holds now and what would change (`plan` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<Live<FileDiff>>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -108,6 +175,20 @@ impl FileList {
 }
 
 impl Action {
+    /// Whether the plan knows this action would change nothing.
+    pub fn is_no_op(&self) -> bool {
+        match self {
+            Action::Deploy(d) => {
+                matches!(&d.live, Some(Live::Compared(diff)) if diff.exists && diff.changes.is_empty())
+            }
+            Action::Sync(s) => matches!(&s.live, Some(Live::Compared(diff)) if diff.is_empty()),
+            Action::Migrations(m) => {
+                m.current.is_some() && m.pending.is_empty() && m.note.is_none()
+            }
+            Action::Exec(_) | Action::Generate(_) => false,
+        }
+    }
+
     pub fn description(&self) -> &str {
         match self {
             Action::Exec(a) => &a.description,

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod json;
+pub mod live;
 pub mod mermaid;
 pub mod text;
 
@@ -66,9 +67,12 @@ pub struct PlannedStep {
 
 #[derive(Debug, Serialize)]
 pub struct Changes {
+    /// Whether any step would change something: every step that runs a program does; a
+    /// deploy or sync does unless the live comparison found nothing to change.
     pub has_changes: bool,
-    /// What is live in the cloud is not read yet: a plan says what it will do, not the diff.
-    pub live_comparison: &'static str,
+    /// Whether deploys and syncs were compared with what is live: `compared`, `not read`
+    /// (a run), or `unknown: ...` and why.
+    pub live_comparison: String,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -86,6 +90,9 @@ pub struct PlanRequest<'a> {
     pub selection: &'a Selection,
     pub git: &'a Git,
     pub secrets: &'a dyn SecretSource,
+    /// Compare deploys and syncs with what is live (read-only API calls): `plan` does, a run
+    /// does not (each step reads what it needs when it starts).
+    pub live: bool,
 }
 
 pub fn environment<'a>(pipeline: &'a Pipeline, name: &str) -> Result<&'a Environment, Error> {
@@ -135,6 +142,11 @@ pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
         })
         .collect();
     fill_synced_files(&mut steps, &graph);
+    let live_comparison = if req.live {
+        live::compare(&mut steps, env, pipeline.dir())
+    } else {
+        "not read".to_string()
+    };
 
     let stage_count = stage_of.iter().max().map_or(0, |s| s + 1);
     let mut stages = vec![Vec::new(); stage_count];
@@ -155,8 +167,12 @@ pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
             .collect(),
         warnings,
         changes: Changes {
-            has_changes: summary.to_run > 0,
-            live_comparison: "unknown: dagship does not read live cloud resources yet",
+            has_changes: steps
+                .iter()
+                .filter(|s| !s.skipped)
+                .flat_map(|s| &s.actions)
+                .any(|a| !a.is_no_op()),
+            live_comparison,
         },
         stages,
         steps,
@@ -261,6 +277,7 @@ fn fill_synced_files(steps: &mut [PlannedStep], graph: &Graph) {
                 && upstream.contains(producer)
             {
                 sync.files = files.clone();
+                sync.generated_by = Some(producer.clone());
             }
         }
     }

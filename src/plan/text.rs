@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use super::action::{Action, FileList};
+use super::action::{Action, DeployDiff, FileDiff, FileList, Live};
 use super::{Plan, PlannedStep};
 
 const BOLD: Style = Style::new().bold();
@@ -15,6 +15,7 @@ const RUN: Style = AnsiColor::Cyan.on_default().bold();
 const WRITE: Style = AnsiColor::Green.on_default().bold();
 const DEPLOY: Style = AnsiColor::Yellow.on_default().bold();
 const WARN: Style = AnsiColor::Yellow.on_default();
+const REMOVE: Style = AnsiColor::Red.on_default().bold();
 
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -125,6 +126,9 @@ fn action_lines(out: &mut String, action: &Action) {
             for (k, v) in &deploy.settings {
                 let _ = writeln!(out, "        {k}: {v}");
             }
+            if let Some(live) = &deploy.live {
+                deploy_live_lines(out, live);
+            }
         }
         Action::Generate(generate) => {
             let _ = writeln!(out, "      {}", generate.description);
@@ -132,10 +136,90 @@ fn action_lines(out: &mut String, action: &Action) {
         }
         Action::Sync(sync) => {
             let _ = writeln!(out, "      {}", sync.description);
-            file_lines(out, &sync.files, "  (uploaded if new or changed)");
+            match &sync.live {
+                Some(Live::Compared(diff)) => {
+                    file_diff_lines(out, diff, sync.generated_by.as_deref())
+                }
+                other => {
+                    file_lines(out, &sync.files, "  (uploaded if new or changed)");
+                    if let Some(Live::Unknown { reason }) = other {
+                        let _ = writeln!(out, "        {DIM}live files: unknown: {reason}{DIM:#}");
+                    }
+                }
+            }
         }
         Action::Migrations(m) => migration_lines(out, m),
     }
+}
+
+fn deploy_live_lines(out: &mut String, live: &Live<DeployDiff>) {
+    let diff = match live {
+        Live::Unknown { reason } => {
+            let _ = writeln!(out, "        {DIM}live: unknown: {reason}{DIM:#}");
+            return;
+        }
+        Live::Compared(diff) => diff,
+    };
+    if !diff.exists {
+        let image = diff.new_image.as_deref().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "        {WRITE}+{WRITE:#} does not exist yet: created with {image}"
+        );
+    } else if diff.changes.is_empty() {
+        let _ = writeln!(out, "        {DIM}live: no change{DIM:#}");
+    } else {
+        let _ = writeln!(
+            out,
+            "        live: {} to change",
+            count(diff.changes.len(), "field")
+        );
+    }
+    for c in &diff.changes {
+        let line = match (&c.before, &c.after) {
+            (None, Some(after)) => format!("{WRITE}+{WRITE:#} {}: {after}", c.field),
+            (Some(_), None) => format!("{REMOVE}-{REMOVE:#} {}", c.field),
+            (before, after) => format!(
+                "{DEPLOY}~{DEPLOY:#} {}: {} → {}",
+                c.field,
+                before.as_deref().unwrap_or("(unset)"),
+                after.as_deref().unwrap_or("(unset)")
+            ),
+        };
+        let _ = writeln!(out, "          {line}");
+    }
+    if let Some(note) = &diff.note {
+        let _ = writeln!(out, "        {DIM}{note}{DIM:#}");
+    }
+}
+
+fn file_diff_lines(out: &mut String, diff: &FileDiff, generated_by: Option<&str>) {
+    for name in &diff.added {
+        let _ = writeln!(out, "        {WRITE}+{WRITE:#} {name}");
+    }
+    for name in &diff.changed {
+        let _ = writeln!(out, "        {DEPLOY}~{DEPLOY:#} {name}");
+    }
+    let after = generated_by.unwrap_or("the step before");
+    for name in &diff.pending {
+        let _ = writeln!(
+            out,
+            "        {DEPLOY}~{DEPLOY:#} {name}{DIM}  (there already; uploaded if {after} changes it){DIM:#}"
+        );
+    }
+    for name in &diff.deleted {
+        let _ = writeln!(out, "        {REMOVE}-{REMOVE:#} {name}");
+    }
+    let mut counts = vec![
+        format!("{} to add", diff.added.len()),
+        format!("{} to change", diff.changed.len()),
+    ];
+    if !diff.pending.is_empty() {
+        counts.push(format!("{} known after {after}", diff.pending.len()));
+    }
+    counts.push(format!("{} to delete", diff.deleted.len()));
+    counts.push(format!("{} unchanged", diff.unchanged));
+    let _ = writeln!(out, "        {DIM}files: {}{DIM:#}", counts.join(", "));
 }
 
 fn migration_lines(out: &mut String, m: &super::action::Migrations) {
@@ -176,10 +260,14 @@ fn footer(out: &mut String, plan: &Plan) {
         }
     }
     let s = &plan.summary;
+    let live = match plan.changes.live_comparison.as_str() {
+        "compared" => "Live state was compared".to_string(),
+        other => format!("Live state: {other}"),
+    };
     let _ = writeln!(
         out,
         "\n{BOLD}Plan:{BOLD:#} {} in {}: {} to run, {} skipped, {}. \
-         Live cloud state was not compared. Nothing was changed: this is a dry run.",
+         {live}. Nothing was changed: this is a dry run.",
         count(s.steps, "step"),
         count(s.stages, "stage"),
         s.to_run,

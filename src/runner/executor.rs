@@ -218,6 +218,18 @@ impl Executor {
         }
     }
 
+    /// Runs `work` until it ends or this attempt is stopped (interrupted or timed out): for
+    /// kinds that wait on APIs rather than on a program.
+    pub async fn or_stopped<T>(
+        &self,
+        work: impl Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        tokio::select! {
+            done = work => done,
+            _ = self.inner.stop.cancelled() => Err(Failure::Stopped),
+        }
+    }
+
     /// A line of the step's own (not a program's) for the log and the reporter.
     pub fn say(&self, line: &str) {
         let line = self.mask(line);

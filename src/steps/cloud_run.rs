@@ -1,4 +1,5 @@
-//! What Cloud Run services and jobs share: where they go, what they run, how they are checked.
+//! What Cloud Run services and jobs share: where they go, what they run, how they are checked
+//! (here), and how they are deployed and compared with what is live (`deploy`).
 
 use indexmap::IndexMap;
 
@@ -58,6 +59,7 @@ const SETTINGS: &[&str] = &[
     "parallelism",
     "task_timeout",
     "max_retries",
+    "no_traffic",
 ];
 
 pub fn check(step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
@@ -88,6 +90,9 @@ pub fn deploy(inputs: &Inputs, resource: &'static str, noun: &str) -> Action {
     for (var, value) in inputs.map("secrets") {
         settings.insert(format!("secret.{var}"), value);
     }
+    for (key, value) in inputs.map("labels") {
+        settings.insert(format!("label.{key}"), value);
+    }
     Action::Deploy(Deploy {
         description: format!(
             "create or update {noun} `{name}` in project {project}, region {region}"
@@ -99,5 +104,7 @@ pub fn deploy(inputs: &Inputs, resource: &'static str, noun: &str) -> Action {
         image: inputs.text_or("image", ""),
         settings,
         change: "create_or_update",
+        impersonate: inputs.environment.impersonate_service_account.clone(),
+        live: None,
     })
 }

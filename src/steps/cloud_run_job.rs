@@ -1,10 +1,12 @@
 //! `cloud_run_job`: deploys a Cloud Run job (Cloud Run Admin API v2), e.g. the dbt runner
 //! that Airflow executes one dbt node at a time.
 
-use super::{Inputs, Outputs, StepKind, cloud_run};
+use super::{Inputs, Outputs, StepKind, cloud_run, cloud_run_deploy};
 use crate::diagnostic::Diagnostic;
-use crate::pipeline::{Pipeline, Step};
+use crate::gcp::cloud_run::Resource;
+use crate::pipeline::{Environment, Pipeline, Step};
 use crate::plan::action::Action;
+use crate::runner::executor::{Job, StepFuture};
 use crate::shape::{Field, Record, Shape};
 
 pub struct CloudRunJob;
@@ -62,6 +64,12 @@ impl StepKind for CloudRunJob {
     }
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
         cloud_run::check(step, pipeline, diags);
+    }
+    fn can_run(&self, _environment: &Environment) -> bool {
+        true
+    }
+    fn execute(&self, job: Job) -> StepFuture {
+        cloud_run_deploy::execute(job, Resource::Job)
     }
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {
         vec![cloud_run::deploy(inputs, "cloud_run_job", "Cloud Run job")]

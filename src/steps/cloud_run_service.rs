@@ -1,9 +1,11 @@
 //! `cloud_run_service`: deploys a Cloud Run service (Cloud Run Admin API v2).
 
-use super::{Inputs, Outputs, StepKind, cloud_run};
+use super::{Inputs, Outputs, StepKind, cloud_run, cloud_run_deploy};
 use crate::diagnostic::Diagnostic;
-use crate::pipeline::{Pipeline, Step};
+use crate::gcp::cloud_run::Resource;
+use crate::pipeline::{Environment, Pipeline, Step};
 use crate::plan::action::Action;
+use crate::runner::executor::{Job, StepFuture};
 use crate::shape::{Field, Record, Shape};
 
 pub struct CloudRunService;
@@ -64,6 +66,12 @@ impl StepKind for CloudRunService {
     }
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
         cloud_run::check(step, pipeline, diags);
+    }
+    fn can_run(&self, _environment: &Environment) -> bool {
+        true
+    }
+    fn execute(&self, job: Job) -> StepFuture {
+        cloud_run_deploy::execute(job, Resource::Service)
     }
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {
         vec![cloud_run::deploy(

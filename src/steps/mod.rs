@@ -6,10 +6,11 @@
 mod airflow_dags;
 mod alembic;
 mod cloud_run;
+pub(crate) mod cloud_run_deploy;
 mod cloud_run_job;
 mod cloud_run_service;
 mod command;
-mod composer_dags;
+pub(crate) mod composer_dags;
 mod dbt;
 mod migrations;
 

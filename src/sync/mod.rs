@@ -4,6 +4,7 @@
 //! an unchanged file is never written again. Only files dagship itself put there are ever
 //! deleted, and only after every write succeeded.
 
+pub mod gcs;
 pub mod local;
 
 use std::collections::BTreeMap;

@@ -20,6 +20,19 @@ pub fn dagship(dir: &Path) -> Command {
         .env_remove("GITHUB_ACTIONS")
         .env_remove("STAGING_DATABASE_URL")
         .env_remove("PROD_DATABASE_URL")
+        // No Google Cloud credentials nor endpoints: plans say "unknown: no credentials".
+        .env("CLOUDSDK_CONFIG", "/nonexistent/gcloud")
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env_remove("GCE_METADATA_HOST")
+        .env_remove("K_SERVICE")
+        .env_remove("CLOUD_RUN_JOB")
+        .env_remove("GOOGLE_CLOUD_PROJECT")
+        .env_remove("STORAGE_EMULATOR_HOST")
+        .env_remove("DAGSHIP_STORAGE_ENDPOINT")
+        .env_remove("DAGSHIP_RUN_ENDPOINT")
+        .env_remove("DAGSHIP_COMPOSER_ENDPOINT")
+        .env_remove("DAGSHIP_IAM_ENDPOINT")
+        .env_remove("DAGSHIP_REGISTRY_ENDPOINT")
         .arg("--color")
         .arg("never");
     cmd
