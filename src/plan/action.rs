@@ -51,6 +51,10 @@ pub struct Generate {
     pub selectors: Option<Resolved>,
     pub out: Resolved,
     pub files: FileList,
+    /// The generator's settings from the step's other inputs (the description sums them
+    /// up), or why they are not known yet.
+    #[serde(skip)]
+    pub options: Result<crate::dags::DagOptions, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -230,6 +230,20 @@ impl Executor {
         }
     }
 
+    /// A line of the step's own output (a kind that works in-process, not through a
+    /// program): logged and shown like a program's line.
+    pub fn say(&self, line: &str) {
+        let line = self.inner.parts.masker.mask(line);
+        self.log_line(&line);
+        self.show(
+            Stream::Stdout,
+            LineView {
+                display: Some(line),
+                progress: None,
+            },
+        );
+    }
+
     pub fn mask(&self, text: &str) -> String {
         self.inner.parts.masker.mask(text)
     }
