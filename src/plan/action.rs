@@ -54,7 +54,7 @@ pub struct Generate {
     /// The generator's settings from the step's other inputs (the description sums them
     /// up), or why they are not known yet.
     #[serde(skip)]
-    pub options: Result<crate::dags::DagOptions, String>,
+    pub options: Result<Box<crate::dags::DagOptions>, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -201,7 +201,7 @@ impl StepKind for AirflowDags {
         if let Some(s) = &selectors {
             description.push_str(&format!(" (one per selector in {s})"));
         }
-        let options = options(inputs);
+        let options = options(inputs).map(Box::new);
         if let Ok(o) = &options {
             description.push_str(&format!("; {}", summary(o)));
         }
