@@ -155,11 +155,8 @@ def generate(n_models, seed=7):
             pool = layers["intermediate"] + layers["marts"][-300:]
             deps = rng.sample(pool, min(len(pool), rng.randint(2, 4)))
         # A few names repeat across packages: those units become `<package>__<name>`.
-        if pkg != ROOT and i % 100 == 1:
-            name = f"shared_model_{i // 1000}"
-            if any(nd["name"] == name and nd["package_name"] == pkg for nd in nodes.values()
-                   if nd["resource_type"] == "model"):
-                name = f"{name}_{i}"
+        if i % 100 in (1, 2):  # packages pkg_alpha and pkg_beta
+            name = f"shared_model_{i // 100}"
         materialized = {"staging": "view", "intermediate": "view", "marts": "table"}[layer]
         if layer == "intermediate" and i % 20 == 7:
             materialized = "ephemeral"

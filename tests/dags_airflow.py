@@ -1,17 +1,20 @@
-"""Loads a folder of generated DAG files with Airflow's DagBag and prints what Airflow saw,
-as JSON (in a file: Airflow logs to standard output), for tests/dags_airflow.rs to compare with the manifest.
+"""Loads folders of generated DAG files with Airflow's DagBag and writes what Airflow saw as
+JSON (to a file: Airflow logs to standard output), for tests/dags_airflow.rs to compare with
+the manifest.
 
-    .venv/bin/python tests/dags_airflow.py DAGS_DIR OUT.json
+    .venv/bin/python tests/dags_airflow.py OUT.json DAGS_DIR...
 
-Output: {"airflow": version, "import_errors": {file: error},
-         "dags": {dag_id: {"file": name, "seconds": import time of the file,
-                           "schedule": ..., "tags": [...],
-                           "tasks": {task_id: {"operator": class name, "upstream": [...],
-                                               "group": TaskGroup id or null,
-                                               "argv": the dbt command's words (dbt tasks),
-                                               "pool": ..., "retries": ...}}}}}
+Output: {"airflow": version,
+         DAGS_DIR: {"import_errors": {file: error},
+                    "dags": {dag_id: {"file": name, "seconds": import time of the file,
+                                      "schedule": ..., "tags": [...], ...,
+                                      "tasks": {task_id: {"operator": class name,
+                                                          "upstream": [task ids],
+                                                          "group": TaskGroup id or null,
+                                                          "argv": words of the dbt command,
+                                                          "pool": ..., "retries": ...}}}}}}
 
-Works with Airflow 2.10 and 3.x. It also checks what JSON cannot show: that every
+Works with Airflow 2.10 and 3.x. It also checks what the JSON does not show: that every
 dependency is recorded on both of its tasks (upstream and downstream sets agree).
 """
 import json
@@ -48,21 +51,16 @@ def argv_of(task):
 
 
 def schedule_of(dag):
-    for attr in ("schedule", "schedule_interval", "timetable_summary"):
-        value = getattr(dag, attr, None)
-        if value is not None and not callable(value):
-            return value if isinstance(value, (str, type(None))) else str(value)
-    return None
+    """The cron expression (Airflow 3 keeps it on the timetable, 2.10 on the DAG)."""
+    expression = getattr(dag.timetable, "expression", None)
+    if isinstance(expression, str):
+        return expression
+    interval = getattr(dag, "schedule_interval", None)
+    return interval if isinstance(interval, str) else None
 
 
-def main():
-    folder = os.path.abspath(sys.argv[1])
-    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="dagship-airflow-"))
-    import airflow
-
-    DagBag = dag_bag_class()
-    result = {"airflow": airflow.__version__, "import_errors": {}, "dags": {}}
+def inspect(folder, DagBag):
+    result = {"import_errors": {}, "dags": {}}
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".py"):
             continue
@@ -98,7 +96,20 @@ def main():
                 "max_active_runs": dag.max_active_runs,
                 "tasks": tasks,
             }
-    with open(sys.argv[2], "w") as out:
+    return result
+
+
+def main():
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    if "AIRFLOW_HOME" not in os.environ:
+        os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="dagship-airflow-")
+    import airflow
+
+    DagBag = dag_bag_class()
+    result = {"airflow": airflow.__version__}
+    for folder in sys.argv[2:]:
+        result[folder] = inspect(os.path.abspath(folder), DagBag)
+    with open(sys.argv[1], "w") as out:
         json.dump(result, out, indent=None, sort_keys=True)
 
 
