@@ -82,7 +82,11 @@ pub fn node_args(node: &Node, index: &PrefixIndex) -> NodeArgs {
         .map(|p| escape(p, &mut approximate))
         .collect();
     let fqn = fqn.join(".");
-    let package = escape(&node.package_name, &mut approximate);
+    let mut package = escape(&node.package_name, &mut approximate);
+    if package == "this" {
+        // `package:this` means the root project, whatever its name.
+        package = "[t]his".to_string();
+    }
     let select = format!(
         "resource_type:{},package:{package},fqn:{fqn}",
         node.resource_type.as_str()
