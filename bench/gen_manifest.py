@@ -115,7 +115,7 @@ def source_node(package, source, table):
     }
 
 
-def generate(n_models, seed=7):
+def generate(n_models, seed=7, shared_names=True):
     rng = random.Random(seed)
     nodes, sources = {}, {}
     n_stg, n_int = int(n_models * 0.3), int(n_models * 0.3)
@@ -155,7 +155,7 @@ def generate(n_models, seed=7):
             pool = layers["intermediate"] + layers["marts"][-300:]
             deps = rng.sample(pool, min(len(pool), rng.randint(2, 4)))
         # A few names repeat across packages: those units become `<package>__<name>`.
-        if i % 100 in (1, 2):  # packages pkg_alpha and pkg_beta
+        if shared_names and i % 100 in (1, 2):  # packages pkg_alpha and pkg_beta
             name = f"shared_model_{i // 100}"
         materialized = {"staging": "view", "intermediate": "view", "marts": "table"}[layer]
         if layer == "intermediate" and i % 20 == 7:
@@ -222,9 +222,11 @@ def main():
     ap.add_argument("--models", type=int, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--selectors", help="also write a selectors.yml here")
+    ap.add_argument("--unique-names", action="store_true",
+                    help="no model name shared by two packages (astronomer-cosmos cannot load those)")
     args = ap.parse_args()
     with open(args.out, "w") as f:
-        json.dump(generate(args.models), f, indent=None)
+        json.dump(generate(args.models, shared_names=not args.unique_names), f, indent=None)
     if args.selectors:
         with open(args.selectors, "w") as f:
             f.write(SELECTORS)

@@ -41,6 +41,10 @@ pub fn run(args: &DagsArgs, output: &Output) -> Result<ExitCode, Error> {
             );
         }
     }
+    // The process ends here: freeing a large manifest node by node would take a tenth of
+    // the whole run (0.5 s at 50k models), for memory the system reclaims at once.
+    std::mem::forget(loaded);
+    std::mem::forget(files);
     Ok(ExitCode::Success)
 }
 

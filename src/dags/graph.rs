@@ -118,41 +118,31 @@ pub struct ManifestIndex<'m> {
     pub manifest: &'m Manifest,
     pub names: UnitNames,
     prefixes: PrefixIndex,
-    /// `depends_on` as indices (unknown ids dropped, duplicates removed).
-    deps: Vec<Vec<NodeIdx>>,
-    /// For each unit-type node: the enabled tests (and unit tests) whose only parent it is.
-    own_tests: BTreeMap<NodeIdx, Vec<NodeIdx>>,
+    /// By node: the enabled tests (and unit tests) whose only parent it is.
+    own_tests: Vec<Vec<NodeIdx>>,
 }
 
 impl<'m> ManifestIndex<'m> {
     pub fn build(manifest: &'m Manifest) -> ManifestIndex<'m> {
-        let deps: Vec<Vec<NodeIdx>> = manifest
-            .nodes()
-            .iter()
-            .map(|n| {
-                let mut d: Vec<NodeIdx> = n
-                    .depends_on
-                    .iter()
-                    .filter_map(|id| manifest.index_of(id))
-                    .collect();
-                d.sort_unstable();
-                d.dedup();
-                d
-            })
-            .collect();
-        let mut own_tests: BTreeMap<NodeIdx, Vec<NodeIdx>> = BTreeMap::new();
+        let mut own_tests = vec![Vec::new(); manifest.nodes().len()];
         for (i, node) in manifest.nodes().iter().enumerate() {
-            if is_test(node) && node.enabled && deps[i].len() == 1 {
-                own_tests.entry(deps[i][0]).or_default().push(i as NodeIdx);
+            if let [only] = deps(manifest, i as NodeIdx)
+                && is_test(node)
+                && node.enabled
+            {
+                own_tests[*only as usize].push(i as NodeIdx);
             }
         }
         ManifestIndex {
             manifest,
             names: UnitNames::build(manifest),
             prefixes: PrefixIndex::build(manifest),
-            deps,
             own_tests,
         }
+    }
+
+    fn deps(&self, i: NodeIdx) -> &[NodeIdx] {
+        deps(self.manifest, i)
     }
 
     fn node(&self, i: NodeIdx) -> &'m Node {
@@ -172,6 +162,11 @@ impl<'m> ManifestIndex<'m> {
         }
         Ok(args)
     }
+}
+
+/// A node's parents: its `depends_on`, as dbt's graph has them (enabled nodes, each once).
+fn deps(manifest: &Manifest, i: NodeIdx) -> &[NodeIdx] {
+    manifest.graph().parents(i)
 }
 
 fn is_test(node: &Node) -> bool {
@@ -194,10 +189,8 @@ pub fn build(
     let m = index.manifest;
     let n = m.nodes().len();
     let mut selected = vec![false; n];
-    for node in selection.nodes() {
-        if let Some(i) = m.index_of(&node.unique_id) {
-            selected[i as usize] = node.enabled;
-        }
+    for i in selection.indices() {
+        selected[i as usize] = index.node(i).enabled;
     }
     let is_unit = |i: NodeIdx| {
         let node = index.node(i);
@@ -209,23 +202,24 @@ pub fn build(
 
     // Unit → unit edges, through any node that is not a unit here.
     let mut through_all = Nearest::new(n);
-    let unit_parents: BTreeMap<NodeIdx, Vec<NodeIdx>> = units
-        .iter()
-        .map(|&u| (u, through_all.parents(index, u, &is_unit, &|_| true)))
-        .collect();
+    let mut unit_parents: Vec<Vec<NodeIdx>> = vec![Vec::new(); n];
+    for &u in &units {
+        unit_parents[u as usize] = through_all.parents(index, u, &is_unit, &|_| true);
+    }
     // Tests and sources look through ephemeral models only.
     let through_ephemeral = |i: NodeIdx| is_ephemeral(index.node(i));
     let mut tests_near = Nearest::new(n);
 
     let mut graph = DagGraph::default();
-    let mut last_task: BTreeMap<NodeIdx, u32> = BTreeMap::new();
+    // By node: the unit's last task (its `test`, else its `run`).
+    let mut last_task: Vec<u32> = vec![u32::MAX; n];
     // Unit names are fixed per manifest; other tasks take what is left.
     for &u in &units {
         graph.namer.reserve(index.names.get(u));
     }
 
     // Source freshness tasks first: they are roots.
-    let mut freshness_of_unit: BTreeMap<NodeIdx, Vec<u32>> = BTreeMap::new();
+    let mut freshness_of_unit: Vec<Vec<u32>> = vec![Vec::new(); n];
     if options.source_freshness {
         add_freshness(index, &units, &mut graph, &mut freshness_of_unit);
     }
@@ -237,13 +231,12 @@ pub fn build(
             .overrides
             .of(node)
             .map_err(|e| format!("{e} (in config.meta of a dbt node)"))?;
-        let mut upstream: Vec<u32> = unit_parents[&u].iter().map(|p| last_task[p]).collect();
-        upstream.extend(freshness_of_unit.get(&u).into_iter().flatten());
-        let own = index
-            .own_tests
-            .get(&u)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let mut upstream: Vec<u32> = unit_parents[u as usize]
+            .iter()
+            .map(|p| last_task[*p as usize])
+            .collect();
+        upstream.extend(&freshness_of_unit[u as usize]);
+        let own = &index.own_tests[u as usize];
         let (chosen, left_out): (Vec<NodeIdx>, Vec<NodeIdx>) =
             own.iter().partition(|t| selected[**t as usize]);
         graph.tests += chosen.len();
@@ -308,17 +301,18 @@ pub fn build(
                 overrides,
             ),
         };
-        last_task.insert(u, last);
+        last_task[u as usize] = last;
     }
 
     if options.tests != TestsMode::None {
         for t in (0..n as NodeIdx).filter(|t| selected[*t as usize] && is_test(index.node(*t))) {
-            let deps = &index.deps[t as usize];
-            if deps.len() == 1 && is_unit(deps[0]) {
+            if let [only] = index.deps(t)
+                && is_unit(*only)
+            {
                 continue; // runs with its unit
             }
             let parents = tests_near.parents(index, t, &is_unit, &through_ephemeral);
-            let upstream = parents.iter().map(|p| last_task[p]).collect();
+            let upstream = parents.iter().map(|p| last_task[*p as usize]).collect();
             let node = index.node(t);
             let args = index.args(t)?;
             let overrides = graph.overrides.of(node)?;
@@ -367,7 +361,7 @@ fn add_freshness(
     index: &ManifestIndex<'_>,
     units: &[NodeIdx],
     graph: &mut DagGraph,
-    freshness_of_unit: &mut BTreeMap<NodeIdx, Vec<u32>>,
+    freshness_of_unit: &mut [Vec<u32>],
 ) {
     let mut tables_of: BTreeMap<(String, String), BTreeSet<NodeIdx>> = BTreeMap::new();
     let mut readers: BTreeMap<(String, String), BTreeSet<NodeIdx>> = BTreeMap::new();
@@ -416,7 +410,7 @@ fn add_freshness(
             None,
         );
         for u in &readers[key] {
-            freshness_of_unit.entry(*u).or_default().push(task);
+            freshness_of_unit[*u as usize].push(task);
         }
     }
 }
@@ -427,7 +421,7 @@ fn sources_read(index: &ManifestIndex<'_>, u: NodeIdx) -> BTreeSet<NodeIdx> {
     let mut seen = BTreeSet::new();
     let mut stack = vec![u];
     while let Some(i) = stack.pop() {
-        for &d in &index.deps[i as usize] {
+        for &d in index.deps(i) {
             let node = index.node(d);
             if node.resource_type == ResourceType::Source {
                 found.insert(d);
@@ -460,15 +454,17 @@ impl Nearest {
         is_unit: &dyn Fn(NodeIdx) -> bool,
         through: &dyn Fn(NodeIdx) -> bool,
     ) -> Vec<NodeIdx> {
-        let mut out = BTreeSet::new();
-        for &d in &index.deps[i as usize] {
+        let mut out = Vec::new();
+        for &d in index.deps(i) {
             if is_unit(d) {
-                out.insert(d);
+                out.push(d);
             } else if through(d) {
-                out.extend(self.above(index, d, is_unit, through).iter().copied());
+                out.extend_from_slice(self.above(index, d, is_unit, through));
             }
         }
-        out.into_iter().collect()
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// The units above non-unit node `start`, computed without recursion (dbt projects can
@@ -486,7 +482,8 @@ impl Nearest {
             if self.memo[i as usize].is_some() {
                 continue;
             }
-            let pending: Vec<NodeIdx> = index.deps[i as usize]
+            let pending: Vec<NodeIdx> = index
+                .deps(i)
                 .iter()
                 .copied()
                 .filter(|&d| !is_unit(d) && through(d) && self.memo[d as usize].is_none())
@@ -504,7 +501,7 @@ impl Nearest {
                 continue;
             }
             let mut set = BTreeSet::new();
-            for &d in &index.deps[i as usize] {
+            for &d in index.deps(i) {
                 if is_unit(d) {
                     set.insert(d);
                 } else if through(d)
@@ -522,31 +519,27 @@ impl Nearest {
 
 /// Units in dependency order; among ready units, the smallest unique_id first, so the
 /// order (and the file) is the same for the same manifest.
-fn topological(
-    units: &[NodeIdx],
-    parents: &BTreeMap<NodeIdx, Vec<NodeIdx>>,
-) -> Result<Vec<NodeIdx>, GraphError> {
-    let mut waiting: BTreeMap<NodeIdx, usize> = BTreeMap::new();
-    let mut children: BTreeMap<NodeIdx, Vec<NodeIdx>> = BTreeMap::new();
+fn topological(units: &[NodeIdx], parents: &[Vec<NodeIdx>]) -> Result<Vec<NodeIdx>, GraphError> {
+    let mut waiting = vec![0usize; parents.len()];
+    let mut children: Vec<Vec<NodeIdx>> = vec![Vec::new(); parents.len()];
     for &u in units {
-        waiting.insert(u, parents[&u].len());
-        for &p in &parents[&u] {
-            children.entry(p).or_default().push(u);
+        waiting[u as usize] = parents[u as usize].len();
+        for &p in &parents[u as usize] {
+            children[p as usize].push(u);
         }
     }
-    let mut ready: BTreeSet<NodeIdx> = waiting
+    let mut ready: BTreeSet<NodeIdx> = units
         .iter()
-        .filter(|(_, w)| **w == 0)
-        .map(|(u, _)| *u)
+        .copied()
+        .filter(|u| waiting[*u as usize] == 0)
         .collect();
     let mut order = Vec::with_capacity(units.len());
     while let Some(u) = ready.pop_first() {
         order.push(u);
-        for c in children.get(&u).into_iter().flatten() {
-            let w = waiting.get_mut(c).expect("child is a unit");
-            *w -= 1;
-            if *w == 0 {
-                ready.insert(*c);
+        for &c in &children[u as usize] {
+            waiting[c as usize] -= 1;
+            if waiting[c as usize] == 0 {
+                ready.insert(c);
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod naming;
 pub mod node_select;
 pub mod options;
 pub mod overrides;
+pub mod prune;
 pub mod python;
 pub mod render;
 pub mod units;
@@ -60,29 +61,94 @@ pub struct LoadedManifest {
     pub sha256: String,
 }
 
-/// Reads a manifest without holding the file in memory, hashing its bytes on a second
-/// thread as they are parsed (peak memory is then about the parsed manifest alone).
+/// Reads a manifest in three stages on their own threads, chunk by chunk: hashing the file,
+/// dropping what no DAG needs ([`prune`]) and parsing the rest. The file is never in memory
+/// whole, and parsing (the slow stage) sees about a quarter of its bytes.
 pub fn load_manifest(path: &Path) -> Result<LoadedManifest, DagsError> {
-    let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+    use std::io::Read;
+    use std::sync::mpsc::sync_channel;
+
+    let io = |source| {
+        DagsError::Manifest(ManifestError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let (to_hash, hash_rx) = sync_channel::<std::sync::Arc<Vec<u8>>>(8);
+    let (to_parse, parse_rx) = sync_channel::<std::io::Result<Vec<u8>>>(8);
     let (manifest, sha256) = std::thread::scope(|scope| {
         let hasher = scope.spawn(move || {
             let mut hash = Sha256::new();
-            for chunk in received {
-                hash.update(&chunk);
+            for chunk in hash_rx {
+                hash.update(chunk.as_slice());
             }
             hex(&hash.finalize())
         });
-        let manifest = Manifest::from_path_streaming(path, |chunk| {
-            // The hasher only stops early if it panicked; the join below reports that.
-            let _ = chunks.send(chunk.to_vec());
+        scope.spawn(move || {
+            let mut pruner = prune::Pruner::default();
+            loop {
+                let mut chunk = vec![0; 1 << 20];
+                let n = match file.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = to_parse.send(Err(e));
+                        break;
+                    }
+                };
+                chunk.truncate(n);
+                let chunk = std::sync::Arc::new(chunk);
+                let mut kept = Vec::with_capacity(n / 2);
+                pruner.feed(&chunk, &mut kept);
+                // A stage that stopped early (a parse error) makes these sends fail: stop too.
+                if to_hash.send(chunk).is_err() || to_parse.send(Ok(kept)).is_err() {
+                    break;
+                }
+            }
         });
-        drop(chunks);
+        let manifest = Manifest::from_reader(ChannelReader::new(parse_rx), path);
         (manifest, hasher.join().unwrap_or_default())
     });
     Ok(LoadedManifest {
         manifest: manifest?,
         sha256,
     })
+}
+
+/// `Read` over chunks arriving on a channel.
+struct ChannelReader {
+    chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+impl ChannelReader {
+    fn new(chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>) -> ChannelReader {
+        ChannelReader {
+            chunks,
+            current: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.current.len() {
+            match self.chunks.recv() {
+                Ok(chunk) => {
+                    self.current = chunk?;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0), // the file is read to its end
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -20,7 +20,6 @@
 //! (our selector engine) and refused if they would pick anything else.
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::dbt::manifest::{Manifest, Node, ResourceType};
 use crate::dbt::select::{EvalOptions, IndirectSelection, select_expression_with};
@@ -47,9 +46,11 @@ impl PrefixIndex {
         for node in manifest.nodes().iter().filter(|n| n.enabled) {
             // dbt ≥ 1.10 also matches the fqn without its first part (the package).
             for fqn in [&node.fqn[..], node.fqn.get(1..).unwrap_or_default()] {
-                let flat = flatten(fqn);
-                for len in 1..flat.len() {
-                    prefixes.insert(key(node, &flat[..len].join(".")));
+                let parts: Vec<&str> = flatten(fqn);
+                let mut hash = PrefixHash::new(node);
+                for part in parts.iter().take(parts.len().saturating_sub(1)) {
+                    hash.push(part);
+                    prefixes.insert(hash.0);
                 }
             }
         }
@@ -58,15 +59,30 @@ impl PrefixIndex {
 
     /// Whether some node of `node`'s package and type has an fqn strictly below `node`'s.
     fn has_below(&self, node: &Node) -> bool {
-        self.prefixes
-            .contains(&key(node, &flatten(&node.fqn).join(".")))
+        let mut hash = PrefixHash::new(node);
+        flatten(&node.fqn).iter().for_each(|p| hash.push(p));
+        self.prefixes.contains(&hash.0)
     }
 }
 
-fn key(node: &Node, prefix: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    (&node.package_name, node.resource_type.as_str(), prefix).hash(&mut h);
-    h.finish()
+/// FNV-1a over package, type and fqn parts, extended part by part: every prefix of every
+/// fqn is hashed without building its string.
+struct PrefixHash(u64);
+
+impl PrefixHash {
+    fn new(node: &Node) -> PrefixHash {
+        let mut h = PrefixHash(0xcbf2_9ce4_8422_2325);
+        h.push(&node.package_name);
+        h.push(node.resource_type.as_str());
+        h
+    }
+
+    fn push(&mut self, part: &str) {
+        // The separator (0xff never occurs in UTF-8) keeps `a.bc` and `ab.c` apart.
+        for &b in part.as_bytes().iter().chain(&[0xff]) {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }
 
 /// dbt treats dots inside fqn parts as separators.

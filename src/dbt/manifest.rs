@@ -254,27 +254,24 @@ impl Manifest {
         Ok(Manifest::from_raw(raw))
     }
 
-    /// Reads `manifest.json` in chunks, parsing as they come, so the file is never in
-    /// memory whole: peak memory is about the parsed manifest, a fraction of the file.
-    /// `tap` sees every chunk, in order (to hash the file in the same pass). When the file
-    /// does not parse, it is read again whole, for an error with the exact byte offset.
-    pub fn from_path_streaming(
-        path: &Path,
-        tap: impl FnMut(&[u8]),
+    /// Parses manifest JSON as it is read (the file is never in memory whole). `reader`
+    /// yields `origin`'s content, possibly with parts the reader skips left out; when it
+    /// does not parse, `origin` is read again whole for an error with the exact byte offset.
+    pub fn from_reader(
+        reader: impl std::io::Read,
+        origin: &Path,
     ) -> Result<Manifest, ManifestError> {
-        let io = |source| ManifestError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let reader = std::io::BufReader::with_capacity(1 << 20, Tap { inner: file, tap });
+        let reader = std::io::BufReader::with_capacity(1 << 20, reader);
         match serde_json::from_reader::<_, RawManifest>(reader) {
             Ok(raw) => {
-                check_version(raw.metadata.dbt_schema_version.as_deref(), path)?;
+                check_version(raw.metadata.dbt_schema_version.as_deref(), origin)?;
                 Ok(Manifest::from_raw(raw))
             }
-            Err(e) if e.is_io() => Err(io(std::io::Error::other(e))),
-            Err(_) => Manifest::from_path(path),
+            Err(e) if e.is_io() => Err(ManifestError::Io {
+                path: origin.to_path_buf(),
+                source: std::io::Error::other(e),
+            }),
+            Err(_) => Manifest::from_path(origin),
         }
     }
 
@@ -356,20 +353,6 @@ impl Manifest {
 
     pub(crate) fn root_tree(&self) -> &RootTree {
         self.root_tree.get_or_init(|| RootTree::from_manifest(self))
-    }
-}
-
-/// A reader that shows every chunk it reads to `tap`.
-struct Tap<R, F> {
-    inner: R,
-    tap: F,
-}
-
-impl<R: std::io::Read, F: FnMut(&[u8])> std::io::Read for Tap<R, F> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        (self.tap)(&buf[..n]);
-        Ok(n)
     }
 }
 
