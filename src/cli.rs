@@ -174,8 +174,13 @@ pub struct DagsArgs {
     pub selectors: Option<PathBuf>,
 
     /// Folder the DAG files are written to (created if needed).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    pub out: Option<PathBuf>,
+
+    /// Write nothing: list what each DAG selects, one `<dag_id> <unique_id>` line per node
+    /// (what `dbt ls --selector NAME` lists, with its default resource types).
+    #[arg(long)]
+    pub list: bool,
 
     /// How tasks run dbt.
     #[arg(long, value_enum, default_value_t = DagsExecutor::Bash)]

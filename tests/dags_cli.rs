@@ -187,6 +187,41 @@ fn output_is_deterministic_headed_and_prunes_only_its_own_stale_files() {
 }
 
 #[test]
+fn list_prints_what_each_dag_selects_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = jaffle(dir.path());
+    std::fs::write(
+        dir.path().join("s.yml"),
+        "selectors:\n  - name: marts\n    definition: 'marts'\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = dags(
+        dir.path(),
+        &[
+            "--manifest",
+            "manifest.json",
+            "--selectors",
+            "s.yml",
+            "--list",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let m = dagship::dbt::manifest::Manifest::from_path(&manifest).unwrap();
+    let want: Vec<String> = dagship::dbt::select::select_expression(&m, &["marts"], &[])
+        .unwrap()
+        .unique_ids()
+        .map(|id| format!("dbt_marts {id}"))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), want);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "only the inputs are there"
+    );
+}
+
+#[test]
 fn the_airflow_dags_step_generates_in_a_run() {
     let dir = tempfile::tempdir().unwrap();
     jaffle(dir.path());

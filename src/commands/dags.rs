@@ -18,8 +18,20 @@ pub fn run(args: &DagsArgs, output: &Output) -> Result<ExitCode, Error> {
         .map(SelectorsFile::from_path)
         .transpose()
         .map_err(DagsError::from)?;
+    if args.list {
+        let mut out = String::new();
+        for (dag_id, ids) in dags::selections(&loaded.manifest, selectors.as_ref())? {
+            for id in ids {
+                out.push_str(&format!("{dag_id} {id}\n"));
+            }
+        }
+        anstream::print!("{out}");
+        std::mem::forget(loaded); // see below
+        return Ok(ExitCode::Success);
+    }
+    let out = args.out.as_deref().unwrap_or(std::path::Path::new("."));
     let files = dags::generate(&loaded, selectors.as_ref(), &options)?;
-    let written = dags::write(&args.out, &files)?;
+    let written = dags::write(out, &files)?;
     if !output.quiet {
         for file in &files {
             let state = if written.unchanged.contains(&file.file_name) {
@@ -29,7 +41,7 @@ pub fn run(args: &DagsArgs, output: &Output) -> Result<ExitCode, Error> {
             };
             anstream::println!(
                 "{state} {} ({} units, {} tasks)",
-                args.out.join(&file.file_name).display(),
+                out.join(&file.file_name).display(),
                 file.units,
                 file.tasks
             );
@@ -37,7 +49,7 @@ pub fn run(args: &DagsArgs, output: &Output) -> Result<ExitCode, Error> {
         for name in &written.removed {
             anstream::println!(
                 "removed {} (its selector is gone)",
-                args.out.join(name).display()
+                out.join(name).display()
             );
         }
     }

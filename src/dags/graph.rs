@@ -227,10 +227,7 @@ pub fn build(
     for u in topological(&units, &unit_parents)? {
         let node = index.node(u);
         let args = index.args(u)?;
-        let overrides = graph
-            .overrides
-            .of(node)
-            .map_err(|e| format!("{e} (in config.meta of a dbt node)"))?;
+        let overrides = graph.overrides.of(node)?;
         let mut upstream: Vec<u32> = unit_parents[u as usize]
             .iter()
             .map(|p| last_task[*p as usize])
@@ -239,7 +236,9 @@ pub fn build(
         let own = &index.own_tests[u as usize];
         let (chosen, left_out): (Vec<NodeIdx>, Vec<NodeIdx>) =
             own.iter().partition(|t| selected[**t as usize]);
-        graph.tests += chosen.len();
+        if options.tests != TestsMode::None {
+            graph.tests += chosen.len();
+        }
         // Tests of the unit that the selector left out must not run with the others.
         let test_exclude = || -> Result<Option<String>, GraphError> {
             let mut parts: Vec<String> = args.exclude.iter().cloned().collect();

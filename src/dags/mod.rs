@@ -274,6 +274,32 @@ pub fn generate(
     Ok(files)
 }
 
+/// What each DAG selects (`dbt ls --selector NAME`), by DAG id, without building anything.
+pub fn selections<'m>(
+    manifest: &'m Manifest,
+    selectors: Option<&SelectorsFile>,
+) -> Result<Vec<(String, Vec<&'m str>)>, DagsError> {
+    let select = |name: &str, result: Result<crate::dbt::select::Selection<'m>, SelectError>| {
+        let origin = selectors.map_or("the default selection".to_string(), |f| {
+            f.origin().display().to_string()
+        });
+        result
+            .map(|s| (naming::dag_id(name), s.unique_ids().collect()))
+            .map_err(|error| DagsError::Select { origin, error })
+    };
+    match selectors {
+        None => Ok(vec![select("all", select_expression(manifest, &[], &[]))?]),
+        Some(file) => {
+            let mut seen = std::collections::HashSet::new();
+            file.selectors()
+                .iter()
+                .filter(|s| seen.insert(s.name.as_str()))
+                .map(|s| select(&s.name, file.evaluate(&s.name, manifest)))
+                .collect()
+        }
+    }
+}
+
 /// The step's (or command line's) schedule, else the selector's own `schedule` key.
 fn schedule_of(
     name: &str,
