@@ -131,6 +131,25 @@ fn selector_and_option_mistakes_exit_2() {
 }
 
 #[test]
+fn unknown_node_settings_exit_2_naming_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = jaffle(dir.path());
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    manifest["nodes"]["model.jaffle_shop.orders"]["config"]["meta"] =
+        serde_json::json!({"dagship": {"pools": "heavy"}});
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let (code, _, stderr) = dags(dir.path(), &["--manifest", "manifest.json", "--out", "out"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "model.jaffle_shop.orders: meta.dagship: unknown key `pools`; did you mean `pool`?"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn output_is_deterministic_headed_and_prunes_only_its_own_stale_files() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = jaffle(dir.path());

@@ -74,7 +74,7 @@ fn canonical(meta: &Value) -> Result<String, String> {
     };
     if let Some(unknown) = map.keys().find(|k| !KEYS.iter().any(|(n, _)| n == k)) {
         let hint = did_you_mean(unknown, KEYS.iter().map(|(n, _)| *n))
-            .map(|s| format!("; did you mean `{s}`?"))
+            .map(|hint| format!("; {hint}"))
             .unwrap_or_default();
         let known: Vec<&str> = KEYS.iter().map(|(n, _)| *n).collect();
         return Err(format!(
