@@ -61,6 +61,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run the pipeline in an environment: steps in dependency order, independent ones in parallel.
     Run(RunArgs),
+    /// Generate Airflow DAG files from a dbt manifest: one DAG per selector (or `dbt_all`).
+    Dags(Box<DagsArgs>),
     /// Print the JSON Schema of the pipeline file (for editors).
     Schema,
     /// Print shell completions.
@@ -165,6 +167,129 @@ fn parse_grace(text: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("`{text}` is not a duration such as `10s`, `500ms` or `1m`"))
 }
 
+#[derive(Debug, Args)]
+pub struct DagsArgs {
+    /// dbt's manifest.json (written by `dbt parse` or `dbt compile`).
+    #[arg(long, value_name = "PATH")]
+    pub manifest: PathBuf,
+
+    /// selectors.yml: one DAG per selector (default: one DAG `dbt_all` with every model, seed and snapshot).
+    #[arg(long, value_name = "PATH")]
+    pub selectors: Option<PathBuf>,
+
+    /// Folder the DAG files are written to (created if needed).
+    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    pub out: Option<PathBuf>,
+
+    /// Write nothing: list what each DAG selects, one `<dag_id> <unique_id>` line per node
+    /// (what `dbt ls --selector NAME` lists, with its default resource types).
+    #[arg(long)]
+    pub list: bool,
+
+    /// How tasks run dbt.
+    #[arg(long, value_enum, default_value_t = DagsExecutor::Bash)]
+    pub executor: DagsExecutor,
+
+    /// Where dbt tests run: a `test` task after each unit's `run`, inside `dbt build`, or not at all.
+    #[arg(long, value_enum, default_value_t = DagsTests::AfterEach)]
+    pub tests: DagsTests,
+
+    /// `--project-dir` of the dbt commands, as the workers (or the job's container) see it.
+    #[arg(long, value_name = "DIR")]
+    pub project_dir: Option<String>,
+
+    /// `--profiles-dir` of the dbt commands.
+    #[arg(long, value_name = "DIR")]
+    pub profiles_dir: Option<String>,
+
+    /// `--target` of the dbt commands.
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
+
+    /// Cloud Run job that runs dbt (executor `cloud_run_job`).
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+
+    /// Google Cloud project of the job (executor `cloud_run_job`).
+    #[arg(long, value_name = "PROJECT")]
+    pub project: Option<String>,
+
+    /// Region of the job (executor `cloud_run_job`).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Schedule of one selector's DAG, e.g. `daily=0 5 * * *` (repeatable); else the selector's `schedule` key.
+    #[arg(long = "schedule", value_name = "NAME=CRON", value_parser = parse_assignment)]
+    pub schedules: Vec<(String, String)>,
+
+    /// Add a `dbt source freshness` task per source, upstream of the units that read it.
+    #[arg(long)]
+    pub source_freshness: bool,
+
+    /// The DAGs' start date (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD", default_value = "2024-01-01")]
+    pub start_date: String,
+
+    /// DAG tags (repeatable; default: dbt, dagship).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+
+    /// Runs of one DAG at a time.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub max_active_runs: u32,
+
+    /// Retries of a failed task (a node's `meta.dagship.retries` wins).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub retries: u32,
+
+    /// Wait between retries, e.g. `300`, `5m`.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_seconds)]
+    pub retry_delay: u64,
+
+    /// Airflow pool of the dbt tasks (a node's `meta.dagship.pool` wins).
+    #[arg(long, value_name = "POOL")]
+    pub pool: Option<String>,
+
+    /// Function called when a DAG run fails, as an import path: `alerts.slack:notify`.
+    #[arg(long, value_name = "IMPORT_PATH")]
+    pub on_failure_callback: Option<String>,
+
+    /// A shell command run before the dbt tasks, as `ID=COMMAND` (repeatable).
+    #[arg(long = "before", value_name = "ID=COMMAND", value_parser = parse_assignment)]
+    pub before: Vec<(String, String)>,
+
+    /// A shell command run after all dbt tasks, as `ID=COMMAND` (repeatable).
+    #[arg(long = "after", value_name = "ID=COMMAND", value_parser = parse_assignment)]
+    pub after: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DagsExecutor {
+    Bash,
+    #[value(name = "cloud_run_job")]
+    CloudRunJob,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DagsTests {
+    #[value(name = "after_each")]
+    AfterEach,
+    Build,
+    None,
+}
+
+fn parse_assignment(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<u64, String> {
+    crate::shape::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as `300`, `5m` or `1h30m`"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     Text,
@@ -223,6 +348,7 @@ fn run(cli: &Cli, output: &Output) -> Result<ExitCode, Error> {
         Command::Validate(args) => commands::validate::run(&cli.file, args, output),
         Command::Plan(args) => commands::plan::run(&cli.file, args, output),
         Command::Run(args) => commands::run::run(&cli.file, args, output),
+        Command::Dags(args) => commands::dags::run(args, output),
         Command::Schema => commands::schema::run(),
         Command::Completions { shell } => commands::completions::run(*shell),
     }

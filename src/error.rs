@@ -73,6 +73,10 @@ pub enum Error {
 
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+
+    /// `dagship dags`: a manifest, selectors or option problem, or a file not written.
+    #[error(transparent)]
+    Dags(#[from] crate::dags::DagsError),
 }
 
 impl Error {
@@ -87,7 +91,8 @@ impl Error {
             | Error::CannotRun(_)
             | Error::MissingSecrets(_)
             | Error::NoCredentials { .. } => ExitCode::InvalidInput,
-            Error::Write { .. } | Error::Runtime(_) => ExitCode::StepFailed,
+            Error::Dags(e) if e.is_invalid_input() => ExitCode::InvalidInput,
+            Error::Write { .. } | Error::Runtime(_) | Error::Dags(_) => ExitCode::StepFailed,
         }
     }
 }

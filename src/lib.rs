@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod dags;
 pub mod dbt;
 pub mod diagnostic;
 pub mod error;

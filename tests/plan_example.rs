@@ -140,7 +140,7 @@ fn from_selects_a_step_and_everything_downstream() {
     );
     assert_eq!(
         plan["left_out"],
-        serde_json::json!(["migrate", "seed", "compile", "runner", "docs"])
+        serde_json::json!(["migrate", "seed", "compile", "dags_local", "runner", "docs"])
     );
 }
 
@@ -254,7 +254,7 @@ fn validate_summarises_and_completions_print() {
     assert_eq!(code, 0);
     assert_eq!(
         stdout,
-        "pipeline.yaml is valid: 8 steps in 6 stages, 3 environments\n"
+        "pipeline.yaml is valid: 9 steps in 6 stages, 3 environments\n"
     );
     let (code, stdout, _) = run(dagship(&repo_root()).args(["completions", "bash"]));
     assert_eq!(code, 0);

@@ -1,6 +1,7 @@
 //! One file per command: each takes its arguments, does its work, and says what happened.
 
 pub mod completions;
+pub mod dags;
 pub mod plan;
 pub mod run;
 pub mod schema;

@@ -254,6 +254,27 @@ impl Manifest {
         Ok(Manifest::from_raw(raw))
     }
 
+    /// Parses manifest JSON as it is read (the file is never in memory whole). `reader`
+    /// yields `origin`'s content, possibly with parts the reader skips left out; when it
+    /// does not parse, `origin` is read again whole for an error with the exact byte offset.
+    pub fn from_reader(
+        reader: impl std::io::Read,
+        origin: &Path,
+    ) -> Result<Manifest, ManifestError> {
+        let reader = std::io::BufReader::with_capacity(1 << 20, reader);
+        match serde_json::from_reader::<_, RawManifest>(reader) {
+            Ok(raw) => {
+                check_version(raw.metadata.dbt_schema_version.as_deref(), origin)?;
+                Ok(Manifest::from_raw(raw))
+            }
+            Err(e) if e.is_io() => Err(ManifestError::Io {
+                path: origin.to_path_buf(),
+                source: std::io::Error::other(e),
+            }),
+            Err(_) => Manifest::from_path(origin),
+        }
+    }
+
     fn from_raw(raw: RawManifest) -> Manifest {
         let root = raw.metadata.project_name.clone();
         let other_root_files = root_files_of(&raw, root.as_deref());

@@ -105,6 +105,10 @@ pub struct Generate {
     pub selectors: Option<Resolved>,
     pub out: Resolved,
     pub files: FileList,
+    /// The generator's settings from the step's other inputs (the description sums them
+    /// up), or why they are not known yet.
+    #[serde(skip)]
+    pub options: Result<Box<crate::dags::DagOptions>, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

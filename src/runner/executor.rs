@@ -230,7 +230,8 @@ impl Executor {
         }
     }
 
-    /// A line of the step's own (not a program's) for the log and the reporter.
+    /// A line of the step's own output (a kind that works in-process, not through a
+    /// program): logged and shown like a program's line.
     pub fn say(&self, line: &str) {
         let line = self.mask(line);
         self.log_line(&line);

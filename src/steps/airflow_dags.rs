@@ -1,17 +1,49 @@
 //! `airflow_dags`: turns a dbt manifest (and `selectors.yml`) into static Airflow DAG files,
-//! one DAG per selector.
+//! one DAG per selector. The generator itself is [`crate::dags`], shared with `dagship dags`.
 
 use std::path::Path;
 
+use indexmap::IndexMap;
+
 use super::{Inputs, Outputs, StepKind};
+use crate::dags::{self, DagOptions, Executor, ExtraKind, ExtraTask, TestsMode};
+use crate::dbt::selectors_file::SelectorsFile;
 use crate::diagnostic::Diagnostic;
-use crate::expr::Resolved;
+use crate::expr::{Resolved, Template};
 use crate::pipeline::{Pipeline, Step};
 use crate::plan::action::{Action, FileList, Generate};
-use crate::shape::{Field, Record, Shape};
+use crate::runner::executor::{Failure, Job, StepFuture};
+use crate::shape::{Field, Record, Shape, TEMPLATES};
 use crate::yaml::{self, Node};
 
+pub use crate::dags::naming::dag_file_name;
+
 pub struct AirflowDags;
+
+/// `before` and `after` entries: a shell command or any operator, with an id.
+const EXTRA_TASK: Record = Record {
+    fields: &[
+        Field::required("id", Shape::Str, "Task id (letters, digits, `_`, `-`)."),
+        Field::optional(
+            "bash",
+            Shape::Template,
+            "A shell command (a `BashOperator`; Airflow renders it as a template).",
+        ),
+        Field::optional(
+            "operator",
+            Shape::Str,
+            "An operator class by import path, e.g. `airflow.providers.airbyte.operators.airbyte.AirbyteTriggerSyncOperator`.",
+        ),
+        Field::optional(
+            "arguments",
+            Shape::Map(&Shape::Scalar),
+            "Keyword arguments of `operator`.",
+        ),
+    ],
+    exactly_one_of: &["bash", "operator"],
+};
+
+const EXTRA_TASKS: Shape = Shape::List(&Shape::Record(&EXTRA_TASK));
 
 const INPUTS: Record = Record {
     fields: &[
@@ -41,9 +73,24 @@ const INPUTS: Record = Record {
             "Cloud Run job that runs dbt (executor `cloud_run_job`).",
         ),
         Field::optional(
+            "project",
+            Shape::Template,
+            "Google Cloud project of the job (default: the environment's `project`).",
+        ),
+        Field::optional(
+            "region",
+            Shape::Template,
+            "Region of the job (default: the environment's `region`).",
+        ),
+        Field::optional(
             "project_dir",
             Shape::Template,
-            "dbt project folder as Airflow workers see it (executor `bash`).",
+            "dbt project folder as Airflow workers (or the job's container) see it.",
+        ),
+        Field::optional(
+            "profiles_dir",
+            Shape::Template,
+            "`--profiles-dir` of the dbt commands.",
         ),
         Field::optional("target", Shape::Template, "dbt target the tasks use."),
         Field::optional(
@@ -55,6 +102,52 @@ const INPUTS: Record = Record {
             "tests",
             Shape::Enum(&["after_each", "build", "none"]),
             "Where dbt tests run (default: `after_each`).",
+        ),
+        Field::optional(
+            "source_freshness",
+            Shape::Bool,
+            "Add a `dbt source freshness` task per source, upstream of the units that read it.",
+        ),
+        Field::optional(
+            "start_date",
+            Shape::Str,
+            "The DAGs' start date, `YYYY-MM-DD` in UTC (default: `2024-01-01`).",
+        ),
+        Field::optional("tags", TEMPLATES, "DAG tags (default: `[dbt, dagship]`)."),
+        Field::optional(
+            "max_active_runs",
+            Shape::Int { min: 1, max: 1000 },
+            "Runs of one DAG at a time (default: 1).",
+        ),
+        Field::optional(
+            "retries",
+            Shape::Int { min: 0, max: 100 },
+            "Retries of a failed task (default: 1); a node's `meta.dagship.retries` wins.",
+        ),
+        Field::optional(
+            "retry_delay",
+            Shape::Duration,
+            "Wait between retries (default: `5m`).",
+        ),
+        Field::optional(
+            "pool",
+            Shape::Template,
+            "Airflow pool of the dbt tasks; a node's `meta.dagship.pool` wins.",
+        ),
+        Field::optional(
+            "on_failure_callback",
+            Shape::Str,
+            "Function called when a DAG run fails, as an import path: `alerts.slack:notify`.",
+        ),
+        Field::optional(
+            "before",
+            EXTRA_TASKS,
+            "Tasks upstream of every dbt task: `{id, bash}` or `{id, operator, arguments}`.",
+        ),
+        Field::optional(
+            "after",
+            EXTRA_TASKS,
+            "Tasks downstream of every dbt task: `{id, bash}` or `{id, operator, arguments}`.",
         ),
     ],
     exactly_one_of: &[],
@@ -74,14 +167,28 @@ impl StepKind for AirflowDags {
         Outputs::Named(&["out", "dag_count"])
     }
 
-    fn check(&self, step: &Step, _pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
+    fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
         let executor = step.with.get("executor").and_then(Node::as_str);
-        if executor == Some("cloud_run_job") && step.with.get("job").is_none() {
+        if executor != Some("cloud_run_job") {
+            return;
+        }
+        if step.with.get("job").is_none() {
             diags.push(
                 Diagnostic::error(step.span, format!("step `{}` has no `job`", step.id))
                     .label("executor `cloud_run_job` runs dbt in a Cloud Run job")
                     .expected("`job:` naming the Cloud Run job that runs dbt"),
             );
+        }
+        for field in ["project", "region"] {
+            if step.with.get(field).is_none() {
+                super::require_in_environments(
+                    step,
+                    pipeline,
+                    &format!("a `{field}` (executor `cloud_run_job`)"),
+                    |env| env.field(field).flatten().is_some(),
+                    diags,
+                );
+            }
         }
     }
 
@@ -94,13 +201,218 @@ impl StepKind for AirflowDags {
         if let Some(s) = &selectors {
             description.push_str(&format!(" (one per selector in {s})"));
         }
+        let options = options(inputs).map(Box::new);
+        if let Ok(o) = &options {
+            description.push_str(&format!("; {}", summary(o)));
+        }
         vec![Action::Generate(Generate {
             description,
             manifest,
             selectors,
             out,
             files,
+            options,
         })]
+    }
+
+    fn can_run(&self, _environment: &crate::pipeline::Environment) -> bool {
+        true
+    }
+
+    fn execute(&self, job: Job) -> StepFuture {
+        Box::pin(async move {
+            let dir = job.exec.dir().clone();
+            let mut outputs = IndexMap::new();
+            let mut count = 0;
+            for action in &job.actions {
+                let Action::Generate(g) = action else {
+                    continue;
+                };
+                let reveal = |r: &Resolved| r.reveal().map_err(Failure::Failed);
+                let manifest = dir.join(reveal(&g.manifest)?);
+                let selectors = g.selectors.as_ref().map(reveal).transpose()?;
+                let out = reveal(&g.out)?;
+                let options = g.options.clone().map_err(Failure::Failed)?;
+                let exec = job.exec.clone();
+                let selectors = selectors.map(|s| dir.join(s));
+                let out = dir.join(out);
+                // Reading a large manifest and writing files is blocking work.
+                let written = tokio::task::spawn_blocking(move || {
+                    generate(&manifest, selectors, &out, &options, &exec)
+                })
+                .await
+                .map_err(|e| Failure::Failed(format!("DAG generation stopped: {e}")))??;
+                count += written;
+                outputs.insert("out".to_string(), reveal(&g.out)?);
+            }
+            outputs.insert("dag_count".to_string(), count.to_string());
+            Ok(outputs)
+        })
+    }
+}
+
+/// Generates and writes the DAGs; returns how many there are.
+fn generate(
+    manifest: &Path,
+    selectors: Option<std::path::PathBuf>,
+    out: &Path,
+    options: &DagOptions,
+    exec: &crate::runner::executor::Executor,
+) -> Result<usize, Failure> {
+    let fail = |e: dags::DagsError| Failure::Failed(e.to_string());
+    exec.log_line(&format!("$ dagship dags --manifest {}", manifest.display()));
+    let loaded = dags::load_manifest(manifest).map_err(fail)?;
+    let selectors = selectors
+        .as_deref()
+        .map(SelectorsFile::from_path)
+        .transpose()
+        .map_err(|e| fail(e.into()))?;
+    let files = dags::generate(&loaded, selectors.as_ref(), options).map_err(fail)?;
+    let written = dags::write(out, &files).map_err(fail)?;
+    for file in &files {
+        let state = if written.unchanged.contains(&file.file_name) {
+            "unchanged"
+        } else {
+            "wrote"
+        };
+        let line = format!(
+            "{state} {} ({} units, {} tasks)",
+            out.join(&file.file_name).display(),
+            file.units,
+            file.tasks
+        );
+        exec.say(&line);
+    }
+    for name in &written.removed {
+        exec.say(&format!(
+            "removed {} (its selector is gone)",
+            out.join(name).display()
+        ));
+    }
+    Ok(files.len())
+}
+
+/// One line for the plan: the choices that shape the DAGs.
+fn summary(o: &DagOptions) -> String {
+    let executor = match &o.executor {
+        Executor::Bash { .. } => "executor bash".to_string(),
+        Executor::CloudRunJob {
+            project,
+            region,
+            job,
+            ..
+        } => format!("executor cloud_run_job (job {job} in {project}/{region})"),
+    };
+    let tests = match o.tests {
+        TestsMode::AfterEach => "tests after each unit",
+        TestsMode::Build => "tests in dbt build",
+        TestsMode::None => "no tests",
+    };
+    format!("{executor}, {tests}")
+}
+
+/// The generator's options from the step's inputs; an error when a value is not known yet
+/// (the step is planned again, with upstream outputs, when it starts).
+fn options(inputs: &Inputs) -> Result<DagOptions, String> {
+    let text = |name: &str| inputs.text(name).map(|r| r.reveal()).transpose();
+    let defaults = DagOptions::default();
+    let executor = match inputs.text("executor").map(|r| r.to_string()).as_deref() {
+        Some("cloud_run_job") => Executor::CloudRunJob {
+            project: inputs.text_or_env("project").reveal()?,
+            region: inputs.text_or_env("region").reveal()?,
+            job: text("job")?.unwrap_or_default(),
+            project_dir: text("project_dir")?,
+            profiles_dir: text("profiles_dir")?,
+        },
+        _ => Executor::Bash {
+            project_dir: text("project_dir")?,
+            profiles_dir: text("profiles_dir")?,
+        },
+    };
+    let schedules = inputs
+        .map("schedules")
+        .into_iter()
+        .map(|(k, v)| v.reveal().map(|v| (k, v)))
+        .collect::<Result<IndexMap<_, _>, _>>()?;
+    let tags = inputs
+        .list("tags")
+        .iter()
+        .map(Resolved::reveal)
+        .collect::<Result<Vec<_>, _>>()?;
+    let number = |name: &str| text(name).map(|v| v.and_then(|v| v.parse::<u64>().ok()));
+    Ok(DagOptions {
+        executor,
+        target: text("target")?,
+        tests: text("tests")?
+            .as_deref()
+            .and_then(TestsMode::parse)
+            .unwrap_or_default(),
+        schedules,
+        source_freshness: inputs.flag("source_freshness"),
+        start_date: text("start_date")?.unwrap_or(defaults.start_date),
+        tags: if inputs.node("tags").is_some() {
+            tags
+        } else {
+            defaults.tags
+        },
+        max_active_runs: number("max_active_runs")?.map_or(defaults.max_active_runs, |n| n as u32),
+        retries: number("retries")?.map_or(defaults.retries, |n| n as u32),
+        retry_delay: text("retry_delay")?
+            .and_then(|d| crate::shape::parse_duration(&d))
+            .unwrap_or(defaults.retry_delay),
+        pool: text("pool")?,
+        on_failure_callback: text("on_failure_callback")?,
+        before: extra_tasks(inputs, "before")?,
+        after: extra_tasks(inputs, "after")?,
+    })
+}
+
+fn extra_tasks(inputs: &Inputs, name: &str) -> Result<Vec<ExtraTask>, String> {
+    let items = inputs.node(name).and_then(Node::as_seq).unwrap_or(&[]);
+    items
+        .iter()
+        .map(|item| {
+            let field = |key: &str| item.get(key);
+            let id = field("id")
+                .and_then(Node::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let kind = match (field("bash"), field("operator").and_then(Node::as_str)) {
+                (Some(bash), _) => {
+                    ExtraKind::Bash(inputs.resolver.resolve(&Template::of(bash)).reveal()?)
+                }
+                (None, Some(path)) => ExtraKind::Operator {
+                    path: path.to_string(),
+                    arguments: field("arguments")
+                        .and_then(Node::as_map)
+                        .unwrap_or(&[])
+                        .iter()
+                        .map(|(k, v)| (k.name.clone(), scalar(v)))
+                        .collect(),
+                },
+                (None, None) => {
+                    return Err(format!(
+                        "`{name}` task `{id}` has neither `bash` nor `operator`"
+                    ));
+                }
+            };
+            Ok(ExtraTask { id, kind })
+        })
+        .collect()
+}
+
+/// A YAML scalar as the JSON value the DAG file writes as a Python literal.
+fn scalar(node: &Node) -> serde_json::Value {
+    use crate::yaml::Value;
+    match &node.value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::Str(s) => serde_json::Value::String(s.clone()),
+        // The shape allows scalars only; anything else was reported by `validate`.
+        Value::Seq(_) | Value::Map(_) => serde_json::Value::Null,
     }
 }
 
@@ -136,30 +448,13 @@ fn selector_names(path: &Path) -> Result<Vec<String>, String> {
         .collect())
 }
 
-/// `dbt_<selector>.py`, with anything but letters, digits, `_`, `-` and `.` replaced, so that
-/// a selector name can never make a path.
-pub fn dag_file_name(selector: &str) -> String {
-    let safe: String = selector
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("dbt_{}.py", safe.replace("..", "__"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn dag_file_names_cannot_escape_the_folder() {
+    fn planned_file_names_come_from_the_dag_ids() {
         assert_eq!(dag_file_name("daily"), "dbt_daily.py");
         assert_eq!(dag_file_name("../etc/passwd"), "dbt____etc_passwd.py");
-        assert_eq!(dag_file_name("a b/c"), "dbt_a_b_c.py");
     }
 }

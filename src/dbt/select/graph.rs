@@ -148,6 +148,11 @@ impl DepGraph {
         out
     }
 
+    /// Direct parents of an entry (graph members only; each once).
+    pub fn parents(&self, i: NodeIdx) -> &[NodeIdx] {
+        &self.parents[i as usize]
+    }
+
     /// Ancestors up to `depth` generations (`None`: all). A selected entry counts only
     /// when it is itself an ancestor of another selected one, as in dbt.
     pub fn parents_of(&self, selected: &NodeSet, depth: Option<i64>) -> NodeSet {

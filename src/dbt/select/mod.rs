@@ -107,6 +107,11 @@ impl<'m> Selection<'m> {
         self.set.iter().map(move |i| m.at(i))
     }
 
+    /// Selected entries as indices into [`Manifest::nodes`], ascending.
+    pub(crate) fn indices(&self) -> impl Iterator<Item = crate::dbt::manifest::NodeIdx> + '_ {
+        self.set.iter()
+    }
+
     pub fn contains(&self, unique_id: &str) -> bool {
         self.manifest
             .index_of(unique_id)

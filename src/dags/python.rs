@@ -1,0 +1,149 @@
+//! Python source fragments: every value that reaches a generated DAG file goes through here.
+//!
+//! The files are pure ASCII: anything else is written as an escape. That keeps them valid
+//! whatever encoding a tool assumes, and makes invisible or direction-changing characters
+//! (a "Trojan Source" name) visible in review.
+
+use std::fmt::Write;
+
+/// A Python string literal (double-quoted) holding exactly `s`.
+pub fn str_lit(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' => out.push(c),
+            _ => push_escape(&mut out, c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `\xNN`, `\uNNNN` or `\UNNNNNNNN`: the shortest escape Python reads back as `c`.
+fn push_escape(out: &mut String, c: char) {
+    let n = c as u32;
+    // Writing to a String cannot fail.
+    let _ = match n {
+        0..=0xff => write!(out, "\\x{n:02x}"),
+        0x100..=0xffff => write!(out, "\\u{n:04x}"),
+        _ => write!(out, "\\U{n:08x}"),
+    };
+}
+
+/// A Python list literal of strings.
+pub fn str_list(items: &[String]) -> String {
+    let parts: Vec<String> = items.iter().map(|s| str_lit(s)).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// JSON text for a string, ASCII only (`\uNNNN`, surrogate pairs beyond the BMP), so that
+/// it can sit inside a Python literal with only `\` and `'` escaped again.
+pub fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A Python single-quoted literal holding ASCII JSON text: only `\` and `'` need escaping.
+pub fn json_chunk_lit(json: &str) -> String {
+    debug_assert!(json.is_ascii() && !json.contains('\n'));
+    let mut out = String::with_capacity(json.len() + 2);
+    out.push('\'');
+    for c in json.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            _ => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Python's keywords: never valid as a name in an import path.
+const KEYWORDS: [&str; 35] = [
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// Whether `s` is a plain ASCII Python identifier (not a keyword).
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !KEYWORDS.contains(&s)
+}
+
+/// `package.module.name` or `package.module:name` → (`package.module`, `name`), when every
+/// part is an identifier: such a path can only ever become an `import` statement.
+pub fn import_path(path: &str) -> Option<(String, String)> {
+    let (module, name) = match path.split_once(':') {
+        Some((m, n)) => (m, n),
+        None => path.rsplit_once('.')?,
+    };
+    (module.split('.').all(is_identifier) && is_identifier(name))
+        .then(|| (module.to_string(), name.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literals_escape_what_python_would_misread() {
+        assert_eq!(str_lit("plain"), "\"plain\"");
+        assert_eq!(str_lit("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(str_lit("x\ny\0"), "\"x\\ny\\x00\"");
+        assert_eq!(str_lit("é€😀"), "\"\\xe9\\u20ac\\U0001f600\"");
+        assert_eq!(str_lit("\u{202e}"), "\"\\u202e\"");
+    }
+
+    #[test]
+    fn json_strings_are_ascii_with_surrogate_pairs() {
+        assert_eq!(json_str("a\"\\😀"), "\"a\\\"\\\\\\ud83d\\ude00\"");
+        assert_eq!(
+            json_chunk_lit("[\"it's\",\"a\\\\b\"]"),
+            "'[\"it\\'s\",\"a\\\\\\\\b\"]'"
+        );
+    }
+
+    #[test]
+    fn import_paths_are_identifiers_only() {
+        assert_eq!(
+            import_path("alerts.slack:notify"),
+            Some(("alerts.slack".into(), "notify".into()))
+        );
+        assert_eq!(
+            import_path("alerts.slack.notify"),
+            Some(("alerts.slack".into(), "notify".into()))
+        );
+        assert_eq!(import_path("notify"), None);
+        assert_eq!(import_path("os; import sys.x"), None);
+        assert_eq!(import_path("a.class"), None);
+        assert_eq!(import_path("a..b"), None);
+    }
+}

@@ -1,0 +1,264 @@
+//! `dagship dags` from the outside: exit codes and messages for broken inputs, byte-identical
+//! output on a second run, the header, stale files, and the `airflow_dags` step in a run.
+
+mod common;
+mod dbt_support;
+
+use std::path::{Path, PathBuf};
+
+use common::{dagship, run};
+use sha2::{Digest, Sha256};
+
+/// The jaffle_shop corpus manifest, unpacked into `dir`.
+fn jaffle(dir: &Path) -> PathBuf {
+    let path = dir.join("manifest.json");
+    let gz = dbt_support::corpus_dir().join("jaffle_shop.manifest.json.gz");
+    std::fs::write(&path, dbt_support::gunzip(&gz)).unwrap();
+    path
+}
+
+fn dags(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    run(dagship(dir).arg("dags").args(args))
+}
+
+#[test]
+fn broken_manifests_exit_2_naming_the_file_and_the_spot() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(jaffle(dir.path())).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "truncated.json",
+            good[..5000].to_vec(),
+            "dbt manifest truncated.json is truncated: the JSON ends unexpectedly at byte 5000",
+        ),
+        (
+            "bad.json",
+            b"{\"metadata\": {,}}".to_vec(),
+            "dbt manifest bad.json is not valid JSON at byte 14 (line 1, column 15)",
+        ),
+        (
+            "v9.json",
+            br#"{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v9.json"}}"#
+                .to_vec(),
+            "uses schema version https://schemas.getdbt.com/dbt/manifest/v9.json, which is not supported",
+        ),
+        (
+            "no_version.json",
+            b"{\"nodes\": {}}".to_vec(),
+            "dbt manifest no_version.json has no metadata.dbt_schema_version",
+        ),
+    ];
+    for (name, bytes, message) in cases {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let (code, _, stderr) = dags(dir.path(), &["--manifest", name, "--out", "out"]);
+        assert_eq!(code, 2, "{name}: {stderr}");
+        assert!(stderr.contains(message), "{name}: {stderr}");
+        assert!(!dir.path().join("out").exists(), "nothing is written");
+    }
+    let (code, _, stderr) = dags(dir.path(), &["--manifest", "missing.json", "--out", "out"]);
+    assert_eq!(
+        (
+            code,
+            stderr.contains("cannot read dbt manifest missing.json")
+        ),
+        (2, true),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn selector_and_option_mistakes_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    jaffle(dir.path());
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "unknown_method.yml",
+        "selectors:\n  - name: a\n    definition: {method: nope, value: x}\n",
+    );
+    write("bad_yaml.yml", "selectors: [\n");
+    write(
+        "clash.yml",
+        "selectors:\n  - name: a.b\n    definition: 'tag:x'\n  - name: a_b\n    definition: 'tag:y'\n",
+    );
+    write(
+        "bad_schedule.yml",
+        "selectors:\n  - name: a\n    definition: 'tag:x'\n    schedule: every day\n",
+    );
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["--selectors", "unknown_method.yml"],
+            "unknown_method.yml: selector `a`: unknown selector method `nope`",
+        ),
+        (
+            &["--selectors", "bad_yaml.yml"],
+            "selectors file bad_yaml.yml is not valid YAML",
+        ),
+        (
+            &["--selectors", "missing.yml"],
+            "cannot read selectors file missing.yml",
+        ),
+        (
+            &["--selectors", "clash.yml"],
+            "selectors `a.b` and `a_b` would both become DAG `dbt_a_b`",
+        ),
+        (
+            &["--selectors", "bad_schedule.yml"],
+            "DAG dbt_a: selector's `schedule`: `every day` is not a cron expression",
+        ),
+        (
+            &["--schedule", "daily=0 5 * * *"],
+            "a schedule is given for selector `daily`",
+        ),
+        (
+            &[
+                "--executor",
+                "cloud_run_job",
+                "--project",
+                "p",
+                "--region",
+                "r",
+            ],
+            "`--executor cloud_run_job` needs `--job`",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["--manifest", "manifest.json", "--out", "out"];
+        all.extend_from_slice(args);
+        let (code, _, stderr) = dags(dir.path(), &all);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn unknown_node_settings_exit_2_naming_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = jaffle(dir.path());
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    manifest["nodes"]["model.jaffle_shop.orders"]["config"]["meta"] =
+        serde_json::json!({"dagship": {"pools": "heavy"}});
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let (code, _, stderr) = dags(dir.path(), &["--manifest", "manifest.json", "--out", "out"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "model.jaffle_shop.orders: meta.dagship: unknown key `pools`; did you mean `pool`?"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn output_is_deterministic_headed_and_prunes_only_its_own_stale_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = jaffle(dir.path());
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        out.join("dbt_gone.py"),
+        "# Generated by dagship 0.0.1 from dbt manifest sha256:00.\n",
+    )
+    .unwrap();
+    std::fs::write(out.join("dbt_mine.py"), "# written by hand\n").unwrap();
+    let args = [
+        "--manifest",
+        "manifest.json",
+        "--out",
+        "out",
+        "--executor",
+        "cloud_run_job",
+        "--job",
+        "j",
+        "--project",
+        "p",
+        "--region",
+        "r",
+    ];
+    let (code, stdout, stderr) = dags(dir.path(), &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("wrote out/dbt_all.py (13 units, 25 tasks)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("removed out/dbt_gone.py"), "{stdout}");
+    assert!(!out.join("dbt_gone.py").exists() && out.join("dbt_mine.py").exists());
+
+    let first = std::fs::read(out.join("dbt_all.py")).unwrap();
+    let sha: String = Sha256::digest(std::fs::read(&manifest).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let header = format!(
+        "# Generated by dagship {} from dbt manifest sha256:{sha}.\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(first.starts_with(header.as_bytes()));
+
+    let (code, stdout, _) = dags(dir.path(), &args);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("unchanged out/dbt_all.py"), "{stdout}");
+    assert_eq!(
+        std::fs::read(out.join("dbt_all.py")).unwrap(),
+        first,
+        "same input, same bytes"
+    );
+}
+
+#[test]
+fn list_prints_what_each_dag_selects_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = jaffle(dir.path());
+    std::fs::write(
+        dir.path().join("s.yml"),
+        "selectors:\n  - name: marts\n    definition: 'marts'\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = dags(
+        dir.path(),
+        &[
+            "--manifest",
+            "manifest.json",
+            "--selectors",
+            "s.yml",
+            "--list",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let m = dagship::dbt::manifest::Manifest::from_path(&manifest).unwrap();
+    let want: Vec<String> = dagship::dbt::select::select_expression(&m, &["marts"], &[])
+        .unwrap()
+        .unique_ids()
+        .map(|id| format!("dbt_marts {id}"))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), want);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "only the inputs are there"
+    );
+}
+
+#[test]
+fn the_airflow_dags_step_generates_in_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    jaffle(dir.path());
+    let pipeline = "version: 1\nname: t\nenvironments: { local: {} }\nsteps:\n  dags:\n    uses: airflow_dags\n    \
+        with: { manifest: manifest.json, out: build/dags, tests: build, target: dev, schedules: { all: '@daily' } }\n";
+    std::fs::write(dir.path().join("pipeline.yaml"), pipeline).unwrap();
+    let (code, stdout, stderr) =
+        run(dagship(dir.path()).args(["run", "--env", "local", "--output", "json"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let finished = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "step_finished")
+        .unwrap();
+    assert_eq!(finished["outputs"]["dag_count"], "1");
+    assert_eq!(finished["outputs"]["out"], "build/dags");
+    let file = std::fs::read_to_string(dir.path().join("build/dags/dbt_all.py")).unwrap();
+    assert!(file.contains("schedule=\"@daily\""));
+    assert!(file.contains("DBT_OPTIONS = \" --target dev\""));
+    assert!(file.contains("\"dbt build --indirect-selection cautious\""));
+}

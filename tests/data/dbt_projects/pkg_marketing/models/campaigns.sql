@@ -1,0 +1,1 @@
+select event_id from {{ ref('stg_events') }}

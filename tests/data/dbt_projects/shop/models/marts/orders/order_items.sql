@@ -1,0 +1,1 @@
+select order_id, 1 as item from {{ ref('orders') }}

@@ -1,0 +1,1 @@
+select c.code, count(*) as n from {{ ref('countries') }} c join {{ ref('orders') }} o on o.country = c.code group by 1
