@@ -3,6 +3,6 @@
 # Sets up the project-local venv (pinned dbt-core, dbt-duckdb, alembic) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/python-env.sh
+bash scripts/python-env.sh requirements.txt
 export PATH="$PWD/.venv/bin:$PATH"
 cargo run --quiet --release -- run --env local "$@"

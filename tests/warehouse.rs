@@ -274,3 +274,38 @@ fn plan_lists_pending_migrations_and_their_sql_without_changing_the_database() {
         "{after}"
     );
 }
+
+/// The README's main command: the whole example pipeline in `local`, offline.
+#[test]
+fn the_whole_example_runs_locally() {
+    let dir = example();
+    let (code, events, stderr) = run(dir.path(), &["--env", "local"], &[]);
+    assert_eq!(code, 0, "{stderr}\n{}", failures(&events));
+    for id in [
+        "migrate",
+        "seed",
+        "compile",
+        "dags_local",
+        "check_dags",
+        "upload",
+    ] {
+        assert_eq!(finished(&events, id)["outcome"], "succeeded", "{id}");
+    }
+    for id in ["runner", "docs", "dags"] {
+        assert_eq!(
+            finished(&events, id)["outcome"],
+            "skipped",
+            "{id} is a cloud step"
+        );
+    }
+    let upload = &finished(&events, "upload")["outputs"];
+    assert_eq!(upload["added"], "4", "one DAG file per selector: {upload}");
+    for dag in [
+        "dbt_daily.py",
+        "dbt_finance.py",
+        "dbt_core_without_hourly.py",
+        "dbt_hourly.py",
+    ] {
+        assert!(dir.path().join(".airflow/dags").join(dag).exists(), "{dag}");
+    }
+}
