@@ -21,6 +21,23 @@ pub fn load(path: &Path, output: &Output) -> Result<Pipeline, Error> {
     Ok(pipeline)
 }
 
+/// The plan of `target` (environment and selection), with live comparisons when `live`.
+pub fn build_plan(
+    pipeline: &Pipeline,
+    git: &crate::git::Git,
+    target: &crate::cli::Target,
+    live: bool,
+) -> Result<crate::plan::Plan, Error> {
+    crate::plan::build(&crate::plan::PlanRequest {
+        pipeline,
+        environment: &target.env,
+        selection: &target.selection(),
+        git,
+        secrets: &crate::resolve::ProcessEnv,
+        live,
+    })
+}
+
 pub fn print_warnings(pipeline: &Pipeline, warnings: &[Diagnostic], output: &Output) {
     if output.quiet {
         return;

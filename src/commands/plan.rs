@@ -5,20 +5,12 @@ use std::path::Path;
 use crate::cli::{Output, PlanArgs, PlanFormat};
 use crate::error::{Error, ExitCode};
 use crate::git::Git;
-use crate::plan::{self, PlanRequest};
-use crate::resolve::ProcessEnv;
+use crate::plan;
 
 pub fn run(file: &Path, args: &PlanArgs, output: &Output) -> Result<ExitCode, Error> {
     let pipeline = super::load(file, output)?;
     let git = Git::new(pipeline.dir());
-    let plan = plan::build(&PlanRequest {
-        pipeline: &pipeline,
-        environment: &args.target.env,
-        selection: &args.target.selection(),
-        git: &git,
-        secrets: &ProcessEnv,
-        live: true,
-    })?;
+    let plan = super::build_plan(&pipeline, &git, &args.target, true)?;
     let rendered = match args.format {
         PlanFormat::Text => plan::text::render(&plan),
         PlanFormat::Json => plan::json::render(&plan),

@@ -13,7 +13,7 @@ use crate::gcp::endpoints::Endpoints;
 use crate::git::Git;
 use crate::pipeline::{DagsTarget, Pipeline};
 use crate::plan::action::Action;
-use crate::plan::{self, Plan, PlanRequest};
+use crate::plan::{self, Plan};
 use crate::report::{self, Event, Outcome, Reporter, RunInfo, StepInfo};
 use crate::resolve::ProcessEnv;
 use crate::runner::mask::Masker;
@@ -23,14 +23,7 @@ use crate::runner::{self, RunRequest};
 pub fn run(file: &Path, args: &RunArgs, output: &Output) -> Result<ExitCode, Error> {
     let pipeline = super::load(file, output)?;
     let git = Git::new(pipeline.dir());
-    let plan = plan::build(&PlanRequest {
-        pipeline: &pipeline,
-        environment: &args.target.env,
-        selection: &args.target.selection(),
-        git: &git,
-        secrets: &ProcessEnv,
-        live: args.dry_run,
-    })?;
+    let plan = super::build_plan(&pipeline, &git, &args.target, args.dry_run)?;
     if args.dry_run {
         anstream::print!("{}", plan::text::render(&plan));
         return Ok(ExitCode::Success);
