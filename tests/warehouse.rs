@@ -2,6 +2,7 @@
 //! PostgreSQL. `scripts/test.sh` installs them into `.venv` and starts PostgreSQL.
 
 mod common;
+mod example_dbt;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,6 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use common::{dagship, repo_root};
+use example_dbt::copy_tree;
 
 /// A copy of the example (pipeline and warehouse) in a temporary folder, so runs in parallel
 /// tests never share a database file.
@@ -21,23 +23,6 @@ fn example() -> tempfile::TempDir {
     .unwrap();
     copy_tree(&repo_root().join("examples"), &dir.path().join("examples"));
     dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        if ["target", "logs", "dbt_packages", "__pycache__"].contains(&name.to_str().unwrap_or(""))
-        {
-            continue;
-        }
-        let (src, dst) = (entry.path(), to.join(&name));
-        if src.is_dir() {
-            copy_tree(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
 }
 
 fn venv_path() -> String {
