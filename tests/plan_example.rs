@@ -2,12 +2,14 @@
 //! plan makes: no side effects, secrets never shown, selections that say what they left out.
 
 mod common;
+mod example_dbt;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
 
 use common::{assert_golden, dagship, repo_root, run};
+use example_dbt::copy_example;
 
 const SECRET: &str = "postgresql://deploy:hunter2-s3cret@db.internal/warehouse";
 
@@ -17,27 +19,10 @@ fn example() -> &'static Path {
     static COPY: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     COPY.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(
-            repo_root().join("pipeline.yaml"),
-            dir.path().join("pipeline.yaml"),
-        )
-        .unwrap();
-        copy_tree(&repo_root().join("examples"), &dir.path().join("examples"));
+        copy_example(dir.path());
         dir
     })
     .path()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let (path, dest) = (entry.path(), to.join(entry.file_name()));
-        if path.is_dir() {
-            copy_tree(&path, &dest);
-        } else {
-            std::fs::copy(&path, &dest).unwrap();
-        }
-    }
 }
 
 fn plan(env: &str, format: &str) -> String {

@@ -10,18 +10,13 @@ use std::process::Command;
 use serde_json::Value;
 
 use common::{dagship, repo_root};
-use example_dbt::copy_tree;
+use example_dbt::copy_example;
 
 /// A copy of the example (pipeline and warehouse) in a temporary folder, so runs in parallel
 /// tests never share a database file.
 fn example() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        repo_root().join("pipeline.yaml"),
-        dir.path().join("pipeline.yaml"),
-    )
-    .unwrap();
-    copy_tree(&repo_root().join("examples"), &dir.path().join("examples"));
+    copy_example(dir.path());
     dir
 }
 

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::plain::finished_text;
-use super::summary::{self, counts_line, log_path, outcome_label};
+use super::summary::{self, log_path, outcome_label};
 use super::{Event, Outcome, RunInfo, RunSummary, StepResult, human_duration};
 
 pub struct GithubReporter {
@@ -164,12 +164,7 @@ impl GithubReporter {
     }
 
     fn summary_lines(&mut self, summary: &RunSummary) -> io::Result<()> {
-        self.line(&format!(
-            "dagship {} in {}: {}",
-            outcome_label(summary.outcome),
-            human_duration(summary.duration),
-            counts_line(summary)
-        ))?;
+        self.line(&format!("dagship {}", summary::result_line(summary)))?;
         let log_dir = self
             .info
             .as_ref()

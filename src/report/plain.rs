@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::summary::{counts_line, log_path, outcome_label};
+use super::summary::{log_path, outcome_label, result_line};
 use super::{Event, Outcome, RunInfo, RunSummary, StepResult, human_duration};
 
 pub struct PlainReporter {
@@ -87,12 +87,7 @@ impl PlainReporter {
 
     /// The outcome and counts, then each failed step's reason, last lines and log.
     fn summary(&mut self, summary: &RunSummary) -> io::Result<()> {
-        self.run_line(&format!(
-            "{} in {}: {}",
-            outcome_label(summary.outcome),
-            human_duration(summary.duration),
-            counts_line(summary)
-        ))?;
+        self.run_line(&result_line(summary))?;
         let log_dir = self.info.as_ref().map(|i| i.log_dir.clone());
         for r in summary
             .results

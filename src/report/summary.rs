@@ -34,6 +34,16 @@ pub fn outcome_emoji(outcome: Outcome) -> &'static str {
     }
 }
 
+/// `failed in 8.8s: 2 succeeded, 1 failed, …`: how the run ended, the line every reporter closes with.
+pub fn result_line(summary: &RunSummary) -> String {
+    format!(
+        "{} in {}: {}",
+        outcome_label(summary.outcome),
+        super::human_duration(summary.duration),
+        counts_line(summary)
+    )
+}
+
 /// `2 succeeded, 1 failed, 1 skipped, 0 cancelled`: every count, so scripts can grep for one.
 pub fn counts_line(summary: &RunSummary) -> String {
     OUTCOMES

@@ -11,7 +11,7 @@ use anstyle::{AnsiColor, Style};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::plain::clean_line;
-use super::summary::{counts_line, log_path, outcome_label};
+use super::summary::{log_path, outcome_label, result_line};
 use super::{Event, Outcome, RunInfo, RunSummary, StepResult, human_duration};
 
 const BOLD: Style = Style::new().bold();
@@ -207,10 +207,9 @@ impl TtyReporter {
             Outcome::Skipped | Outcome::Cancelled => YELLOW.bold(),
         };
         let head = format!(
-            "\n{} in {}: {}",
-            capitalized(outcome_label(summary.outcome)),
-            human_duration(summary.duration),
-            counts_line(summary)
+            "
+{}",
+            capitalized(&result_line(summary))
         );
         self.print(&self.paint(style, &head))?;
         for r in summary

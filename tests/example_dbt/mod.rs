@@ -22,6 +22,12 @@ pub fn venv_bin(tool: &str) -> PathBuf {
     path
 }
 
+/// The example pipeline and warehouse, copied into `to` (without dbt's build artefacts).
+pub fn copy_example(to: &Path) {
+    std::fs::copy(repo_root().join("pipeline.yaml"), to.join("pipeline.yaml")).unwrap();
+    copy_tree(&repo_root().join("examples"), &to.join("examples"));
+}
+
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap().flatten() {

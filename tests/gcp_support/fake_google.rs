@@ -62,10 +62,7 @@ pub async fn start(fake: Fake) -> (String, Shared) {
     let app = axum::Router::new()
         .fallback(handle)
         .with_state(Arc::clone(&shared));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, shared)
+    (super::serve(app).await, shared)
 }
 
 fn google_error(code: u16, status: &str, message: &str) -> Response {

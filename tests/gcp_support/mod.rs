@@ -13,6 +13,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Serves a fake on a free port of 127.0.0.1 until the test ends; returns its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
 /// A plain HTTP client for checking what the fakes hold.
 pub fn client() -> reqwest::Client {
     dagship::gcp::auth::install_crypto();
