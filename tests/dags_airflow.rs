@@ -31,10 +31,7 @@ struct Case {
 }
 
 fn corpus(project: &str) -> LoadedManifest {
-    LoadedManifest {
-        manifest: dbt_support::load_manifest(project),
-        sha256: "0".repeat(64),
-    }
+    LoadedManifest::new(dbt_support::load_manifest(project), "0".repeat(64))
 }
 
 fn corpus_selectors(project: &str) -> SelectorsFile {

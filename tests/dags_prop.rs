@@ -198,10 +198,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let manifest_json = serde_json::to_vec(&manifest(case)).unwrap();
     let manifest = Manifest::from_slice(&manifest_json, Path::new("m.json")).unwrap();
-    let loaded = LoadedManifest {
-        manifest,
-        sha256: "ab".repeat(32),
-    };
+    let loaded = LoadedManifest::new(manifest, "ab".repeat(32));
     let selectors =
         SelectorsFile::from_yaml_str(&selectors_yaml(case), Path::new("s.yml")).unwrap();
     let options = options(case);

@@ -133,10 +133,16 @@ impl<'m> ManifestIndex<'m> {
                 own_tests[*only as usize].push(i as NodeIdx);
             }
         }
+        // Independent, and each a sizeable pass over a large manifest.
+        let (names, prefixes) = std::thread::scope(|scope| {
+            let names = scope.spawn(|| UnitNames::build(manifest));
+            let prefixes = PrefixIndex::build(manifest);
+            (names.join().expect("naming does not panic"), prefixes)
+        });
         ManifestIndex {
             manifest,
-            names: UnitNames::build(manifest),
-            prefixes: PrefixIndex::build(manifest),
+            names,
+            prefixes,
             own_tests,
         }
     }

@@ -11,13 +11,14 @@ pub mod naming;
 pub mod node_select;
 pub mod options;
 pub mod overrides;
-pub mod prune;
 pub mod python;
 pub mod render;
 pub mod units;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
@@ -58,97 +59,84 @@ impl DagsError {
 /// A manifest and the sha256 of its bytes (named in every file's header).
 pub struct LoadedManifest {
     pub manifest: Manifest,
-    pub sha256: String,
+    sha256: OnceLock<String>,
+    /// Hashing a large file takes a third of reading it: it runs on a second thread while
+    /// the DAGs are built, and is waited for when a header is written.
+    hashing: Mutex<Option<JoinHandle<String>>>,
 }
 
-/// Reads a manifest in three stages on their own threads, chunk by chunk: hashing the file,
-/// dropping what no DAG needs ([`prune`]) and parsing the rest. The file is never in memory
-/// whole, and parsing (the slow stage) sees about a quarter of its bytes.
-pub fn load_manifest(path: &Path) -> Result<LoadedManifest, DagsError> {
-    use std::io::Read;
-    use std::sync::mpsc::sync_channel;
+impl LoadedManifest {
+    /// A manifest whose file hash is known.
+    pub fn new(manifest: Manifest, sha256: String) -> LoadedManifest {
+        LoadedManifest {
+            manifest,
+            sha256: OnceLock::from(sha256),
+            hashing: Mutex::new(None),
+        }
+    }
 
-    let io = |source| {
-        DagsError::Manifest(ManifestError::Io {
-            path: path.to_path_buf(),
-            source,
+    /// The sha256 of the manifest file, in hex.
+    pub fn sha256(&self) -> &str {
+        self.sha256.get_or_init(|| {
+            let hashing = self.hashing.lock().expect("not poisoned").take();
+            hashing.map_or_else(String::new, |h| h.join().expect("hashing does not panic"))
         })
+    }
+}
+
+/// Reads a manifest; its bytes are hashed on a second thread once it is parsed.
+pub fn load_manifest(path: &Path) -> Result<LoadedManifest, DagsError> {
+    let io = |source| ManifestError::Io {
+        path: path.to_path_buf(),
+        source,
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let (to_hash, hash_rx) = sync_channel::<std::sync::Arc<Vec<u8>>>(8);
-    let (to_parse, parse_rx) = sync_channel::<std::io::Result<Vec<u8>>>(8);
-    let (manifest, sha256) = std::thread::scope(|scope| {
-        let hasher = scope.spawn(move || {
-            let mut hash = Sha256::new();
-            for chunk in hash_rx {
-                hash.update(chunk.as_slice());
-            }
-            hex(&hash.finalize())
-        });
-        scope.spawn(move || {
-            let mut pruner = prune::Pruner::default();
-            loop {
-                let mut chunk = vec![0; 1 << 20];
-                let n = match file.read(&mut chunk) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => {
-                        let _ = to_parse.send(Err(e));
-                        break;
-                    }
-                };
-                chunk.truncate(n);
-                let chunk = std::sync::Arc::new(chunk);
-                let mut kept = Vec::with_capacity(n / 2);
-                pruner.feed(&chunk, &mut kept);
-                // A stage that stopped early (a parse error) makes these sends fail: stop too.
-                if to_hash.send(chunk).is_err() || to_parse.send(Ok(kept)).is_err() {
-                    break;
-                }
-            }
-        });
-        let manifest = Manifest::from_reader(ChannelReader::new(parse_rx), path);
-        (manifest, hasher.join().unwrap_or_default())
+    let file = std::fs::File::open(path).map_err(io)?;
+    // SAFETY: the map is only read. Were the file truncated while it is read (dbt
+    // rewriting it at that moment), reading past its new end would crash; a copy
+    // would cost as much time as all the rest of reading a large manifest.
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(io)?;
+    let _ = map.advise(memmap2::Advice::Sequential);
+    // Hashing reads the file on its own (through one small buffer, so that memory does
+    // not hold the file twice) while it is parsed.
+    let hashing = std::thread::spawn({
+        let file = file.try_clone().map_err(io)?;
+        move || sha256_of(file)
     });
+    let manifest =
+        Manifest::from_slice_releasing(&map, path, &|start, end| give_back(&map, start, end))?;
     Ok(LoadedManifest {
-        manifest: manifest?,
-        sha256,
+        manifest,
+        sha256: OnceLock::new(),
+        hashing: Mutex::new(Some(hashing)),
     })
 }
 
-/// `Read` over chunks arriving on a channel.
-struct ChannelReader {
-    chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
-    current: Vec<u8>,
-    at: usize,
+/// Gives the pages of `start..end` back to the page cache: what was read is not kept
+/// twice (in the map and in the parsed manifest), which halves peak memory.
+fn give_back(map: &memmap2::Mmap, start: usize, end: usize) {
+    // SAFETY: a read-only file mapping: released pages read the same bytes again from
+    // the file if they are touched later.
+    let _ = unsafe {
+        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+    };
 }
 
-impl ChannelReader {
-    fn new(chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>) -> ChannelReader {
-        ChannelReader {
-            chunks,
-            current: Vec::new(),
-            at: 0,
+fn sha256_of(mut file: std::fs::File) -> String {
+    use std::io::{Read, Seek};
+    let mut hash = Sha256::new();
+    let mut buf = vec![0; 4 << 20];
+    if file.rewind().is_err() {
+        return String::new();
+    }
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hash.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return String::new(),
         }
     }
-}
-
-impl std::io::Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.current.len() {
-            match self.chunks.recv() {
-                Ok(chunk) => {
-                    self.current = chunk?;
-                    self.at = 0;
-                }
-                Err(_) => return Ok(0), // the file is read to its end
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.at);
-        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
+    hex(&hash.finalize())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -208,21 +196,25 @@ pub fn generate(
             )));
         }
     }
-    let index = graph::ManifestIndex::build(manifest);
-    let mut files = Vec::with_capacity(names.len());
-    for name in names {
-        let selector = selectors.and_then(|f| f.get(name));
-        let origin = || {
-            selectors.map_or("the default selection".to_string(), |f| {
-                f.origin().display().to_string()
+    // The index does not depend on the selections: both are built at once.
+    let (index, selections) = std::thread::scope(|scope| {
+        let index = scope.spawn(|| graph::ManifestIndex::build(manifest));
+        let selections: Vec<_> = names
+            .iter()
+            .map(|name| match selectors.and_then(|f| f.get(name)) {
+                Some(s) => s.evaluate(manifest),
+                None => select_expression(manifest, &[], &[]),
             })
-        };
-        let selection = match selector {
-            Some(s) => s.evaluate(manifest),
-            None => select_expression(manifest, &[], &[]),
-        }
-        .map_err(|error| DagsError::Select {
-            origin: origin(),
+            .collect();
+        (index.join().expect("indexing does not panic"), selections)
+    });
+    let mut files = Vec::with_capacity(names.len());
+    for (name, selection) in names.into_iter().zip(selections) {
+        let selector = selectors.and_then(|f| f.get(name));
+        let selection = selection.map_err(|error| DagsError::Select {
+            origin: selectors.map_or("the default selection".to_string(), |f| {
+                f.origin().display().to_string()
+            }),
             error,
         })?;
         let dag_id = naming::dag_id(name);
@@ -255,7 +247,7 @@ pub fn generate(
         };
         let header = render::Header {
             dag_id: &dag_id,
-            manifest_sha256: &loaded.sha256,
+            manifest_sha256: loaded.sha256(),
             selector: selector.map(|s| s.name.as_str()),
             description: &description,
             project: manifest.project_name(),

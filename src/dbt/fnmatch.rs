@@ -25,6 +25,11 @@ pub struct Pattern {
 }
 
 impl Pattern {
+    /// True for `*` (and `**`…): it matches every string, newlines included.
+    pub fn matches_everything(&self) -> bool {
+        self.tokens == [Token::Star]
+    }
+
     /// Compiles `pat` the way `fnmatch.translate` does.
     pub fn new(pat: &str) -> Pattern {
         let chars: Vec<char> = pat.chars().collect();

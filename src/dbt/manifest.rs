@@ -1,10 +1,14 @@
 //! Reading dbt's `manifest.json` (schema v10, v11 and v12: dbt 1.6 and later).
 //!
 //! Only what node selection and DAG generation need is kept; everything else in the
-//! file (SQL, columns, docs, macros' bodies, parent/child maps) is skipped while parsing.
+//! file (SQL, columns, docs, macros' bodies, parent/child maps) is skipped while parsing
+//! ([`read`] walks the file, [`cursor`] and [`skim`] do the skipping).
 
 mod config;
-mod raw;
+mod cursor;
+mod read;
+mod skim;
+mod split;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -15,8 +19,7 @@ use serde_json::Value;
 use crate::dbt::select::graph::DepGraph;
 use crate::dbt::select::path::RootTree;
 pub use config::Config;
-use config::HotConfig;
-use raw::{MetadataOnly, RawFileRef, RawManifest, RawNode};
+use read::{FileRef, MetadataOnly, Parsed};
 
 /// Manifest schema versions this reader understands, oldest first.
 pub const SUPPORTED_SCHEMA_VERSIONS: [&str; 3] = ["v10", "v11", "v12"];
@@ -154,7 +157,7 @@ impl ResourceType {
 
 /// Which top-level manifest section an entry came from. dbt's selector methods walk
 /// different sections (e.g. `config.` only nodes and sources), so this is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Section {
     Node,
     Source,
@@ -195,8 +198,8 @@ pub struct Node {
     pub is_generic_test: bool,
     pub attached_node: Option<String>,
     /// Model version (a string or a number in the manifest).
-    pub version: Option<Value>,
-    pub latest_version: Option<Value>,
+    pub version: Option<Box<Value>>,
+    pub latest_version: Option<Box<Value>>,
     pub access: Option<String>,
     pub group: Option<String>,
     pub source_name: Option<String>,
@@ -246,51 +249,32 @@ impl Manifest {
 
     /// Parses manifest JSON held in memory; `origin` names it in error messages.
     pub fn from_slice(json: &[u8], origin: &Path) -> Result<Manifest, ManifestError> {
-        let raw: RawManifest = match serde_json::from_slice(json) {
-            Ok(raw) => raw,
-            Err(err) => return Err(read_failure(json, origin, &err)),
-        };
-        check_version(raw.metadata.dbt_schema_version.as_deref(), origin)?;
-        Ok(Manifest::from_raw(raw))
+        Manifest::from_slice_releasing(json, origin, &|_, _| {})
     }
 
-    /// Parses manifest JSON as it is read (the file is never in memory whole). `reader`
-    /// yields `origin`'s content, possibly with parts the reader skips left out; when it
-    /// does not parse, `origin` is read again whole for an error with the exact byte offset.
-    pub fn from_reader(
-        reader: impl std::io::Read,
+    /// Like [`Manifest::from_slice`], calling `release(start, end)` for ranges of `json`
+    /// it has read and will not read again: a memory-mapped file's pages can be given
+    /// back while the rest is read.
+    pub fn from_slice_releasing(
+        json: &[u8],
         origin: &Path,
+        release: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Manifest, ManifestError> {
-        let reader = std::io::BufReader::with_capacity(1 << 20, reader);
-        match serde_json::from_reader::<_, RawManifest>(reader) {
-            Ok(raw) => {
-                check_version(raw.metadata.dbt_schema_version.as_deref(), origin)?;
-                Ok(Manifest::from_raw(raw))
+        match read::manifest(json, release) {
+            Ok(parsed) => {
+                check_version(parsed.metadata.dbt_schema_version.as_deref(), origin)?;
+                Ok(Manifest::from_parsed(parsed))
             }
-            Err(e) if e.is_io() => Err(ManifestError::Io {
-                path: origin.to_path_buf(),
-                source: std::io::Error::other(e),
-            }),
-            Err(_) => Manifest::from_path(origin),
+            Err(stop) => Err(read_failure(json, origin, stop)),
         }
     }
 
-    fn from_raw(raw: RawManifest) -> Manifest {
-        let root = raw.metadata.project_name.clone();
-        let other_root_files = root_files_of(&raw, root.as_deref());
-        let mut nodes: Vec<Node> = collect_nodes(raw.nodes.0, Section::Node).collect();
-        nodes.extend(collect_nodes(raw.sources.0, Section::Source));
-        nodes.extend(collect_nodes(raw.exposures.0, Section::Exposure));
-        nodes.extend(collect_nodes(raw.metrics.0, Section::Metric));
-        nodes.extend(collect_nodes(raw.semantic_models.0, Section::SemanticModel));
-        nodes.extend(collect_nodes(raw.saved_queries.0, Section::SavedQuery));
-        nodes.extend(collect_nodes(raw.unit_tests.0, Section::UnitTest));
-        nodes.extend(collect_nodes(raw.functions.0, Section::Function));
-        // Sorting makes index order equal unique_id order: selections come out sorted.
-        nodes.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
-        nodes.dedup_by(|a, b| a.unique_id == b.unique_id);
+    fn from_parsed(parsed: Parsed) -> Manifest {
+        let root = parsed.metadata.project_name.clone();
+        let other_root_files = root_files_of(&parsed.file_refs, root.as_deref());
+        let nodes = sorted_by_unique_id(parsed.nodes);
         let graph = DepGraph::build(&nodes);
-        let m = raw.metadata;
+        let m = parsed.metadata;
         Manifest {
             metadata: Metadata {
                 dbt_schema_version: m.dbt_schema_version.unwrap_or_default(),
@@ -300,7 +284,7 @@ impl Manifest {
             },
             nodes,
             other_root_files,
-            selectors: raw.selectors,
+            selectors: parsed.selectors,
             graph,
             root_tree: OnceLock::new(),
         }
@@ -356,39 +340,51 @@ impl Manifest {
     }
 }
 
-/// Turns a serde_json failure into a user-facing error; if the file declares a schema
-/// version we do not support, that is the more useful thing to say.
-fn read_failure(json: &[u8], origin: &Path, err: &serde_json::Error) -> ManifestError {
-    if err.classify() == serde_json::error::Category::Data
-        && let Ok(meta) = serde_json::from_slice::<MetadataOnly>(json)
+/// Turns a stop of the reader into a user-facing error. The reader skips most of the
+/// file without checking its grammar, so the file is first checked strictly (this only
+/// happens on failure): a syntax error or a truncation found there is the real problem.
+/// Otherwise the JSON is well-formed but not shaped like a manifest; if it declares a
+/// schema version we do not support, that is the more useful thing to say.
+fn read_failure(json: &[u8], origin: &Path, stop: cursor::Stop) -> ManifestError {
+    let path = origin.to_path_buf();
+    if let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(json) {
+        let (line, column) = (err.line(), err.column());
+        let offset = byte_offset(json, line, column);
+        return match err.classify() {
+            serde_json::error::Category::Eof => ManifestError::Truncated {
+                path,
+                offset: json.len() as u64,
+            },
+            _ => ManifestError::InvalidJson {
+                path,
+                offset,
+                line,
+                column,
+                message: cursor::strip_position(&err.to_string()),
+            },
+        };
+    }
+    if let Ok(meta) = serde_json::from_slice::<MetadataOnly>(json)
         && let Err(version_err) = check_version(meta.metadata.dbt_schema_version.as_deref(), origin)
     {
         return version_err;
     }
-    let (line, column) = (err.line(), err.column());
-    let offset = byte_offset(json, line, column);
-    let path = origin.to_path_buf();
-    let message = strip_position(&err.to_string());
-    match err.classify() {
-        serde_json::error::Category::Eof => ManifestError::Truncated {
-            path,
-            offset: json.len() as u64,
-        },
-        serde_json::error::Category::Data => ManifestError::UnexpectedShape {
-            path,
-            offset,
-            line,
-            column,
-            message,
-        },
-        _ => ManifestError::InvalidJson {
-            path,
-            offset,
-            line,
-            column,
-            message,
-        },
+    let (line, column) = line_column(json, stop.offset);
+    ManifestError::UnexpectedShape {
+        path,
+        offset: stop.offset as u64,
+        line,
+        column,
+        message: stop.message,
     }
+}
+
+/// 1-based line and byte column of `offset`.
+fn line_column(json: &[u8], offset: usize) -> (usize, usize) {
+    let before = &json[..offset.min(json.len())];
+    let line = memchr::memchr_iter(b'\n', before).count() + 1;
+    let start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    (line, before.len() - start + 1)
 }
 
 /// serde_json reports a 1-based line and the 1-based byte column of the offending
@@ -406,14 +402,6 @@ fn byte_offset(json: &[u8], line: usize, column: usize) -> u64 {
         }
     }
     (start + column.saturating_sub(1)).min(json.len()) as u64
-}
-
-/// serde_json appends " at line L column C"; we print our own position instead.
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
 }
 
 fn check_version(url: Option<&str>, origin: &Path) -> Result<(), ManifestError> {
@@ -438,81 +426,43 @@ fn schema_version_of(url: &str) -> &str {
     last.strip_suffix(".json").unwrap_or(last)
 }
 
-fn collect_nodes(raw: Vec<RawNode>, section: Section) -> impl Iterator<Item = Node> {
-    raw.into_iter().map(move |r| node_from_raw(r, section))
-}
-
-fn node_from_raw(r: RawNode, section: Section) -> Node {
-    let config = r.config;
-    let hot = HotConfig::of(&config);
-    let tags = tags_for(section, r.tags, hot.tags);
-    let test_name = r.test_metadata.as_ref().and_then(|t| t.name.clone());
-    Node {
-        resource_type: ResourceType::parse(&r.resource_type).unwrap_or(ResourceType::Other),
-        unique_id: r.unique_id,
-        section,
-        package_name: r.package_name,
-        name: r.name,
-        fqn: r.fqn,
-        path: r.path,
-        original_file_path: r.original_file_path,
-        patch_path: r.patch_path,
-        tags,
-        config,
-        enabled: hot.enabled.and_then(|e| e.as_bool()) != Some(false),
-        materialized: hot
-            .materialized
-            .and_then(|m| m.as_str().map(str::to_string)),
-        depends_on: r.depends_on.map(|d| d.nodes).unwrap_or_default(),
-        is_generic_test: r.test_metadata.is_some(),
-        test_metadata_name: test_name,
-        attached_node: r.attached_node,
-        version: r.version.filter(|v| !v.is_null()),
-        latest_version: r.latest_version.filter(|v| !v.is_null()),
-        access: r.access,
-        group: r.group,
-        source_name: r.source_name,
-        alias: r.alias,
-        schema: r.schema,
-        database: r.database,
-        relation_name: r.relation_name,
+/// Sorting makes index order equal unique_id order: selections come out sorted. Of
+/// entries sharing a unique_id, the one of the earlier section is kept. Entries are large,
+/// so their order is found first and each one is then moved into place once.
+fn sorted_by_unique_id(mut nodes: Vec<Node>) -> Vec<Node> {
+    let mut order: Vec<(&str, Section, u32)> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.unique_id.as_str(), n.section, i as u32))
+        .collect();
+    order.sort_unstable();
+    let order: Vec<usize> = order.into_iter().map(|(_, _, i)| i as usize).collect();
+    // Position k takes the entry at order[k]: follow each cycle of the permutation.
+    let mut placed = vec![false; nodes.len()];
+    for start in 0..nodes.len() {
+        let mut k = start;
+        while !placed[k] {
+            placed[k] = true;
+            let from = order[k];
+            if from == start {
+                break;
+            }
+            nodes.swap(k, from);
+            k = from;
+        }
     }
-}
-
-/// The tag list dbt's `tag:` method iterates. Unit tests take theirs from
-/// `config.tags` (a string counts as one tag); semantic models have none; a saved
-/// query's string `tags` is iterated character by character, as Python would.
-fn tags_for(section: Section, tags: Option<Value>, config_tags: Option<Value>) -> Vec<String> {
-    match section {
-        Section::SemanticModel => Vec::new(),
-        Section::UnitTest => string_list(config_tags.as_ref(), false),
-        Section::SavedQuery => string_list(tags.as_ref(), true),
-        _ => string_list(tags.as_ref(), false),
-    }
-}
-
-fn string_list(v: Option<&Value>, split_string: bool) -> Vec<String> {
-    match v {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|i| i.as_str().map(str::to_string))
-            .collect(),
-        Some(Value::String(s)) if split_string => s.chars().map(String::from).collect(),
-        Some(Value::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
-    }
+    nodes.dedup_by(|later, first| later.unique_id == first.unique_id);
+    nodes
 }
 
 /// Files of the root project that are not graph entries (macros, docs, disabled
 /// nodes): their directories exist on disk, which matters to `path:` globbing.
-fn root_files_of(raw: &RawManifest, root: Option<&str>) -> Vec<String> {
+fn root_files_of(refs: &[FileRef], root: Option<&str>) -> Vec<String> {
     let Some(root) = root else {
         return Vec::new();
     };
-    let disabled = raw.disabled.0.iter().flat_map(|l| l.0.iter());
-    let refs = raw.macros.0.iter().chain(raw.docs.0.iter()).chain(disabled);
     let mut files = Vec::new();
-    for r in refs.filter(|r: &&RawFileRef| r.package_name == root) {
+    for r in refs.iter().filter(|r| r.package_name == root) {
         files.push(r.original_file_path.clone());
         if let Some(p) = r.patch_path.as_deref().and_then(patch_file) {
             files.push(p.to_string());
@@ -535,6 +485,7 @@ mod tests {
         let json = b"{\n  \"a\": 1,\n  x\n}";
         assert_eq!(byte_offset(json, 3, 3), 14);
         assert_eq!(byte_offset(json, 1, 1), 0);
+        assert_eq!(line_column(json, 14), (3, 3));
     }
 
     #[test]

@@ -6,21 +6,27 @@
 
 use std::fmt;
 
-use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The `config` object of a manifest entry, as written in the manifest.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    raw: Option<Box<RawValue>>,
+    raw: Option<Box<str>>,
 }
 
 impl Config {
+    /// A config from the JSON text of an object (the manifest reader has checked that
+    /// its brackets balance; a key that does not parse reads as absent).
+    pub fn from_json_text(text: &str) -> Config {
+        Config {
+            raw: Some(text.into()),
+        }
+    }
+
     /// The JSON text (`{}` when the entry has no config).
     pub fn raw(&self) -> &str {
-        self.raw.as_deref().map_or("{}", RawValue::get)
+        self.raw.as_deref().unwrap_or("{}")
     }
 
     /// All top-level keys, parsed (a repeated key keeps its last value).
@@ -77,30 +83,6 @@ impl<'de> Visitor<'de> for KeySeeker<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for Config {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Option::<Box<RawValue>>::deserialize(d)?;
-        Ok(Config {
-            raw: raw.filter(|r| r.get().trim_start().starts_with('{')),
-        })
-    }
-}
-
-/// The config keys read for every entry at load.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(crate) struct HotConfig {
-    pub enabled: Option<Value>,
-    pub materialized: Option<Value>,
-    pub tags: Option<Value>,
-}
-
-impl HotConfig {
-    pub fn of(config: &Config) -> HotConfig {
-        serde_json::from_str(config.raw()).unwrap_or_default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,16 +90,15 @@ mod tests {
 
     #[test]
     fn lookups_descend_and_skip() {
-        let c: Config = serde_json::from_str(
+        let c = Config::from_json_text(
             r#"{"materialized": "view", "meta": {"owner": {"name": "a"}}, "tags": ["x"], "materialized": "table"}"#,
-        )
-        .unwrap();
+        );
         assert_eq!(c.get("materialized"), Some(json!("table")));
         assert_eq!(c.lookup(&["meta", "owner", "name"]), Some(json!("a")));
         assert_eq!(c.lookup(&["tags", "0"]), None);
         assert_eq!(c.get("absent"), None);
         assert_eq!(c.to_map().len(), 3);
-        let empty: Config = serde_json::from_str("null").unwrap();
+        let empty = Config::default();
         assert_eq!((empty.raw(), empty.get("x")), ("{}", None));
     }
 }

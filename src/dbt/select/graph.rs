@@ -100,6 +100,13 @@ impl DepGraph {
                 members.insert(i as NodeIdx);
             }
         }
+        // A hash lookup: a binary search over long, similar unique_ids was a tenth of
+        // reading a large manifest.
+        let by_id: std::collections::HashMap<&str, NodeIdx> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| (node.unique_id.as_str(), i as NodeIdx))
+            .collect();
         let mut parents = vec![Vec::new(); n];
         let mut children = vec![Vec::new(); n];
         for (i, node) in nodes.iter().enumerate() {
@@ -108,7 +115,8 @@ impl DepGraph {
                 continue;
             }
             for dep in &node.depends_on {
-                let Some(parent) = find(nodes, dep).filter(|p| members.contains(*p)) else {
+                let found = by_id.get(dep.as_str()).copied();
+                let Some(parent) = found.filter(|p| members.contains(*p)) else {
                     continue;
                 };
                 // networkx keeps one edge per pair however often it is listed.
@@ -193,13 +201,6 @@ impl DepGraph {
         }
         found
     }
-}
-
-fn find(nodes: &[Node], unique_id: &str) -> Option<NodeIdx> {
-    nodes
-        .binary_search_by(|n| n.unique_id.as_str().cmp(unique_id))
-        .ok()
-        .map(|i| i as NodeIdx)
 }
 
 /// dbt's `NodeSelector._is_graph_member`: exposures always, everything else when enabled.

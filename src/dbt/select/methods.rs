@@ -285,6 +285,12 @@ impl<'a> FqnSelector<'a> {
         } else if last == self.raw {
             return true;
         }
+        // `fqn:*` (dbt's default selection) matches every entry: no need to build strings.
+        if let Some((0, pat)) = &self.wildcard
+            && pat.matches_everything()
+        {
+            return true;
+        }
         // Dots inside fqn parts (versioned or dotted model names) act as separators too.
         let flat: Vec<&str> = fqn.iter().flat_map(|s| s.split('.')).collect();
         if flat.len() < self.parts.len() {
@@ -358,7 +364,7 @@ fn version(m: &Manifest, selector: &Value) -> Result<NodeSet, SelectError> {
         if n.section != Section::Node || n.resource_type != ResourceType::Model {
             return false;
         }
-        let (v, latest) = (n.version.as_ref(), n.latest_version.as_ref());
+        let (v, latest) = (n.version.as_deref(), n.latest_version.as_deref());
         let both = v
             .filter(|v| py_truthy(v))
             .zip(latest.filter(|l| py_truthy(l)));

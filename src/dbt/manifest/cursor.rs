@@ -1,0 +1,293 @@
+//! A forward-only reader over JSON bytes: walks objects key by key, parses the values it
+//! is asked for with serde_json and skips the rest with [`skim`].
+
+use serde::de::DeserializeOwned;
+
+use super::skim;
+
+/// Where and why reading stopped. The caller decides what kind of error it is (the input
+/// may turn out not to be JSON at all, see `Manifest::from_slice`).
+#[derive(Debug)]
+pub(crate) struct Stop {
+    pub offset: usize,
+    pub message: String,
+}
+
+pub(crate) type Read<T> = Result<T, Stop>;
+
+pub(crate) struct Cursor<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(buf: &'a [u8]) -> Cursor<'a> {
+        Cursor { buf, at: 0 }
+    }
+
+    /// A cursor at `offset` of `buf`.
+    pub fn at(buf: &'a [u8], offset: usize) -> Cursor<'a> {
+        Cursor { buf, at: offset }
+    }
+
+    pub fn offset(&self) -> usize {
+        self.at
+    }
+
+    pub fn seek(&mut self, offset: usize) {
+        self.at = offset;
+    }
+
+    /// Where the next key's opening quote is, when a comma comes next (`usize::MAX` when
+    /// not); reads only whitespace.
+    pub fn offset_of_next_key(&mut self) -> Read<usize> {
+        if self.peek() != Some(b',') {
+            return Ok(usize::MAX);
+        }
+        let rest = &self.buf[self.at + 1..];
+        let ws = rest
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+            .count();
+        Ok(self.at + 1 + ws)
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    fn stop<T>(&self, message: impl Into<String>) -> Read<T> {
+        Err(Stop {
+            offset: self.at,
+            message: message.into(),
+        })
+    }
+
+    /// The next byte that is not whitespace, left unread.
+    fn peek(&mut self) -> Option<u8> {
+        while let Some(&b) = self.buf.get(self.at) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(b);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    fn expect(&mut self, byte: u8, what: &str) -> Read<()> {
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            return Ok(());
+        }
+        self.stop(format!("expected {what}"))
+    }
+
+    /// Reads `null`, returning true, or leaves anything else unread.
+    pub fn null(&mut self) -> bool {
+        let null = self.peek() == Some(b'n') && self.buf[self.at..].starts_with(b"null");
+        if null {
+            self.at += 4;
+        }
+        null
+    }
+
+    /// Enters an object; `Ok(false)` (having read it) for `null`.
+    pub fn object_or_null(&mut self, what: &str) -> Read<bool> {
+        if self.null() {
+            return Ok(false);
+        }
+        self.expect(b'{', what)?;
+        Ok(true)
+    }
+
+    /// The next key of the object entered last (`first` tells whether one was read
+    /// already), or `None` at its end. Keys are returned as written, escapes included:
+    /// the keys the reader looks for have none.
+    pub fn next_key(&mut self, first: &mut bool) -> Read<Option<&'a [u8]>> {
+        match self.peek() {
+            Some(b'}') => {
+                self.at += 1;
+                return Ok(None);
+            }
+            Some(b',') if !*first => self.at += 1,
+            Some(b'"') if *first => {}
+            _ if *first => return self.stop("expected a key or `}`"),
+            _ => return self.stop("expected `,` or `}`"),
+        }
+        *first = false;
+        self.expect(b'"', "a key")?;
+        let start = self.at;
+        let Some(end) = skim::string_end(self.buf, start) else {
+            return self.eof();
+        };
+        self.at = end + 1;
+        self.expect(b':', "`:` after the key")?;
+        Ok(Some(&self.buf[start..end]))
+    }
+
+    /// The next element of the array entered last, or `None` at its end; the caller then
+    /// reads the element.
+    pub fn next_element(&mut self, first: &mut bool) -> Read<bool> {
+        match self.peek() {
+            Some(b']') => {
+                self.at += 1;
+                return Ok(false);
+            }
+            Some(b',') if !*first => self.at += 1,
+            Some(_) if *first => {}
+            _ => return self.stop("expected `,` or `]`"),
+        }
+        *first = false;
+        Ok(true)
+    }
+
+    /// Enters an array.
+    pub fn array(&mut self, what: &str) -> Read<()> {
+        self.expect(b'[', what)
+    }
+
+    pub fn peek_byte(&mut self) -> Option<u8> {
+        self.peek()
+    }
+
+    fn eof<T>(&self) -> Read<T> {
+        Err(Stop {
+            offset: self.buf.len(),
+            message: "the input ends inside a value".into(),
+        })
+    }
+
+    /// Moves past the next value without looking inside it.
+    pub fn skip(&mut self) -> Read<()> {
+        let end = match self.peek() {
+            Some(b'"') => skim::string_end(self.buf, self.at + 1).map(|e| e + 1),
+            Some(b'{' | b'[') => skim::container_end(self.buf, self.at),
+            Some(b) if b == b'-' || b.is_ascii_alphanumeric() => Some(self.scalar_end()),
+            Some(_) => return self.stop("expected a value"),
+            None => None,
+        };
+        match end {
+            Some(end) => {
+                self.at = end;
+                Ok(())
+            }
+            None => self.eof(),
+        }
+    }
+
+    fn scalar_end(&self) -> usize {
+        let rest = &self.buf[self.at..];
+        let len = rest
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')))
+            .unwrap_or(rest.len());
+        self.at + len
+    }
+
+    /// The text of the next value, moved past.
+    pub fn raw(&mut self) -> Read<&'a [u8]> {
+        self.peek();
+        let start = self.at;
+        self.skip()?;
+        Ok(&self.buf[start..self.at])
+    }
+
+    /// The next value, parsed strictly.
+    pub fn parse<T: DeserializeOwned>(&mut self) -> Read<T> {
+        let start = self.peek().map(|_| self.at).unwrap_or(self.at);
+        let raw = self.raw()?;
+        serde_json::from_slice(raw).map_err(|e| Stop {
+            offset: start,
+            message: strip_position(&e.to_string()),
+        })
+    }
+
+    /// A string, or `None` for `null`. Strings without escapes (nearly all) are copied
+    /// straight from the input.
+    pub fn string(&mut self) -> Read<Option<String>> {
+        if self.null() {
+            return Ok(None);
+        }
+        if self.peek() != Some(b'"') {
+            return self.stop("expected a string");
+        }
+        let start = self.at;
+        let raw = self.raw()?;
+        let body = &raw[1..raw.len() - 1];
+        if memchr::memchr(b'\\', body).is_none()
+            && let Ok(s) = std::str::from_utf8(body)
+        {
+            return Ok(Some(s.to_string()));
+        }
+        serde_json::from_slice(raw).map_err(|e| Stop {
+            offset: start,
+            message: strip_position(&e.to_string()),
+        })
+    }
+
+    /// A list of strings; `null` reads as empty.
+    pub fn strings(&mut self) -> Read<Vec<String>> {
+        if self.null() {
+            return Ok(Vec::new());
+        }
+        self.array("a list of strings")?;
+        let (mut out, mut first) = (Vec::new(), true);
+        while self.next_element(&mut first)? {
+            match self.string()? {
+                Some(s) => out.push(s),
+                None => return self.stop("expected a string, found null"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// serde_json appends " at line L column C"; positions are reported by the caller.
+pub(crate) fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_keys_and_skips_values() {
+        let json =
+            br#" { "a" : [1, {"x": "}"}], "b": "s\"q", "c": null, "d": -1.5e3, "e": ["p", "q"] } "#;
+        let mut c = Cursor::new(json);
+        assert!(c.object_or_null("an object").unwrap());
+        let mut first = true;
+        let mut seen = Vec::new();
+        while let Some(key) = c.next_key(&mut first).unwrap() {
+            match key {
+                b"b" => assert_eq!(c.string().unwrap().as_deref(), Some("s\"q")),
+                b"c" => assert_eq!(c.string().unwrap(), None),
+                b"d" => assert_eq!(c.parse::<f64>().unwrap(), -1500.0),
+                b"e" => assert_eq!(c.strings().unwrap(), ["p", "q"]),
+                _ => c.skip().unwrap(),
+            }
+            seen.push(String::from_utf8(key.to_vec()).unwrap());
+        }
+        assert_eq!(seen, ["a", "b", "c", "d", "e"]);
+    }
+
+    #[test]
+    fn stops_name_the_spot() {
+        let json = br#"{"a": 1 "b": 2}"#;
+        let mut c = Cursor::new(json);
+        c.object_or_null("an object").unwrap();
+        let mut first = true;
+        c.next_key(&mut first).unwrap();
+        c.skip().unwrap();
+        let stop = c.next_key(&mut first).unwrap_err();
+        assert_eq!(stop.offset, 8);
+        let mut cut = Cursor::new(br#"{"a": [1, 2"#);
+        cut.object_or_null("an object").unwrap();
+        cut.next_key(&mut true).unwrap();
+        assert_eq!(cut.skip().unwrap_err().offset, 11);
+    }
+}

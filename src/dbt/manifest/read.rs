@@ -1,0 +1,343 @@
+//! The walk over `manifest.json`: every graph entry of every section, with only the fields
+//! selection and DAG generation use. Everything else (SQL, columns, docs, the parent and
+//! child maps) is skipped without being parsed, which is most of the file.
+//!
+//! Every field is optional, so one walk reads schema v10 to v12; the schema version is
+//! checked afterwards. Keys may come in any order; a repeated key keeps its last value.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::config::Config;
+use super::cursor::{Cursor, Read};
+use super::split;
+use super::{Node, ResourceType, Section};
+
+/// What the walk collects, before sorting and the dependency graph.
+pub(crate) struct Parsed {
+    pub metadata: RawMetadata,
+    pub nodes: Vec<Node>,
+    /// Where macros, docs and disabled nodes live (package, file, patch path).
+    pub file_refs: Vec<FileRef>,
+    pub selectors: IndexMap<String, Value>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub(crate) struct RawMetadata {
+    pub dbt_schema_version: Option<String>,
+    pub dbt_version: Option<String>,
+    pub project_name: Option<String>,
+    pub adapter_type: Option<String>,
+}
+
+/// Only the metadata; used to report the schema version when the full read fails.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct MetadataOnly {
+    pub metadata: RawMetadata,
+}
+
+/// Where a macro, doc or disabled node lives; used to know which files the root
+/// project has on disk (dbt's `path:` method globs the filesystem).
+#[derive(Default)]
+pub(crate) struct FileRef {
+    pub package_name: String,
+    pub original_file_path: String,
+    pub patch_path: Option<String>,
+}
+
+const SECTIONS: [(&[u8], Section); 8] = [
+    (b"nodes", Section::Node),
+    (b"sources", Section::Source),
+    (b"exposures", Section::Exposure),
+    (b"metrics", Section::Metric),
+    (b"semantic_models", Section::SemanticModel),
+    (b"saved_queries", Section::SavedQuery),
+    (b"unit_tests", Section::UnitTest),
+    (b"functions", Section::Function),
+];
+
+/// Told of byte ranges `start..end` of the input that will not be read again.
+pub(crate) type Release<'r> = &'r (dyn Fn(usize, usize) + Sync);
+
+pub(crate) fn manifest(json: &[u8], release: Release<'_>) -> Read<Parsed> {
+    let mut c = Cursor::new(json);
+    let mut parsed = Parsed {
+        metadata: RawMetadata::default(),
+        nodes: Vec::new(),
+        file_refs: Vec::new(),
+        selectors: IndexMap::new(),
+    };
+    // Entries are rarely under 2 KB of JSON; a larger guess costs only untouched memory.
+    parsed.nodes.reserve(json.len() / 2048);
+    c.object_or_null("a JSON object")?;
+    let mut first = true;
+    while let Some(key) = c.next_key(&mut first)? {
+        if key == b"nodes" {
+            split::entries_in_parallel(&mut c, Section::Node, &mut parsed.nodes, release)?;
+            continue;
+        }
+        if let Some((_, section)) = SECTIONS.iter().find(|(name, _)| *name == key) {
+            entries(&mut c, |c| {
+                parsed.nodes.push(entry(c, *section)?);
+                Ok(())
+            })?;
+            continue;
+        }
+        match key {
+            b"metadata" => parsed.metadata = c.parse::<Option<_>>()?.unwrap_or_default(),
+            b"macros" | b"docs" => entries(&mut c, |c| {
+                parsed.file_refs.push(file_ref(c)?);
+                Ok(())
+            })?,
+            b"disabled" => entries(&mut c, |c| disabled(c, &mut parsed.file_refs))?,
+            b"selectors" => parsed.selectors = c.parse::<Option<_>>()?.unwrap_or_default(),
+            _ => c.skip()?,
+        }
+    }
+    if c.peek_byte().is_some() {
+        return Err(super::cursor::Stop {
+            offset: c.offset(),
+            message: "trailing characters after the manifest".into(),
+        });
+    }
+    Ok(parsed)
+}
+
+/// Calls `each` on every value of an object keyed by unique_id (`null` is empty).
+fn entries<'a>(c: &mut Cursor<'a>, mut each: impl FnMut(&mut Cursor<'a>) -> Read<()>) -> Read<()> {
+    if !c.object_or_null("an object keyed by unique_id")? {
+        return Ok(());
+    }
+    let mut first = true;
+    while c.next_key(&mut first)?.is_some() {
+        each(c)?;
+    }
+    Ok(())
+}
+
+/// A graph entry's fields as written, before they are interpreted.
+#[derive(Default)]
+struct Fields {
+    unique_id: Option<String>,
+    resource_type: Option<String>,
+    package_name: Option<String>,
+    name: Option<String>,
+    fqn: Vec<String>,
+    path: Option<String>,
+    original_file_path: Option<String>,
+    patch_path: Option<String>,
+    tags: Option<Value>,
+    config: Option<(Config, HotConfig)>,
+    depends_on: Vec<String>,
+    test_metadata: Option<Option<String>>,
+    attached_node: Option<String>,
+    version: Option<Value>,
+    latest_version: Option<Value>,
+    access: Option<String>,
+    group: Option<String>,
+    source_name: Option<String>,
+    alias: Option<String>,
+    schema: Option<String>,
+    database: Option<String>,
+    relation_name: Option<String>,
+}
+
+pub(crate) fn entry(c: &mut Cursor<'_>, section: Section) -> Read<Node> {
+    let mut f = Fields::default();
+    c.object_or_null("an entry object")?;
+    let mut first = true;
+    while let Some(key) = c.next_key(&mut first)? {
+        match key {
+            b"unique_id" => f.unique_id = c.string()?,
+            b"resource_type" => f.resource_type = c.string()?,
+            b"package_name" => f.package_name = c.string()?,
+            b"name" => f.name = c.string()?,
+            b"fqn" => f.fqn = c.strings()?,
+            b"path" => f.path = c.string()?,
+            b"original_file_path" => f.original_file_path = c.string()?,
+            b"patch_path" => f.patch_path = c.string()?,
+            b"tags" => f.tags = c.parse()?,
+            b"config" => f.config = config(c)?,
+            b"depends_on" => f.depends_on = depends_on(c)?,
+            b"test_metadata" => f.test_metadata = test_metadata(c)?,
+            b"attached_node" => f.attached_node = c.string()?,
+            b"version" => f.version = c.parse()?,
+            b"latest_version" => f.latest_version = c.parse()?,
+            b"access" => f.access = c.string()?,
+            b"group" => f.group = c.string()?,
+            b"source_name" => f.source_name = c.string()?,
+            b"alias" => f.alias = c.string()?,
+            b"schema" => f.schema = c.string()?,
+            b"database" => f.database = c.string()?,
+            b"relation_name" => f.relation_name = c.string()?,
+            _ => c.skip()?,
+        }
+    }
+    Ok(f.into_node(section))
+}
+
+/// The config keys every entry needs at load; any other is read on demand from the text.
+#[derive(Default)]
+struct HotConfig {
+    enabled: Option<Value>,
+    materialized: Option<Value>,
+    tags: Option<Value>,
+}
+
+/// A `config` object, kept as its text, with the hot keys read on the way through.
+/// Anything but an object reads as no config, as before.
+fn config(c: &mut Cursor<'_>) -> Read<Option<(Config, HotConfig)>> {
+    if c.peek_byte() != Some(b'{') {
+        c.skip()?;
+        return Ok(None);
+    }
+    let start = c.offset();
+    c.object_or_null("a config object")?;
+    let mut hot = HotConfig::default();
+    let mut first = true;
+    while let Some(key) = c.next_key(&mut first)? {
+        match key {
+            b"enabled" => hot.enabled = c.parse()?,
+            b"materialized" => hot.materialized = c.parse()?,
+            b"tags" => hot.tags = c.parse()?,
+            _ => c.skip()?,
+        }
+    }
+    let text = &c.bytes()[start..c.offset()];
+    match std::str::from_utf8(text) {
+        Ok(text) => Ok(Some((Config::from_json_text(text), hot))),
+        Err(e) => Err(super::cursor::Stop {
+            offset: start + e.valid_up_to(),
+            message: "invalid UTF-8 in a config".into(),
+        }),
+    }
+}
+
+fn depends_on(c: &mut Cursor<'_>) -> Read<Vec<String>> {
+    let mut nodes = Vec::new();
+    if !c.object_or_null("a depends_on object")? {
+        return Ok(nodes);
+    }
+    let mut first = true;
+    while let Some(key) = c.next_key(&mut first)? {
+        match key {
+            b"nodes" => nodes = c.strings()?,
+            _ => c.skip()?,
+        }
+    }
+    Ok(nodes)
+}
+
+/// `Some(name)` when the entry has `test_metadata` (a generic test), `None` for `null`.
+fn test_metadata(c: &mut Cursor<'_>) -> Read<Option<Option<String>>> {
+    if !c.object_or_null("a test_metadata object")? {
+        return Ok(None);
+    }
+    let (mut name, mut first) = (None, true);
+    while let Some(key) = c.next_key(&mut first)? {
+        match key {
+            b"name" => name = c.string()?,
+            _ => c.skip()?,
+        }
+    }
+    Ok(Some(name))
+}
+
+fn file_ref(c: &mut Cursor<'_>) -> Read<FileRef> {
+    let mut r = FileRef::default();
+    if !c.object_or_null("an entry object")? {
+        return Ok(r);
+    }
+    let mut first = true;
+    while let Some(key) = c.next_key(&mut first)? {
+        match key {
+            b"package_name" => r.package_name = c.string()?.unwrap_or_default(),
+            b"original_file_path" => r.original_file_path = c.string()?.unwrap_or_default(),
+            b"patch_path" => r.patch_path = c.string()?,
+            _ => c.skip()?,
+        }
+    }
+    Ok(r)
+}
+
+/// `disabled` maps each unique_id to a list of candidates; a single object is tolerated.
+fn disabled(c: &mut Cursor<'_>, out: &mut Vec<FileRef>) -> Read<()> {
+    match c.peek_byte() {
+        Some(b'[') => {
+            c.array("a list of disabled nodes")?;
+            let mut first = true;
+            while c.next_element(&mut first)? {
+                out.push(file_ref(c)?);
+            }
+        }
+        Some(b'{') => out.push(file_ref(c)?),
+        _ if c.null() => {}
+        _ => c.skip()?,
+    }
+    Ok(())
+}
+
+impl Fields {
+    fn into_node(self, section: Section) -> Node {
+        let (config, hot) = self.config.unwrap_or_default();
+        let tags = tags_for(section, self.tags, hot.tags);
+        let resource_type = self.resource_type.unwrap_or_default();
+        Node {
+            resource_type: ResourceType::parse(&resource_type).unwrap_or(ResourceType::Other),
+            unique_id: self.unique_id.unwrap_or_default(),
+            section,
+            package_name: self.package_name.unwrap_or_default(),
+            name: self.name.unwrap_or_default(),
+            fqn: self.fqn,
+            path: self.path.unwrap_or_default(),
+            original_file_path: self.original_file_path.unwrap_or_default(),
+            patch_path: self.patch_path,
+            tags,
+            config,
+            enabled: hot.enabled.and_then(|e| e.as_bool()) != Some(false),
+            materialized: hot
+                .materialized
+                .and_then(|m| m.as_str().map(str::to_string)),
+            depends_on: self.depends_on,
+            is_generic_test: self.test_metadata.is_some(),
+            test_metadata_name: self.test_metadata.flatten(),
+            attached_node: self.attached_node,
+            version: self.version.filter(|v| !v.is_null()).map(Box::new),
+            latest_version: self.latest_version.filter(|v| !v.is_null()).map(Box::new),
+            access: self.access,
+            group: self.group,
+            source_name: self.source_name,
+            alias: self.alias,
+            schema: self.schema,
+            database: self.database,
+            relation_name: self.relation_name,
+        }
+    }
+}
+
+/// The tag list dbt's `tag:` method iterates. Unit tests take theirs from
+/// `config.tags` (a string counts as one tag); semantic models have none; a saved
+/// query's string `tags` is iterated character by character, as Python would.
+fn tags_for(section: Section, tags: Option<Value>, config_tags: Option<Value>) -> Vec<String> {
+    match section {
+        Section::SemanticModel => Vec::new(),
+        Section::UnitTest => string_list(config_tags.as_ref(), false),
+        Section::SavedQuery => string_list(tags.as_ref(), true),
+        _ => string_list(tags.as_ref(), false),
+    }
+}
+
+fn string_list(v: Option<&Value>, split_string: bool) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        Some(Value::String(s)) if split_string => s.chars().map(String::from).collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
