@@ -64,7 +64,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next byte that is not whitespace, left unread.
-    fn peek(&mut self) -> Option<u8> {
+    pub fn peek(&mut self) -> Option<u8> {
         while let Some(&b) = self.buf.get(self.at) {
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 return Some(b);
@@ -146,10 +146,6 @@ impl<'a> Cursor<'a> {
         self.expect(b'[', what)
     }
 
-    pub fn peek_byte(&mut self) -> Option<u8> {
-        self.peek()
-    }
-
     fn eof<T>(&self) -> Read<T> {
         Err(Stop {
             offset: self.buf.len(),
@@ -194,7 +190,8 @@ impl<'a> Cursor<'a> {
 
     /// The next value, parsed strictly.
     pub fn parse<T: DeserializeOwned>(&mut self) -> Read<T> {
-        let start = self.peek().map(|_| self.at).unwrap_or(self.at);
+        self.peek();
+        let start = self.at;
         let raw = self.raw()?;
         serde_json::from_slice(raw).map_err(|e| Stop {
             offset: start,

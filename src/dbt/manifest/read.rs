@@ -97,7 +97,7 @@ pub(crate) fn manifest(json: &[u8], release: Release<'_>) -> Read<Parsed> {
             _ => c.skip()?,
         }
     }
-    if c.peek_byte().is_some() {
+    if c.peek().is_some() {
         return Err(super::cursor::Stop {
             offset: c.offset(),
             message: "trailing characters after the manifest".into(),
@@ -190,7 +190,7 @@ struct HotConfig {
 /// A `config` object, kept as its text, with the hot keys read on the way through.
 /// Anything but an object reads as no config, as before.
 fn config(c: &mut Cursor<'_>) -> Read<Option<(Config, HotConfig)>> {
-    if c.peek_byte() != Some(b'{') {
+    if c.peek() != Some(b'{') {
         c.skip()?;
         return Ok(None);
     }
@@ -265,7 +265,7 @@ fn file_ref(c: &mut Cursor<'_>) -> Read<FileRef> {
 
 /// `disabled` maps each unique_id to a list of candidates; a single object is tolerated.
 fn disabled(c: &mut Cursor<'_>, out: &mut Vec<FileRef>) -> Read<()> {
-    match c.peek_byte() {
+    match c.peek() {
         Some(b'[') => {
             c.array("a list of disabled nodes")?;
             let mut first = true;
