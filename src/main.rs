@@ -1,3 +1,4 @@
+// Many small allocations when reading large manifests: see Cargo.toml.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

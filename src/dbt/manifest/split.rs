@@ -65,7 +65,8 @@ fn read_split(
     std::thread::scope(|scope| {
         let second = scope.spawn(|| {
             let mut tail = Cursor::at(json, guess);
-            let mut nodes = Vec::new();
+            // As for the first half (see `read::manifest`): growing by doubling would copy.
+            let mut nodes = Vec::with_capacity((json.len() - guess) / 2048);
             read_rest(&mut tail, section, &mut nodes, &give_up, release)
                 .map(|()| (nodes, tail.offset()))
         });
