@@ -7,7 +7,7 @@
 mod dbt_support;
 
 use dagship::dags;
-use dagship::dbt::manifest::{Manifest, Node, ResourceType, Section};
+use dagship::dbt::manifest::{Config, Manifest, Node, ResourceType, Section};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -209,4 +209,40 @@ fn large_manifests_read_on_two_threads_as_on_one() {
         .collect();
     big.sort();
     assert!(big == small, "two-thread read differs");
+}
+
+/// Some tools rewrite manifests pretty-printed: whitespace anywhere reads the same.
+#[test]
+fn pretty_printed_manifests_read_as_compact_ones() {
+    let path = dbt_support::corpus_dir().join("mattermost_analytics.manifest.json.gz");
+    let bytes = dbt_support::gunzip(&path);
+    let value: Value = serde_json::from_slice(&bytes).unwrap();
+    let compact = serde_json::to_vec(&value).unwrap();
+    let pretty = serde_json::to_vec_pretty(&value).unwrap();
+    // Configs are kept as written: compare them parsed.
+    let read = |b: &[u8]| {
+        let m = Manifest::from_slice(b, &path).unwrap();
+        let nodes: Vec<String> = m
+            .nodes()
+            .iter()
+            .map(|n| {
+                let mut n = n.clone();
+                let config: Value = serde_json::from_str(n.config.raw()).unwrap();
+                n.config = Config::from_json_text(&config.to_string());
+                format!("{n:?}")
+            })
+            .collect();
+        (
+            nodes,
+            format!("{:?} {:?}", m.metadata(), m.selectors_section()),
+        )
+    };
+    assert!(
+        read(&pretty) == read(&compact),
+        "pretty-printed reads differently"
+    );
+    assert!(
+        read(&compact) == read(&bytes),
+        "re-serialised reads differently"
+    );
 }

@@ -180,3 +180,30 @@ fn extra_keys_are_kept() {
     let s = file.get("nightly").unwrap();
     assert_eq!(s.extra["schedule"], "0 3 * * *");
 }
+
+#[test]
+fn documents_that_are_not_manifests_are_errors_naming_the_spot() {
+    let cases: [(&str, fn(&ManifestError) -> bool); 5] = [
+        ("", |e| {
+            matches!(e, ManifestError::Truncated { offset: 0, .. })
+        }),
+        ("null", |e| {
+            matches!(e, ManifestError::UnexpectedShape { offset: 0, .. })
+        }),
+        ("[1, 2]", |e| {
+            matches!(e, ManifestError::UnexpectedShape { offset: 0, .. })
+        }),
+        ("{\"metadata\": {}} x", |e| {
+            matches!(e, ManifestError::InvalidJson { offset: 17, .. })
+        }),
+        (
+            "{\"metadata\": {\"dbt_schema_version\": \"https://schemas.getdbt.com/dbt/manifest/v12.json\"}, \"nodes\": [1]}",
+            |e| matches!(e, ManifestError::UnexpectedShape { offset: 98, .. }), // at `[`
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = load(text).unwrap_err();
+        assert!(expected(&err), "{text:?}: {err:?}");
+        assert!(err.to_string().contains("target/manifest.json"), "{err}");
+    }
+}

@@ -72,7 +72,12 @@ pub(crate) fn manifest(json: &[u8], release: Release<'_>) -> Read<Parsed> {
     };
     // Entries are rarely under 2 KB of JSON; a larger guess costs only untouched memory.
     parsed.nodes.reserve(json.len() / 2048);
-    c.object_or_null("a JSON object")?;
+    if !c.object_or_null("a JSON object")? {
+        return Err(super::cursor::Stop {
+            offset: 0,
+            message: "expected a JSON object, found null".into(),
+        });
+    }
     let mut first = true;
     while let Some(key) = c.next_key(&mut first)? {
         if key == b"nodes" {
