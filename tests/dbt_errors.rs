@@ -181,9 +181,11 @@ fn extra_keys_are_kept() {
     assert_eq!(s.extra["schedule"], "0 3 * * *");
 }
 
+type Expect = fn(&ManifestError) -> bool;
+
 #[test]
 fn documents_that_are_not_manifests_are_errors_naming_the_spot() {
-    let cases: [(&str, fn(&ManifestError) -> bool); 5] = [
+    let cases: [(&str, Expect); 5] = [
         ("", |e| {
             matches!(e, ManifestError::Truncated { offset: 0, .. })
         }),
