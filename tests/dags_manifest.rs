@@ -92,14 +92,9 @@ fn check_entry(node: &Node, entry: &Value, section: Section) {
     let version = entry.get("version").filter(|v| !v.is_null());
     assert_eq!(node.version.as_deref(), version, "{id}");
     for (field, want) in [
-        (&node.attached_node, "attached_node"),
         (&node.access, "access"),
         (&node.group, "group"),
         (&node.source_name, "source_name"),
-        (&node.alias, "alias"),
-        (&node.schema, "schema"),
-        (&node.database, "database"),
-        (&node.relation_name, "relation_name"),
     ] {
         assert_eq!(*field, text(entry, want), "{id}: {want}");
     }

@@ -196,17 +196,12 @@ pub struct Node {
     pub test_metadata_name: Option<String>,
     /// True for tests that have `test_metadata` (generic tests).
     pub is_generic_test: bool,
-    pub attached_node: Option<String>,
     /// Model version (a string or a number in the manifest).
     pub version: Option<Box<Value>>,
     pub latest_version: Option<Box<Value>>,
     pub access: Option<String>,
     pub group: Option<String>,
     pub source_name: Option<String>,
-    pub alias: Option<String>,
-    pub schema: Option<String>,
-    pub database: Option<String>,
-    pub relation_name: Option<String>,
 }
 
 /// `metadata` of the manifest.

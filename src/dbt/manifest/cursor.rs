@@ -1,6 +1,8 @@
 //! A forward-only reader over JSON bytes: walks objects key by key, parses the values it
 //! is asked for with serde_json and skips the rest with [`skim`].
 
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
 
 use super::skim;
@@ -202,6 +204,11 @@ impl<'a> Cursor<'a> {
     /// A string, or `None` for `null`. Strings without escapes (nearly all) are copied
     /// straight from the input.
     pub fn string(&mut self) -> Read<Option<String>> {
+        Ok(self.str()?.map(Cow::into_owned))
+    }
+
+    /// A string, borrowed from the input when it has no escapes; `None` for `null`.
+    pub fn str(&mut self) -> Read<Option<Cow<'a, str>>> {
         if self.null() {
             return Ok(None);
         }
@@ -214,12 +221,22 @@ impl<'a> Cursor<'a> {
         if memchr::memchr(b'\\', body).is_none()
             && let Ok(s) = std::str::from_utf8(body)
         {
-            return Ok(Some(s.to_string()));
+            return Ok(Some(Cow::Borrowed(s)));
         }
-        serde_json::from_slice(raw).map_err(|e| Stop {
+        let owned: String = serde_json::from_slice(raw).map_err(|e| Stop {
             offset: start,
             message: strip_position(&e.to_string()),
-        })
+        })?;
+        Ok(Some(Cow::Owned(owned)))
+    }
+
+    /// A string; anything else (read past) is `None`.
+    pub fn string_or_skip(&mut self) -> Read<Option<String>> {
+        if self.peek() == Some(b'"') {
+            return self.string();
+        }
+        self.skip()?;
+        Ok(None)
     }
 
     /// A list of strings; `null` reads as empty.

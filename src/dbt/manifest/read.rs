@@ -127,7 +127,7 @@ fn entries<'a>(c: &mut Cursor<'a>, mut each: impl FnMut(&mut Cursor<'a>) -> Read
 #[derive(Default)]
 struct Fields {
     unique_id: Option<String>,
-    resource_type: Option<String>,
+    resource_type: Option<ResourceType>,
     package_name: Option<String>,
     name: Option<String>,
     fqn: Vec<String>,
@@ -138,16 +138,11 @@ struct Fields {
     config: Option<(Config, HotConfig)>,
     depends_on: Vec<String>,
     test_metadata: Option<Option<String>>,
-    attached_node: Option<String>,
     version: Option<Value>,
     latest_version: Option<Value>,
     access: Option<String>,
     group: Option<String>,
     source_name: Option<String>,
-    alias: Option<String>,
-    schema: Option<String>,
-    database: Option<String>,
-    relation_name: Option<String>,
 }
 
 pub(crate) fn entry(c: &mut Cursor<'_>, section: Section) -> Read<Node> {
@@ -157,7 +152,11 @@ pub(crate) fn entry(c: &mut Cursor<'_>, section: Section) -> Read<Node> {
     while let Some(key) = c.next_key(&mut first)? {
         match key {
             b"unique_id" => f.unique_id = c.string()?,
-            b"resource_type" => f.resource_type = c.string()?,
+            b"resource_type" => {
+                let name = c.str()?;
+                f.resource_type =
+                    name.map(|n| ResourceType::parse(&n).unwrap_or(ResourceType::Other));
+            }
             b"package_name" => f.package_name = c.string()?,
             b"name" => f.name = c.string()?,
             b"fqn" => f.fqn = c.strings()?,
@@ -168,16 +167,11 @@ pub(crate) fn entry(c: &mut Cursor<'_>, section: Section) -> Read<Node> {
             b"config" => f.config = config(c)?,
             b"depends_on" => f.depends_on = depends_on(c)?,
             b"test_metadata" => f.test_metadata = test_metadata(c)?,
-            b"attached_node" => f.attached_node = c.string()?,
             b"version" => f.version = c.parse()?,
             b"latest_version" => f.latest_version = c.parse()?,
             b"access" => f.access = c.string()?,
             b"group" => f.group = c.string()?,
             b"source_name" => f.source_name = c.string()?,
-            b"alias" => f.alias = c.string()?,
-            b"schema" => f.schema = c.string()?,
-            b"database" => f.database = c.string()?,
-            b"relation_name" => f.relation_name = c.string()?,
             _ => c.skip()?,
         }
     }
@@ -188,7 +182,7 @@ pub(crate) fn entry(c: &mut Cursor<'_>, section: Section) -> Read<Node> {
 #[derive(Default)]
 struct HotConfig {
     enabled: Option<Value>,
-    materialized: Option<Value>,
+    materialized: Option<String>,
     tags: Option<Value>,
 }
 
@@ -206,7 +200,7 @@ fn config(c: &mut Cursor<'_>) -> Read<Option<(Config, HotConfig)>> {
     while let Some(key) = c.next_key(&mut first)? {
         match key {
             b"enabled" => hot.enabled = c.parse()?,
-            b"materialized" => hot.materialized = c.parse()?,
+            b"materialized" => hot.materialized = c.string_or_skip()?,
             b"tags" => hot.tags = c.parse()?,
             _ => c.skip()?,
         }
@@ -289,9 +283,8 @@ impl Fields {
     fn into_node(self, section: Section) -> Node {
         let (config, hot) = self.config.unwrap_or_default();
         let tags = tags_for(section, self.tags, hot.tags);
-        let resource_type = self.resource_type.unwrap_or_default();
         Node {
-            resource_type: ResourceType::parse(&resource_type).unwrap_or(ResourceType::Other),
+            resource_type: self.resource_type.unwrap_or(ResourceType::Other),
             unique_id: self.unique_id.unwrap_or_default(),
             section,
             package_name: self.package_name.unwrap_or_default(),
@@ -303,22 +296,15 @@ impl Fields {
             tags,
             config,
             enabled: hot.enabled.and_then(|e| e.as_bool()) != Some(false),
-            materialized: hot
-                .materialized
-                .and_then(|m| m.as_str().map(str::to_string)),
+            materialized: hot.materialized,
             depends_on: self.depends_on,
             is_generic_test: self.test_metadata.is_some(),
             test_metadata_name: self.test_metadata.flatten(),
-            attached_node: self.attached_node,
             version: self.version.filter(|v| !v.is_null()).map(Box::new),
             latest_version: self.latest_version.filter(|v| !v.is_null()).map(Box::new),
             access: self.access,
             group: self.group,
             source_name: self.source_name,
-            alias: self.alias,
-            schema: self.schema,
-            database: self.database,
-            relation_name: self.relation_name,
         }
     }
 }
