@@ -1,7 +1,8 @@
 //! Calls to Google APIs: bearer tokens, retries with backoff, and Google's error bodies.
 //!
 //! Transient failures (408, 429, 5xx, dropped or refused connections) are retried with
-//! exponential backoff and jitter; everything else fails at once with the API's own message.
+//! exponential backoff and jitter, or after the wait the server asks for in `Retry-After`
+//! (up to the longest backoff); everything else fails at once with the API's own message.
 //! A retried call is sent again whole, so callers make writes safe to repeat (preconditions).
 
 use std::sync::Arc;
@@ -136,19 +137,26 @@ impl Api {
         let mut tries = 0;
         loop {
             tries += 1;
-            let result = self.once(&build).await;
-            match result {
-                Err(e) if e.transient() && tries < self.retry.attempts => {
-                    tokio::time::sleep(self.retry.delay(tries)).await;
+            match self.once(&build).await {
+                Err(f) if f.error.transient() && tries < self.retry.attempts => {
+                    let backoff = self.retry.delay(tries);
+                    let asked = f.retry_after.map(|d| d.min(self.retry.max));
+                    tokio::time::sleep(asked.map_or(backoff, |a| a.max(backoff))).await;
                 }
-                other => return other,
+                Err(f) => return Err(f.error),
+                Ok(reply) => return Ok(reply),
             }
         }
     }
 
-    async fn once(&self, build: &impl Fn(&Client) -> RequestBuilder) -> Result<Reply, ApiError> {
+    async fn once(&self, build: &impl Fn(&Client) -> RequestBuilder) -> Result<Reply, Failure> {
         let mut request = build(&self.http);
-        if let Some(token) = self.auth.token().await? {
+        if let Some(token) = self
+            .auth
+            .token()
+            .await
+            .map_err(|e| Failure::from(ApiError::from(e)))?
+        {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.map_err(transport)?;
@@ -159,7 +167,10 @@ impl Api {
         );
         let body = response.bytes().await.map_err(transport)?;
         if status.as_u16() >= 300 {
-            return Err(google_error(status.as_u16(), &body));
+            return Err(Failure {
+                error: google_error(status.as_u16(), &body),
+                retry_after: retry_after(&headers),
+            });
         }
         Ok(Reply {
             status,
@@ -170,7 +181,37 @@ impl Api {
     }
 }
 
-fn transport(e: reqwest::Error) -> ApiError {
+/// One failed try, and how long the server asked to wait before the next.
+struct Failure {
+    error: ApiError,
+    retry_after: Option<Duration>,
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Failure {
+        Failure {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let seconds = at.as_second() - jiff::Timestamp::now().as_second();
+    Some(Duration::from_secs(seconds.max(0) as u64))
+}
+
+fn transport(e: reqwest::Error) -> Failure {
     let url = e.url().map(ToString::to_string).unwrap_or_default();
     // reqwest's Display stops at the outermost layer ("error sending request"); the cause
     // ("connection refused", "connection reset") is what a person needs.
@@ -180,7 +221,7 @@ fn transport(e: reqwest::Error) -> ApiError {
         detail = format!("{detail}: {cause}");
         source = cause.source();
     }
-    ApiError::Transport { url, detail }
+    Failure::from(ApiError::Transport { url, detail })
 }
 
 /// Google's error body is `{"error": {"code", "message", "status", "errors": [{"reason"}]}}`
@@ -235,6 +276,62 @@ mod tests {
                 .ends_with("(HTTP 412, conditionNotMet)")
         );
         assert_eq!(google_error(502, b"").to_string(), "Bad Gateway (HTTP 502)");
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(30);
+        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&soon)
+            .unwrap();
+        headers.insert("retry-after", date.parse().unwrap());
+        let wait = retry_after(&headers).unwrap().as_secs();
+        assert!((28..=30).contains(&wait), "{wait}");
+        headers.insert(
+            "retry-after",
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+    }
+
+    /// A 429 asking for a 1 s wait is retried after that second, not after the (here 1 ms)
+    /// backoff.
+    #[test]
+    fn the_wait_a_server_asks_for_is_honoured() {
+        use axum::http::StatusCode as Code;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            static CALLS: AtomicU32 = AtomicU32::new(0);
+            let app = axum::Router::new().route(
+                "/",
+                axum::routing::get(|| async {
+                    if CALLS.fetch_add(1, Ordering::SeqCst) == 0 {
+                        (Code::TOO_MANY_REQUESTS, [("retry-after", "1")], "{}")
+                    } else {
+                        (Code::OK, [("retry-after", "0")], "{}")
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let mut api = Api::new(Arc::new(Auth::Anonymous));
+            api.retry.base = Duration::from_millis(1);
+            let started = std::time::Instant::now();
+            let reply = api.call(|http| http.get(&url)).await.unwrap();
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+            assert!(
+                started.elapsed() >= Duration::from_secs(1),
+                "{:?}",
+                started.elapsed()
+            );
+        });
     }
 
     #[test]
