@@ -288,4 +288,15 @@ fn the_whole_example_runs_locally() {
     ] {
         assert!(dir.path().join(".airflow/dags").join(dag).exists(), "{dag}");
     }
+    // Files are named as the pipeline names their folder.
+    let said: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "step_output" && e["id"] == "dags_local")
+        .filter_map(|e| e["line"].as_str())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|l| l.starts_with("wrote build/dags/dbt_daily.py (")),
+        "{said:?}"
+    );
 }

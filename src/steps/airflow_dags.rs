@@ -235,10 +235,12 @@ impl StepKind for AirflowDags {
                 let options = g.options.clone().map_err(Failure::Failed)?;
                 let exec = job.exec.clone();
                 let selectors = selectors.map(|s| dir.join(s));
+                // Files are named in the log as the pipeline names the folder.
+                let shown = std::path::PathBuf::from(&out);
                 let out = dir.join(out);
                 // Reading a large manifest and writing files is blocking work.
                 let written = tokio::task::spawn_blocking(move || {
-                    generate(&manifest, selectors, &out, &options, &exec)
+                    generate(&manifest, selectors, (&out, &shown), &options, &exec)
                 })
                 .await
                 .map_err(|e| Failure::Failed(format!("DAG generation stopped: {e}")))??;
@@ -255,7 +257,7 @@ impl StepKind for AirflowDags {
 fn generate(
     manifest: &Path,
     selectors: Option<std::path::PathBuf>,
-    out: &Path,
+    (out, shown): (&Path, &Path),
     options: &DagOptions,
     exec: &crate::runner::executor::Executor,
 ) -> Result<usize, Failure> {
@@ -277,7 +279,7 @@ fn generate(
         };
         let line = format!(
             "{state} {} ({} units, {} tasks)",
-            out.join(&file.file_name).display(),
+            shown.join(&file.file_name).display(),
             file.units,
             file.tasks
         );
@@ -286,7 +288,7 @@ fn generate(
     for name in &written.removed {
         exec.say(&format!(
             "removed {} (its selector is gone)",
-            out.join(name).display()
+            shown.join(name).display()
         ));
     }
     Ok(files.len())
