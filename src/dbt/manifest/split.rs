@@ -4,9 +4,10 @@
 //! thread *guesses*: from the middle of what is left it looks for the text that starts an
 //! entry (`}, "model.…": {`) and reads entries from there. The first thread reads from
 //! the section's start as usual; only if it arrives exactly at the guessed spot between
-//! two entries is the second thread's work used. Otherwise (the text was inside a string,
-//! or the section ended earlier) the first thread reads on alone: a bad guess costs time,
-//! never correctness.
+//! two entries is the second thread's work used. Otherwise (the text was a nested object's
+//! key, such as a column named like a model, or the section ended earlier) the first thread
+//! reads on alone: a bad guess costs time, never correctness. (Inside a string the text
+//! cannot match: its quotes would be escaped.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
