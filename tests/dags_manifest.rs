@@ -171,11 +171,14 @@ fn large_manifests_read_on_two_threads_as_on_one() {
             pad = "x".repeat(4000),
         )
     };
+    let manifest = |nodes: &[String]| {
+        format!(
+            r#"{{"metadata": {{"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json", "project_name": "p"}}, "nodes": {{{}}}, "sources": {{}}}}"#,
+            nodes.join(", ")
+        )
+    };
     let nodes: Vec<String> = (0..12_000).map(entry).collect();
-    let json = format!(
-        r#"{{"metadata": {{"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json", "project_name": "p"}}, "nodes": {{{}}}, "sources": {{}}}}"#,
-        nodes.join(", ")
-    );
+    let json = manifest(&nodes);
     assert!(json.len() > 40 << 20, "over the two-thread threshold");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("manifest.json");
@@ -187,10 +190,7 @@ fn large_manifests_read_on_two_threads_as_on_one() {
     // Reading through one thread (below the threshold, piece by piece) agrees.
     let mut small = Vec::new();
     for n in [&nodes[..6000], &nodes[6000..]] {
-        let part = format!(
-            r#"{{"metadata": {{"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json", "project_name": "p"}}, "nodes": {{{}}}}}"#,
-            n.join(", ")
-        );
+        let part = manifest(n);
         assert!(part.len() < 32 << 20);
         let m = Manifest::from_slice(part.as_bytes(), &file).unwrap();
         small.extend(m.nodes().iter().map(|n| format!("{n:?}")));

@@ -42,16 +42,16 @@ impl<'a> Cursor<'a> {
 
     /// Where the next key's opening quote is, when a comma comes next (`usize::MAX` when
     /// not); reads only whitespace.
-    pub fn offset_of_next_key(&mut self) -> Read<usize> {
+    pub fn offset_of_next_key(&mut self) -> usize {
         if self.peek() != Some(b',') {
-            return Ok(usize::MAX);
+            return usize::MAX;
         }
         let rest = &self.buf[self.at + 1..];
         let ws = rest
             .iter()
             .take_while(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
             .count();
-        Ok(self.at + 1 + ws)
+        self.at + 1 + ws
     }
 
     pub fn bytes(&self) -> &'a [u8] {
@@ -99,6 +99,23 @@ impl<'a> Cursor<'a> {
             return Ok(false);
         }
         self.expect(b'{', what)?;
+        Ok(true)
+    }
+
+    /// Reads an object, calling `each` with every key; `each` reads the key's value.
+    /// `Ok(false)` (having read it) for `null`.
+    pub fn each_key(
+        &mut self,
+        what: &str,
+        mut each: impl FnMut(&mut Cursor<'a>, &'a [u8]) -> Read<()>,
+    ) -> Read<bool> {
+        if !self.object_or_null(what)? {
+            return Ok(false);
+        }
+        let mut first = true;
+        while let Some(key) = self.next_key(&mut first)? {
+            each(self, key)?;
+        }
         Ok(true)
     }
 

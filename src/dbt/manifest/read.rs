@@ -72,35 +72,33 @@ pub(crate) fn manifest(json: &[u8], release: Release<'_>) -> Read<Parsed> {
     };
     // Entries are rarely under 2 KB of JSON; a larger guess costs only untouched memory.
     parsed.nodes.reserve(json.len() / 2048);
-    if !c.object_or_null("a JSON object")? {
+    let object = c.each_key("a JSON object", |c, key| {
+        if key == b"nodes" {
+            return split::entries_in_parallel(c, Section::Node, &mut parsed.nodes, release);
+        }
+        if let Some((_, section)) = SECTIONS.iter().find(|(name, _)| *name == key) {
+            return entries(c, |c| {
+                parsed.nodes.push(entry(c, *section)?);
+                Ok(())
+            });
+        }
+        match key {
+            b"metadata" => parsed.metadata = c.parse::<Option<_>>()?.unwrap_or_default(),
+            b"macros" | b"docs" => entries(c, |c| {
+                parsed.file_refs.push(file_ref(c)?);
+                Ok(())
+            })?,
+            b"disabled" => entries(c, |c| disabled(c, &mut parsed.file_refs))?,
+            b"selectors" => parsed.selectors = c.parse::<Option<_>>()?.unwrap_or_default(),
+            _ => c.skip()?,
+        }
+        Ok(())
+    })?;
+    if !object {
         return Err(super::cursor::Stop {
             offset: 0,
             message: "expected a JSON object, found null".into(),
         });
-    }
-    let mut first = true;
-    while let Some(key) = c.next_key(&mut first)? {
-        if key == b"nodes" {
-            split::entries_in_parallel(&mut c, Section::Node, &mut parsed.nodes, release)?;
-            continue;
-        }
-        if let Some((_, section)) = SECTIONS.iter().find(|(name, _)| *name == key) {
-            entries(&mut c, |c| {
-                parsed.nodes.push(entry(c, *section)?);
-                Ok(())
-            })?;
-            continue;
-        }
-        match key {
-            b"metadata" => parsed.metadata = c.parse::<Option<_>>()?.unwrap_or_default(),
-            b"macros" | b"docs" => entries(&mut c, |c| {
-                parsed.file_refs.push(file_ref(c)?);
-                Ok(())
-            })?,
-            b"disabled" => entries(&mut c, |c| disabled(c, &mut parsed.file_refs))?,
-            b"selectors" => parsed.selectors = c.parse::<Option<_>>()?.unwrap_or_default(),
-            _ => c.skip()?,
-        }
     }
     if c.peek().is_some() {
         return Err(super::cursor::Stop {
@@ -113,14 +111,8 @@ pub(crate) fn manifest(json: &[u8], release: Release<'_>) -> Read<Parsed> {
 
 /// Calls `each` on every value of an object keyed by unique_id (`null` is empty).
 fn entries<'a>(c: &mut Cursor<'a>, mut each: impl FnMut(&mut Cursor<'a>) -> Read<()>) -> Read<()> {
-    if !c.object_or_null("an object keyed by unique_id")? {
-        return Ok(());
-    }
-    let mut first = true;
-    while c.next_key(&mut first)?.is_some() {
-        each(c)?;
-    }
-    Ok(())
+    c.each_key("an object keyed by unique_id", |c, _| each(c))
+        .map(|_| ())
 }
 
 /// A graph entry's fields as written, before they are interpreted.
@@ -147,9 +139,7 @@ struct Fields {
 
 pub(crate) fn entry(c: &mut Cursor<'_>, section: Section) -> Read<Node> {
     let mut f = Fields::default();
-    c.object_or_null("an entry object")?;
-    let mut first = true;
-    while let Some(key) = c.next_key(&mut first)? {
+    c.each_key("an entry object", |c, key| {
         match key {
             b"unique_id" => f.unique_id = c.string()?,
             b"resource_type" => {
@@ -174,7 +164,8 @@ pub(crate) fn entry(c: &mut Cursor<'_>, section: Section) -> Read<Node> {
             b"source_name" => f.source_name = c.string()?,
             _ => c.skip()?,
         }
-    }
+        Ok(())
+    })?;
     Ok(f.into_node(section))
 }
 
@@ -194,17 +185,16 @@ fn config(c: &mut Cursor<'_>) -> Read<Option<(Config, HotConfig)>> {
         return Ok(None);
     }
     let start = c.offset();
-    c.object_or_null("a config object")?;
     let mut hot = HotConfig::default();
-    let mut first = true;
-    while let Some(key) = c.next_key(&mut first)? {
+    c.each_key("a config object", |c, key| {
         match key {
             b"enabled" => hot.enabled = c.parse()?,
             b"materialized" => hot.materialized = c.string_or_skip()?,
             b"tags" => hot.tags = c.parse()?,
             _ => c.skip()?,
         }
-    }
+        Ok(())
+    })?;
     let text = &c.bytes()[start..c.offset()];
     match std::str::from_utf8(text) {
         Ok(text) => Ok(Some((Config::from_json_text(text), hot))),
@@ -217,48 +207,40 @@ fn config(c: &mut Cursor<'_>) -> Read<Option<(Config, HotConfig)>> {
 
 fn depends_on(c: &mut Cursor<'_>) -> Read<Vec<String>> {
     let mut nodes = Vec::new();
-    if !c.object_or_null("a depends_on object")? {
-        return Ok(nodes);
-    }
-    let mut first = true;
-    while let Some(key) = c.next_key(&mut first)? {
+    c.each_key("a depends_on object", |c, key| {
         match key {
             b"nodes" => nodes = c.strings()?,
             _ => c.skip()?,
         }
-    }
+        Ok(())
+    })?;
     Ok(nodes)
 }
 
 /// `Some(name)` when the entry has `test_metadata` (a generic test), `None` for `null`.
 fn test_metadata(c: &mut Cursor<'_>) -> Read<Option<Option<String>>> {
-    if !c.object_or_null("a test_metadata object")? {
-        return Ok(None);
-    }
-    let (mut name, mut first) = (None, true);
-    while let Some(key) = c.next_key(&mut first)? {
+    let mut name = None;
+    let object = c.each_key("a test_metadata object", |c, key| {
         match key {
             b"name" => name = c.string()?,
             _ => c.skip()?,
         }
-    }
-    Ok(Some(name))
+        Ok(())
+    })?;
+    Ok(object.then_some(name))
 }
 
 fn file_ref(c: &mut Cursor<'_>) -> Read<FileRef> {
     let mut r = FileRef::default();
-    if !c.object_or_null("an entry object")? {
-        return Ok(r);
-    }
-    let mut first = true;
-    while let Some(key) = c.next_key(&mut first)? {
+    c.each_key("an entry object", |c, key| {
         match key {
             b"package_name" => r.package_name = c.string()?.unwrap_or_default(),
             b"original_file_path" => r.original_file_path = c.string()?.unwrap_or_default(),
             b"patch_path" => r.patch_path = c.string()?,
             _ => c.skip()?,
         }
-    }
+        Ok(())
+    })?;
     Ok(r)
 }
 

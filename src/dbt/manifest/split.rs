@@ -101,13 +101,10 @@ fn read_entries(
         return Ok(false);
     }
     let mut first = true;
-    let mut released = c.offset();
+    let mut behind = Behind::new(c, release);
     loop {
-        if c.offset() - released >= RELEASE_EVERY {
-            release(released, c.offset());
-            released = c.offset();
-        }
-        if !first && Some(c.offset_of_next_key()?) == meet {
+        behind.reached(c);
+        if !first && Some(c.offset_of_next_key()) == meet {
             return Ok(true);
         }
         if c.next_key(&mut first)?.is_none() {
@@ -126,12 +123,9 @@ fn read_rest(
     release: Release<'_>,
 ) -> Read<()> {
     let mut first = true;
-    let mut released = c.offset();
+    let mut behind = Behind::new(c, release);
     while c.next_key(&mut first)?.is_some() {
-        if c.offset() - released >= RELEASE_EVERY {
-            release(released, c.offset());
-            released = c.offset();
-        }
+        behind.reached(c);
         out.push(entry(c, section)?);
         if give_up.load(Ordering::Relaxed) {
             return Err(Stop {
@@ -141,6 +135,28 @@ fn read_rest(
         }
     }
     Ok(())
+}
+
+/// What one reading thread has left behind, handed to `release` every [`RELEASE_EVERY`].
+struct Behind<'r> {
+    released: usize,
+    release: Release<'r>,
+}
+
+impl<'r> Behind<'r> {
+    fn new(c: &Cursor<'_>, release: Release<'r>) -> Behind<'r> {
+        Behind {
+            released: c.offset(),
+            release,
+        }
+    }
+
+    fn reached(&mut self, c: &Cursor<'_>) {
+        if c.offset() - self.released >= RELEASE_EVERY {
+            (self.release)(self.released, c.offset());
+            self.released = c.offset();
+        }
+    }
 }
 
 /// The first position after `from` that looks like the opening quote of an entry's key:
