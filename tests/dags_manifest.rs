@@ -155,7 +155,7 @@ fn dags_reads_the_file_as_from_slice_does_and_hashes_it() {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        assert_eq!(loaded.sha256(), sha);
+        assert_eq!(loaded.sha256().unwrap(), sha);
     }
 }
 

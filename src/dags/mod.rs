@@ -59,10 +59,11 @@ impl DagsError {
 /// A manifest and the sha256 of its bytes (named in every file's header).
 pub struct LoadedManifest {
     pub manifest: Manifest,
-    sha256: OnceLock<String>,
+    sha256: OnceLock<Result<String, String>>,
     /// Hashing a large file takes half as long as parsing it: it runs on its own thread
     /// from the start, and is waited for when a header is written.
-    hashing: Mutex<Option<JoinHandle<String>>>,
+    hashing: Mutex<Option<JoinHandle<std::io::Result<String>>>>,
+    path: PathBuf,
 }
 
 impl LoadedManifest {
@@ -70,16 +71,27 @@ impl LoadedManifest {
     pub fn new(manifest: Manifest, sha256: String) -> LoadedManifest {
         LoadedManifest {
             manifest,
-            sha256: OnceLock::from(sha256),
+            sha256: OnceLock::from(Ok(sha256)),
             hashing: Mutex::new(None),
+            path: PathBuf::new(),
         }
     }
 
-    /// The sha256 of the manifest file, in hex.
-    pub fn sha256(&self) -> &str {
-        self.sha256.get_or_init(|| {
+    /// The sha256 of the manifest file, in hex; an error if the file could not be read
+    /// again for it.
+    pub fn sha256(&self) -> Result<&str, DagsError> {
+        let hash = self.sha256.get_or_init(|| {
+            // Only `load_manifest` leaves the hash to be made, and it starts the thread.
             let hashing = self.hashing.lock().expect("not poisoned").take();
-            hashing.map_or_else(String::new, |h| h.join().expect("hashing does not panic"))
+            let hashing = hashing.expect("the hashing thread was started");
+            let hashed = hashing.join().expect("hashing does not panic");
+            hashed.map_err(|e| e.to_string())
+        });
+        hash.as_deref().map_err(|message| {
+            DagsError::Manifest(ManifestError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other(message.clone()),
+            })
         })
     }
 }
@@ -110,6 +122,7 @@ pub fn load_manifest(path: &Path) -> Result<LoadedManifest, DagsError> {
         manifest,
         sha256: OnceLock::new(),
         hashing: Mutex::new(Some(hashing)),
+        path: path.to_path_buf(),
     })
 }
 
@@ -123,22 +136,20 @@ fn give_back(map: &memmap2::Mmap, start: usize, end: usize) {
     };
 }
 
-fn sha256_of(mut file: std::fs::File) -> String {
+fn sha256_of(mut file: std::fs::File) -> std::io::Result<String> {
     use std::io::{Read, Seek};
     let mut hash = Sha256::new();
     let mut buf = vec![0; 4 << 20];
-    if file.rewind().is_err() {
-        return String::new();
-    }
+    file.rewind()?;
     loop {
         match file.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => hash.update(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return String::new(),
+            Err(e) => return Err(e),
         }
     }
-    hex(&hash.finalize())
+    Ok(hex(&hash.finalize()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -244,7 +255,7 @@ pub fn generate(
         };
         let header = render::Header {
             dag_id: &dag_id,
-            manifest_sha256: loaded.sha256(),
+            manifest_sha256: loaded.sha256()?,
             selector: selector.map(|s| s.name.as_str()),
             description: &description,
             project: manifest.project_name(),
