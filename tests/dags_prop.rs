@@ -43,7 +43,12 @@ struct Case {
 
 fn case() -> impl Strategy<Value = Case> {
     (
-        (hostile(), hostile(), prop::collection::vec(hostile(), 1..5)),
+        // Distinct model names: dbt refuses two models of one name in a package.
+        (
+            hostile(),
+            hostile(),
+            prop::collection::btree_set(hostile(), 1..5),
+        ),
         (hostile(), hostile(), hostile(), hostile()),
         (hostile(), hostile(), any::<bool>()),
     )
@@ -55,7 +60,7 @@ fn case() -> impl Strategy<Value = Case> {
             )| Case {
                 package,
                 folder,
-                models,
+                models: models.into_iter().collect(),
                 selector,
                 description,
                 target,
