@@ -2,14 +2,13 @@
 //! without parsing it (`src/dbt/manifest/`). Here every entry it reads from the corpus is
 //! checked field by field against serde_json's full parse of the same file; `dagship dags`
 //! (memory-mapped, two threads) must read what `Manifest::from_slice` reads; and the
-//! header's hash is the file's sha256.
+//! header's hash is the file's BLAKE3 hash.
 
 mod dbt_support;
 
 use dagship::dags;
 use dagship::dbt::manifest::{Config, Manifest, Node, ResourceType, Section};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 const PROJECTS: [&str; 4] = [
     "jaffle_shop",
@@ -151,11 +150,10 @@ fn dags_reads_the_file_as_from_slice_does_and_hashes_it() {
             format!("{:?}", loaded.manifest) == want,
             "{project}: load_manifest reads differently"
         );
-        let sha: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(loaded.sha256().unwrap(), sha);
+        assert_eq!(
+            loaded.hash().unwrap(),
+            blake3::hash(&bytes).to_hex().as_str()
+        );
     }
 }
 

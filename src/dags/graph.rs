@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::dags::naming::Namer;
 use crate::dags::node_select::{NodeArgs, PrefixIndex, node_args, selects_only, source_arg};
 use crate::dags::options::{DagOptions, TestsMode};
-use crate::dags::overrides::Overrides;
+use crate::dags::overrides::{Overrides, settings};
 use crate::dags::units::UnitNames;
 use crate::dbt::manifest::{Manifest, Node, NodeIdx, ResourceType};
 use crate::dbt::select::Selection;
@@ -230,10 +230,16 @@ pub fn build(
         add_freshness(index, &units, &mut graph, &mut freshness_of_unit);
     }
 
+    let mut prepared = prepare(index, &units);
+    let mut slot = vec![0u32; n];
+    for (k, &u) in units.iter().enumerate() {
+        slot[u as usize] = k as u32;
+    }
     for u in topological(&units, &unit_parents)? {
         let node = index.node(u);
-        let args = index.args(u)?;
-        let overrides = graph.overrides.of(node)?;
+        let ready = prepared[slot[u as usize] as usize].take();
+        let (args, settings) = ready.expect("each unit comes once")?;
+        let overrides = settings.map(|json| graph.overrides.add(json));
         let mut upstream: Vec<u32> = unit_parents[u as usize]
             .iter()
             .map(|p| last_task[*p as usize])
@@ -335,6 +341,17 @@ pub fn build(
         }
     }
     Ok(graph)
+}
+
+/// A unit's selection arguments and settings (see [`prepare`]).
+type Prepared = Result<(NodeArgs, Option<String>), GraphError>;
+
+/// Each unit's selection arguments and settings: the costly part of a task, worked out
+/// on every core (a unit's own, so the order they are made in does not matter).
+fn prepare(index: &ManifestIndex<'_>, units: &[NodeIdx]) -> Vec<Option<Prepared>> {
+    use rayon::prelude::*;
+    let prepare = |u: NodeIdx| Ok((index.args(u)?, settings(index.node(u))?));
+    units.par_iter().map(|&u| Some(prepare(u))).collect()
 }
 
 fn push(

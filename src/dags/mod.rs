@@ -20,8 +20,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 
-use sha2::{Digest, Sha256};
-
 use crate::dbt::manifest::{Manifest, ManifestError};
 use crate::dbt::select::{SelectError, select_expression};
 use crate::dbt::selectors_file::{SelectorsFile, SelectorsFileError};
@@ -56,11 +54,11 @@ impl DagsError {
     }
 }
 
-/// A manifest and the sha256 of its bytes (named in every file's header).
+/// A manifest and the BLAKE3 hash of its bytes (named in every file's header).
 pub struct LoadedManifest {
     pub manifest: Manifest,
-    sha256: OnceLock<Result<String, String>>,
-    /// Hashing a large file takes half as long as parsing it: it runs on its own thread
+    hash: OnceLock<Result<String, String>>,
+    /// Hashing a large file takes a tenth of the time parsing it does: on its own thread
     /// from the start, and is waited for when a header is written.
     hashing: Mutex<Option<JoinHandle<std::io::Result<String>>>>,
     path: PathBuf,
@@ -68,19 +66,19 @@ pub struct LoadedManifest {
 
 impl LoadedManifest {
     /// A manifest whose file hash is known.
-    pub fn new(manifest: Manifest, sha256: String) -> LoadedManifest {
+    pub fn new(manifest: Manifest, hash: String) -> LoadedManifest {
         LoadedManifest {
             manifest,
-            sha256: OnceLock::from(Ok(sha256)),
+            hash: OnceLock::from(Ok(hash)),
             hashing: Mutex::new(None),
             path: PathBuf::new(),
         }
     }
 
-    /// The sha256 of the manifest file, in hex; an error if the file could not be read
-    /// again for it.
-    pub fn sha256(&self) -> Result<&str, DagsError> {
-        let hash = self.sha256.get_or_init(|| {
+    /// The BLAKE3 hash of the manifest file, in hex; an error if the file could not be
+    /// read again for it.
+    pub fn hash(&self) -> Result<&str, DagsError> {
+        let hash = self.hash.get_or_init(|| {
             // Only `load_manifest` leaves the hash to be made, and it starts the thread.
             let hashing = self.hashing.lock().expect("not poisoned").take();
             let hashing = hashing.expect("the hashing thread was started");
@@ -114,13 +112,13 @@ pub fn load_manifest(path: &Path) -> Result<LoadedManifest, DagsError> {
     // not hold the file twice) while it is parsed.
     let hashing = std::thread::spawn({
         let file = file.try_clone().map_err(io)?;
-        move || sha256_of(file)
+        move || blake3_of(file)
     });
     let manifest =
         Manifest::from_slice_releasing(&map, path, &|start, end| give_back(&map, start, end))?;
     Ok(LoadedManifest {
         manifest,
-        sha256: OnceLock::new(),
+        hash: OnceLock::new(),
         hashing: Mutex::new(Some(hashing)),
         path: path.to_path_buf(),
     })
@@ -136,24 +134,16 @@ fn give_back(map: &memmap2::Mmap, start: usize, end: usize) {
     };
 }
 
-fn sha256_of(mut file: std::fs::File) -> std::io::Result<String> {
-    use std::io::{Read, Seek};
-    let mut hash = Sha256::new();
-    let mut buf = vec![0; 4 << 20];
+/// BLAKE3 rather than sha256: the header names the file, it does not sign it, and
+/// BLAKE3 hashes a 650 MB manifest in a fifth of sha256's time (`b3sum` checks it).
+fn blake3_of(mut file: std::fs::File) -> std::io::Result<String> {
+    use std::io::Seek;
+    let mut hash = blake3::Hasher::new();
     file.rewind()?;
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => hash.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(hex(&hash.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    // Read through a small buffer rather than from the map: mapped pages touched here
+    // would stay resident until the parsing threads reach (and give back) them.
+    hash.update_reader(file)?;
+    Ok(hash.finalize().to_hex().to_string())
 }
 
 /// One generated file.
@@ -255,7 +245,7 @@ pub fn generate(
         };
         let header = render::Header {
             dag_id: &dag_id,
-            manifest_sha256: loaded.sha256()?,
+            manifest_hash: loaded.hash()?,
             selector: selector.map(|s| s.name.as_str()),
             description: &description,
             project: manifest.project_name(),

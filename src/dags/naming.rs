@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use foldhash::fast::FixedState;
 use sha2::{Digest, Sha256};
 
 /// Longest id we produce: a TaskGroup id (200 allowed) plus `.test` stays a valid task id.
@@ -14,6 +15,10 @@ pub const MAX_ID_LEN: usize = 200;
 /// `[A-Za-z0-9_-]` kept, anything else `_`; empty names become `_`; over-long names keep
 /// their start and end in a short hash of the whole (so two long names stay distinct).
 pub fn sanitize(name: &str) -> String {
+    let safe_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    if !name.is_empty() && name.len() <= MAX_ID_LEN && name.bytes().all(safe_byte) {
+        return name.to_string();
+    }
     let mut safe: String = name
         .chars()
         .map(|c| {
@@ -52,8 +57,8 @@ pub fn dag_file_name(selector: &str) -> String {
 /// callers ask in a fixed order, so the result is deterministic.
 #[derive(Debug, Default)]
 pub struct Namer {
-    used: HashSet<String>,
-    next_suffix: HashMap<String, usize>,
+    used: HashSet<String, FixedState>,
+    next_suffix: HashMap<String, usize, FixedState>,
 }
 
 impl Namer {

@@ -21,6 +21,8 @@
 
 use std::collections::HashSet;
 
+use foldhash::fast::FixedState;
+
 use crate::dbt::manifest::{Manifest, Node, ResourceType};
 use crate::dbt::select::{EvalOptions, IndirectSelection, select_expression_with};
 
@@ -37,18 +39,21 @@ pub struct NodeArgs {
 pub struct PrefixIndex {
     /// Hashes of (package, resource type, proper prefix of a flattened fqn). A hash
     /// collision only adds an unneeded (harmless) `--exclude`.
-    prefixes: HashSet<u64>,
+    prefixes: HashSet<u64, FixedState>,
 }
 
 impl PrefixIndex {
     pub fn build(manifest: &Manifest) -> PrefixIndex {
-        let mut prefixes = HashSet::new();
+        let mut prefixes = HashSet::default();
         for node in manifest.nodes().iter().filter(|n| n.enabled) {
             // dbt ≥ 1.10 also matches the fqn without its first part (the package).
             for fqn in [&node.fqn[..], node.fqn.get(1..).unwrap_or_default()] {
-                let parts: Vec<&str> = flatten(fqn);
                 let mut hash = PrefixHash::new(node);
-                for part in parts.iter().take(parts.len().saturating_sub(1)) {
+                let mut parts = flatten(fqn).peekable();
+                // Every proper prefix: all parts but the last.
+                while let Some(part) = parts.next()
+                    && parts.peek().is_some()
+                {
                     hash.push(part);
                     prefixes.insert(hash.0);
                 }
@@ -60,7 +65,7 @@ impl PrefixIndex {
     /// Whether some node of `node`'s package and type has an fqn strictly below `node`'s.
     fn has_below(&self, node: &Node) -> bool {
         let mut hash = PrefixHash::new(node);
-        flatten(&node.fqn).iter().for_each(|p| hash.push(p));
+        flatten(&node.fqn).for_each(|p| hash.push(p));
         self.prefixes.contains(&hash.0)
     }
 }
@@ -86,27 +91,34 @@ impl PrefixHash {
 }
 
 /// dbt treats dots inside fqn parts as separators.
-fn flatten(fqn: &[String]) -> Vec<&str> {
-    fqn.iter().flat_map(|p| p.split('.')).collect()
+fn flatten(fqn: &[String]) -> impl Iterator<Item = &str> {
+    // A closure rather than `'.'`: the char searcher's set-up outweighs these short parts.
+    #[allow(clippy::manual_pattern_char_comparison)]
+    fqn.iter().flat_map(|p| p.split(|c| c == '.'))
 }
 
 /// The arguments selecting exactly `node` (a model, seed, snapshot, test or unit test).
 pub fn node_args(node: &Node, index: &PrefixIndex) -> NodeArgs {
     let mut approximate = false;
-    let fqn: Vec<String> = flatten(&node.fqn)
-        .iter()
-        .map(|p| escape(p, &mut approximate))
-        .collect();
-    let fqn = fqn.join(".");
-    let mut package = escape(&node.package_name, &mut approximate);
-    if package == "this" {
-        // `package:this` means the root project, whatever its name.
-        package = "[t]his".to_string();
+    let mut fqn = String::with_capacity(64);
+    for (i, part) in flatten(&node.fqn).enumerate() {
+        if i > 0 {
+            fqn.push('.');
+        }
+        push_escaped(&mut fqn, part, &mut approximate);
     }
-    let select = format!(
-        "resource_type:{},package:{package},fqn:{fqn}",
-        node.resource_type.as_str()
-    );
+    let mut select = String::with_capacity(40 + node.package_name.len() + fqn.len());
+    select.push_str("resource_type:");
+    select.push_str(node.resource_type.as_str());
+    select.push_str(",package:");
+    if node.package_name == "this" {
+        // `package:this` means the root project, whatever its name.
+        select.push_str("[t]his");
+    } else {
+        push_escaped(&mut select, &node.package_name, &mut approximate);
+    }
+    select.push_str(",fqn:");
+    select.push_str(&fqn);
     let exclude = index.has_below(node).then(|| format!("fqn:{fqn}.*"));
     NodeArgs {
         select,
@@ -135,6 +147,16 @@ pub fn source_arg(node: &Node) -> String {
 /// One fqn part as a selector part that matches only itself.
 fn escape(part: &str, approximate: &mut bool) -> String {
     let mut out = String::with_capacity(part.len());
+    push_escaped(&mut out, part, approximate);
+    out
+}
+
+/// [`escape`], appended to `out`.
+fn push_escaped(out: &mut String, part: &str, approximate: &mut bool) {
+    if !part.bytes().any(|b| b"*?[+ ,\n".contains(&b)) {
+        out.push_str(part);
+        return;
+    }
     for c in part.chars() {
         match c {
             // fnmatch wildcards, and `+` (dbt's graph operator at either end).
@@ -151,7 +173,6 @@ fn escape(part: &str, approximate: &mut bool) -> String {
             _ => out.push(c),
         }
     }
-    out
 }
 
 /// Whether `args` select exactly `node` when dbt runs it (its own resource type), by

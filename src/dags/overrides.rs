@@ -46,25 +46,32 @@ pub struct Overrides {
 impl Overrides {
     /// The index of `node`'s settings, if it has any.
     pub fn of(&mut self, node: &Node) -> Result<Option<usize>, String> {
-        // Looking a key up parses the config; most nodes have no settings to find.
-        if !node.config.raw().contains("dagship") {
-            return Ok(None);
-        }
-        let Some(meta) = node.config.lookup(&["meta", "dagship"]) else {
-            return Ok(None);
-        };
-        let json = canonical(&meta).map_err(|e| format!("{}: meta.dagship{e}", node.unique_id))?;
-        if json == "{}" {
-            return Ok(None);
-        }
+        Ok(settings(node)?.map(|json| self.add(json)))
+    }
+
+    /// The index of a set of settings (from [`settings`]), added if new.
+    pub fn add(&mut self, json: String) -> usize {
         if let Some(i) = self.index.get(&json) {
-            return Ok(Some(*i));
+            return *i;
         }
         let i = self.distinct.len();
         self.index.insert(json.clone(), i);
         self.distinct.push(json);
-        Ok(Some(i))
+        i
     }
+}
+
+/// `node`'s settings as canonical JSON, if it has any.
+pub fn settings(node: &Node) -> Result<Option<String>, String> {
+    // Looking a key up parses the config; most nodes have no settings to find.
+    if !node.config.raw().contains("dagship") {
+        return Ok(None);
+    }
+    let Some(meta) = node.config.lookup(&["meta", "dagship"]) else {
+        return Ok(None);
+    };
+    let json = canonical(&meta).map_err(|e| format!("{}: meta.dagship{e}", node.unique_id))?;
+    Ok((json != "{}").then_some(json))
 }
 
 /// Checks `meta.dagship` and writes it as JSON with known keys in a fixed order.

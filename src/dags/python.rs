@@ -46,7 +46,21 @@ pub fn str_list(items: &[String]) -> String {
 /// it can sit inside a Python literal with only `\` and `'` escaped again.
 pub fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
+    push_json_str(&mut out, s);
+    out
+}
+
+/// [`json_str`], appended to `out`.
+pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
+    // Names are almost always plain: copied whole rather than character by character.
+    if s.bytes()
+        .all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\')
+    {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -63,23 +77,25 @@ pub fn json_str(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
-/// A Python single-quoted literal holding ASCII JSON text: only `\` and `'` need escaping.
-pub fn json_chunk_lit(json: &str) -> String {
+/// Appends a Python single-quoted literal holding ASCII JSON text: only `\` and `'` need
+/// escaping.
+pub fn push_json_chunk_lit(out: &mut String, json: &str) {
     debug_assert!(json.is_ascii() && !json.contains('\n'));
-    let mut out = String::with_capacity(json.len() + 2);
     out.push('\'');
-    for c in json.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            _ => out.push(c),
+    if memchr::memchr2(b'\\', b'\'', json.as_bytes()).is_none() {
+        out.push_str(json);
+    } else {
+        for c in json.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                _ => out.push(c),
+            }
         }
     }
     out.push('\'');
-    out
 }
 
 /// Python's keywords: never valid as a name in an import path.
@@ -125,10 +141,13 @@ mod tests {
     #[test]
     fn json_strings_are_ascii_with_surrogate_pairs() {
         assert_eq!(json_str("a\"\\😀"), "\"a\\\"\\\\\\ud83d\\ude00\"");
-        assert_eq!(
-            json_chunk_lit("[\"it's\",\"a\\\\b\"]"),
-            "'[\"it\\'s\",\"a\\\\\\\\b\"]'"
-        );
+        assert_eq!(json_str("plain ~ text"), "\"plain ~ text\"");
+        let mut lit = String::new();
+        push_json_chunk_lit(&mut lit, "[\"it's\",\"a\\\\b\"]");
+        assert_eq!(lit, "'[\"it\\'s\",\"a\\\\\\\\b\"]'");
+        lit.clear();
+        push_json_chunk_lit(&mut lit, "[\"plain\"]");
+        assert_eq!(lit, "'[\"plain\"]'");
     }
 
     #[test]

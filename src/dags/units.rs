@@ -7,7 +7,10 @@
 //! (see [`naming`](crate::dags::naming)); a clash that creates gets `_2`, `_3`, … in
 //! unique_id order.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
 
 use crate::dags::naming::Namer;
 use crate::dags::node_select::is_unit_type;
@@ -26,24 +29,25 @@ impl UnitNames {
             .enumerate()
             .filter(|(_, n)| n.enabled && is_unit_type(n.resource_type))
             .collect();
-        let mut packages: HashMap<String, HashSet<&str>> = HashMap::new();
+        // By base name: one of its packages, and whether there are others.
+        let mut packages: HashMap<Cow<str>, (&str, bool), FixedState> = HashMap::default();
         for (_, node) in &candidates {
-            packages
+            let entry = packages
                 .entry(base_name(node))
-                .or_default()
-                .insert(&node.package_name);
+                .or_insert((&node.package_name, false));
+            entry.1 |= entry.0 != node.package_name;
         }
         let mut namer = Namer::default();
         let mut names = vec![None; manifest.nodes().len()];
         // Candidates come in unique_id order, which fixes who gets a suffix on a clash.
         for (i, node) in candidates {
             let base = base_name(node);
-            let full = if packages[&base].len() > 1 {
-                format!("{}__{base}", node.package_name)
+            let name = if packages[&base].1 {
+                namer.allocate(&format!("{}__{base}", node.package_name))
             } else {
-                base
+                namer.allocate(&base)
             };
-            names[i] = Some(namer.allocate(&full));
+            names[i] = Some(name);
         }
         UnitNames { names }
     }
@@ -55,9 +59,9 @@ impl UnitNames {
 }
 
 /// `name`, or `name_vN` for a versioned model.
-fn base_name(node: &Node) -> String {
+fn base_name(node: &Node) -> Cow<'_, str> {
     match (&node.version, node.fqn.last()) {
-        (Some(_), Some(last)) => format!("{}_{last}", node.name),
-        _ => node.name.clone(),
+        (Some(_), Some(last)) => Cow::Owned(format!("{}_{last}", node.name)),
+        _ => Cow::Borrowed(&node.name),
     }
 }

@@ -430,7 +430,7 @@ fn sorted_by_unique_id(mut nodes: Vec<Node>) -> Vec<Node> {
         .enumerate()
         .map(|(i, n)| (n.unique_id.as_str(), n.section, i as u32))
         .collect();
-    order.sort_unstable();
+    rayon::slice::ParallelSliceMut::par_sort_unstable(&mut order[..]);
     let order: Vec<usize> = order.into_iter().map(|(_, _, i)| i as usize).collect();
     // Position k takes the entry at order[k]: follow each cycle of the permutation.
     let mut placed = vec![false; nodes.len()];

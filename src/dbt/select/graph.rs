@@ -6,6 +6,8 @@
 //! transitive one). Sets of entries are bitsets over the manifest's sorted index, so
 //! iterating one yields unique_ids in sorted order.
 
+use std::collections::HashMap;
+
 use crate::dbt::manifest::{Node, NodeIdx, Section};
 
 /// A set of manifest entries, as a bitset over [`NodeIdx`].
@@ -86,13 +88,66 @@ impl Iterator for BitIter {
 #[derive(Debug)]
 pub(crate) struct DepGraph {
     members: NodeSet,
-    parents: Vec<Vec<NodeIdx>>,
-    children: Vec<Vec<NodeIdx>>,
+    parents: Adjacency,
+    children: Adjacency,
+}
+
+/// Neighbour lists of every entry, in one array (one allocation rather than one per
+/// entry: a large manifest has hundreds of thousands).
+#[derive(Debug)]
+struct Adjacency {
+    /// Entry `i`'s neighbours are `targets[starts[i]..starts[i + 1]]`.
+    starts: Vec<u32>,
+    targets: Vec<NodeIdx>,
+}
+
+impl Adjacency {
+    fn of(&self, i: NodeIdx) -> &[NodeIdx] {
+        let i = i as usize;
+        &self.targets[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    fn from_lists(lists: &[Vec<NodeIdx>]) -> Adjacency {
+        let mut starts = Vec::with_capacity(lists.len() + 1);
+        let mut targets = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+        starts.push(0);
+        for list in lists {
+            targets.extend_from_slice(list);
+            starts.push(targets.len() as u32);
+        }
+        Adjacency { starts, targets }
+    }
+
+    /// The same edges the other way round; each list stays in ascending order.
+    fn reversed(&self) -> Adjacency {
+        let n = self.len();
+        let mut starts = vec![0u32; n + 1];
+        for &t in &self.targets {
+            starts[t as usize + 1] += 1;
+        }
+        for i in 0..n {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut targets = vec![0; self.targets.len()];
+        for from in 0..n as NodeIdx {
+            for &to in self.of(from) {
+                targets[next[to as usize] as usize] = from;
+                next[to as usize] += 1;
+            }
+        }
+        Adjacency { starts, targets }
+    }
 }
 
 impl DepGraph {
     /// `nodes` must be sorted by unique_id (the manifest's order).
     pub fn build(nodes: &[Node]) -> DepGraph {
+        use rayon::prelude::*;
         let n = nodes.len();
         let mut members = NodeSet::empty(n);
         for (i, node) in nodes.iter().enumerate() {
@@ -102,30 +157,33 @@ impl DepGraph {
         }
         // A hash lookup: a binary search over long, similar unique_ids was a tenth of
         // reading a large manifest.
-        let by_id: std::collections::HashMap<&str, NodeIdx> = nodes
+        let by_id: HashMap<&str, NodeIdx, foldhash::fast::FixedState> = nodes
             .iter()
             .enumerate()
             .map(|(i, node)| (node.unique_id.as_str(), i as NodeIdx))
             .collect();
-        let mut parents = vec![Vec::new(); n];
-        let mut children = vec![Vec::new(); n];
-        for (i, node) in nodes.iter().enumerate() {
-            let child = i as NodeIdx;
-            if !members.contains(child) {
-                continue;
-            }
-            for dep in &node.depends_on {
-                let found = by_id.get(dep.as_str()).copied();
-                let Some(parent) = found.filter(|p| members.contains(*p)) else {
-                    continue;
-                };
-                // networkx keeps one edge per pair however often it is listed.
-                if !parents[i].contains(&parent) {
-                    parents[i].push(parent);
-                    children[parent as usize].push(child);
+        let lists: Vec<Vec<NodeIdx>> = nodes
+            .par_iter()
+            .enumerate()
+            .map(|(i, node)| {
+                let mut found = Vec::new();
+                if !members.contains(i as NodeIdx) {
+                    return found;
                 }
-            }
-        }
+                for dep in &node.depends_on {
+                    let parent = by_id.get(dep.as_str()).copied();
+                    // networkx keeps one edge per pair however often it is listed.
+                    if let Some(parent) = parent.filter(|p| members.contains(*p))
+                        && !found.contains(&parent)
+                    {
+                        found.push(parent);
+                    }
+                }
+                found
+            })
+            .collect();
+        let parents = Adjacency::from_lists(&lists);
+        let children = parents.reversed();
         DepGraph {
             members,
             parents,
@@ -149,16 +207,14 @@ impl DepGraph {
     pub fn successors(&self, selected: &NodeSet) -> NodeSet {
         let mut out = self.empty_set();
         for i in selected.iter() {
-            self.children[i as usize]
-                .iter()
-                .for_each(|c| out.insert(*c));
+            self.children.of(i).iter().for_each(|c| out.insert(*c));
         }
         out
     }
 
     /// Direct parents of an entry (graph members only; each once).
     pub fn parents(&self, i: NodeIdx) -> &[NodeIdx] {
-        &self.parents[i as usize]
+        self.parents.of(i)
     }
 
     /// Ancestors up to `depth` generations (`None`: all). A selected entry counts only
@@ -182,14 +238,14 @@ impl DepGraph {
     }
 
     /// dbt's layer-by-layer walk: each layer adds neighbours not yet collected.
-    fn layered(&self, selected: &NodeSet, depth: Option<i64>, adj: &[Vec<NodeIdx>]) -> NodeSet {
+    fn layered(&self, selected: &NodeSet, depth: Option<i64>, adj: &Adjacency) -> NodeSet {
         let mut found = self.empty_set();
         let mut frontier: Vec<NodeIdx> = selected.iter().collect();
         let mut layer = 0i64;
         while !frontier.is_empty() && depth.is_none_or(|d| layer < d) {
             let mut next = Vec::new();
             for &node in &frontier {
-                for &nb in &adj[node as usize] {
+                for &nb in adj.of(node) {
                     if !found.contains(nb) {
                         found.insert(nb);
                         next.push(nb);
@@ -206,4 +262,18 @@ impl DepGraph {
 /// dbt's `NodeSelector._is_graph_member`: exposures always, everything else when enabled.
 fn is_graph_member(node: &Node) -> bool {
     node.section == Section::Exposure || node.enabled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reversed_adjacency_has_every_edge_the_other_way_in_ascending_order() {
+        let parents = Adjacency::from_lists(&[vec![], vec![0], vec![1, 0], vec![], vec![2, 0]]);
+        let children = parents.reversed();
+        let lists: Vec<&[NodeIdx]> = (0..5).map(|i| children.of(i)).collect();
+        assert_eq!(lists, [&[1, 2, 4][..], &[2], &[4], &[], &[]]);
+        assert_eq!(children.reversed().of(2), &[0, 1]);
+    }
 }
