@@ -124,21 +124,14 @@ pub struct ManifestIndex<'m> {
 
 impl<'m> ManifestIndex<'m> {
     pub fn build(manifest: &'m Manifest) -> ManifestIndex<'m> {
-        let mut own_tests = vec![Vec::new(); manifest.nodes().len()];
-        for (i, node) in manifest.nodes().iter().enumerate() {
-            if let [only] = deps(manifest, i as NodeIdx)
-                && is_test(node)
-                && node.enabled
-            {
-                own_tests[*only as usize].push(i as NodeIdx);
-            }
-        }
         // Independent, and each a sizeable pass over a large manifest.
-        let (names, prefixes) = std::thread::scope(|scope| {
-            let names = scope.spawn(|| UnitNames::build(manifest));
-            let prefixes = PrefixIndex::build(manifest);
-            (names.join().expect("naming does not panic"), prefixes)
-        });
+        let (names, prefixes) = rayon::join(
+            || UnitNames::build(manifest),
+            || PrefixIndex::build(manifest),
+        );
+        // Needs the dependency graph, which the selections may be building meanwhile: this
+        // waits for it outside rayon's threads, which building it needs.
+        let own_tests = own_tests(manifest);
         ManifestIndex {
             manifest,
             names,
@@ -168,6 +161,20 @@ impl<'m> ManifestIndex<'m> {
         }
         Ok(args)
     }
+}
+
+/// By node: the enabled tests (and unit tests) whose only parent it is.
+fn own_tests(manifest: &Manifest) -> Vec<Vec<NodeIdx>> {
+    let mut own_tests = vec![Vec::new(); manifest.nodes().len()];
+    for (i, node) in manifest.nodes().iter().enumerate() {
+        if let [only] = deps(manifest, i as NodeIdx)
+            && is_test(node)
+            && node.enabled
+        {
+            own_tests[*only as usize].push(i as NodeIdx);
+        }
+    }
+    own_tests
 }
 
 /// A node's parents: its `depends_on`, as dbt's graph has them (enabled nodes, each once).
@@ -235,7 +242,8 @@ pub fn build(
     for (k, &u) in units.iter().enumerate() {
         slot[u as usize] = k as u32;
     }
-    for u in topological(&units, &unit_parents)? {
+    let order = topological(&units, &unit_parents)?;
+    for u in order {
         let node = index.node(u);
         let ready = prepared[slot[u as usize] as usize].take();
         let (args, settings) = ready.expect("each unit comes once")?;

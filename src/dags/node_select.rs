@@ -21,6 +21,8 @@
 
 use std::collections::HashSet;
 
+use std::hash::BuildHasher;
+
 use foldhash::fast::FixedState;
 
 use crate::dbt::manifest::{Manifest, Node, ResourceType};
@@ -44,21 +46,23 @@ pub struct PrefixIndex {
 
 impl PrefixIndex {
     pub fn build(manifest: &Manifest) -> PrefixIndex {
-        let mut prefixes = HashSet::default();
-        for node in manifest.nodes().iter().filter(|n| n.enabled) {
-            // dbt ≥ 1.10 also matches the fqn without its first part (the package).
-            for fqn in [&node.fqn[..], node.fqn.get(1..).unwrap_or_default()] {
-                let mut hash = PrefixHash::new(node);
-                let mut parts = flatten(fqn).peekable();
-                // Every proper prefix: all parts but the last.
-                while let Some(part) = parts.next()
-                    && parts.peek().is_some()
-                {
-                    hash.push(part);
-                    prefixes.insert(hash.0);
+        use rayon::prelude::*;
+        // Reading every node's fqn is mostly waiting for memory: on every core.
+        let prefixes = manifest
+            .nodes()
+            .par_iter()
+            .filter(|n| n.enabled)
+            .fold(HashSet::default, |mut prefixes, node| {
+                add_prefixes(node, &mut prefixes);
+                prefixes
+            })
+            .reduce(HashSet::default, |mut a, mut b| {
+                if a.len() < b.len() {
+                    std::mem::swap(&mut a, &mut b);
                 }
-            }
-        }
+                a.extend(b);
+                a
+            });
         PrefixIndex { prefixes }
     }
 
@@ -70,23 +74,38 @@ impl PrefixIndex {
     }
 }
 
-/// FNV-1a over package, type and fqn parts, extended part by part: every prefix of every
+/// Adds the hashes of every proper prefix of `node`'s fqn.
+fn add_prefixes(node: &Node, prefixes: &mut HashSet<u64, FixedState>) {
+    // dbt ≥ 1.10 also matches the fqn without its first part (the package).
+    for fqn in [&node.fqn[..], node.fqn.get(1..).unwrap_or_default()] {
+        let mut hash = PrefixHash::new(node);
+        let mut parts = flatten(fqn).peekable();
+        // Every proper prefix: all parts but the last.
+        while let Some(part) = parts.next()
+            && parts.peek().is_some()
+        {
+            hash.push(part);
+            prefixes.insert(hash.0);
+        }
+    }
+}
+
+/// A hash over package, type and fqn parts, extended part by part: every prefix of every
 /// fqn is hashed without building its string.
 struct PrefixHash(u64);
 
 impl PrefixHash {
     fn new(node: &Node) -> PrefixHash {
-        let mut h = PrefixHash(0xcbf2_9ce4_8422_2325);
+        let mut h = PrefixHash(0);
         h.push(&node.package_name);
         h.push(node.resource_type.as_str());
         h
     }
 
     fn push(&mut self, part: &str) {
-        // The separator (0xff never occurs in UTF-8) keeps `a.bc` and `ab.c` apart.
-        for &b in part.as_bytes().iter().chain(&[0xff]) {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        // Seeded with the hash so far; a `str` hashes with a terminator, which keeps
+        // `a.bc` and `ab.c` apart.
+        self.0 = FixedState::with_seed(self.0).hash_one(part);
     }
 }
 

@@ -5,6 +5,9 @@
 //! otherwise be ignored silently) and stops generation with the node and key named.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use memchr::memmem;
 
 use serde_json::Value;
 
@@ -63,8 +66,10 @@ impl Overrides {
 
 /// `node`'s settings as canonical JSON, if it has any.
 pub fn settings(node: &Node) -> Result<Option<String>, String> {
-    // Looking a key up parses the config; most nodes have no settings to find.
-    if !node.config.raw().contains("dagship") {
+    // Looking a key up parses the config; most nodes have no settings to find (and a
+    // vectorised search says so several times faster than `str::contains`).
+    static DAGSHIP: LazyLock<memmem::Finder> = LazyLock::new(|| memmem::Finder::new("dagship"));
+    if DAGSHIP.find(node.config.raw().as_bytes()).is_none() {
         return Ok(None);
     }
     let Some(meta) = node.config.lookup(&["meta", "dagship"]) else {

@@ -227,7 +227,8 @@ pub struct Manifest {
     /// carry their own paths); see the `path:` method.
     other_root_files: Vec<String>,
     selectors: IndexMap<String, Value>,
-    graph: DepGraph,
+    /// Built when first needed: `dagship dags` builds it alongside its own indexes.
+    graph: OnceLock<DepGraph>,
     /// Built on the first `path:` selection, then shared by all.
     root_tree: OnceLock<RootTree>,
 }
@@ -268,7 +269,6 @@ impl Manifest {
         let root = parsed.metadata.project_name.clone();
         let other_root_files = root_files_of(&parsed.file_refs, root.as_deref());
         let nodes = sorted_by_unique_id(parsed.nodes);
-        let graph = DepGraph::build(&nodes);
         let m = parsed.metadata;
         Manifest {
             metadata: Metadata {
@@ -280,7 +280,7 @@ impl Manifest {
             nodes,
             other_root_files,
             selectors: parsed.selectors,
-            graph,
+            graph: OnceLock::new(),
             root_tree: OnceLock::new(),
         }
     }
@@ -323,7 +323,7 @@ impl Manifest {
     }
 
     pub(crate) fn graph(&self) -> &DepGraph {
-        &self.graph
+        self.graph.get_or_init(|| DepGraph::build(&self.nodes))
     }
 
     pub(crate) fn other_root_files(&self) -> &[String] {
