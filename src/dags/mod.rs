@@ -210,9 +210,11 @@ pub fn generate(
             )));
         }
     }
-    // The index does not depend on the selections: both are built at once.
+    // The index, the dependency graph and the selections are built at once.
     let (index, selections) = std::thread::scope(|scope| {
         let index = scope.spawn(|| graph::ManifestIndex::build(manifest));
+        // Built here, beside the index, rather than by whichever needs it first.
+        manifest.graph();
         let selections: Vec<_> = names
             .iter()
             .map(|name| match selectors.and_then(|f| f.get(name)) {

@@ -1,23 +1,28 @@
-//! Reading the `nodes` section on two threads.
+//! Reading the `nodes` section on every core.
 //!
-//! Where an entry starts can only be known by reading everything before it, so the second
-//! thread *guesses*: from the middle of what is left it looks for the text that starts an
-//! entry (`}, "model.…": {`) and reads entries from there. The first thread reads from
-//! the section's start as usual; only if it arrives exactly at the guessed spot between
-//! two entries is the second thread's work used. Otherwise (the text was a nested object's
-//! key, such as a column named like a model, or the section ended earlier) the first thread
-//! reads on alone: a bad guess costs time, never correctness. (Inside a string the text
-//! cannot match: its quotes would be escaped.)
+//! Where an entry starts can only be known by reading everything before it, so the section
+//! is cut into pieces at *guessed* entry starts: from evenly spaced points, the first text
+//! that looks like one (`}, "model.…": {`). Threads take pieces in order, as they come free
+//! (more pieces than cores, so a slow thread holds up little), and read each up to the next
+//! guess. A piece's entries are used only when the reading before it arrived exactly at its
+//! start between two entries; otherwise (the text was a nested object's key, such as a
+//! column named like a model, or the section ended earlier) the piece before reads on over
+//! it: a bad guess costs time, never correctness. (Inside a string the text cannot match:
+//! its quotes would be escaped.)
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Node;
 use super::Section;
-use super::cursor::{Cursor, Read, Stop};
+use super::cursor::{Cursor, Read};
 use super::read::{Release, entry};
 
 /// Sections smaller than this are read on one thread.
 const MIN_SPLIT: usize = 32 << 20;
+
+/// Pieces per core: threads that run at different speeds still finish together.
+const PIECES_PER_CORE: usize = 4;
 
 /// How much is read between two calls to `release`.
 const RELEASE_EVERY: usize = 8 << 20;
@@ -42,99 +47,121 @@ pub(crate) fn entries_in_parallel(
 ) -> Read<()> {
     let json = c.bytes();
     let start = c.offset();
-    let guess = if json.len() - start >= MIN_SPLIT && cores() > 1 {
-        entry_start_after(json, start + (json.len() - start) / 2)
-    } else {
-        None
-    };
-    read_split(c, section, out, release, guess)
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut guesses = Vec::new();
+    if json.len() - start >= MIN_SPLIT && cores > 1 {
+        // The section's end is not known: the points spread over the rest of the file,
+        // and the first one that finds no entry start nearby is taken to be past it.
+        let step = (json.len() - start) / (cores * PIECES_PER_CORE);
+        let points = (1..cores * PIECES_PER_CORE).map(|k| start + k * step);
+        for from in points {
+            match entry_start_in(json, from, from + step) {
+                Some(guess) => guesses.push(guess),
+                None => break,
+            }
+        }
+    }
+    read_pieces(c, section, out, release, &guesses, cores)
 }
 
-/// Reads the entries with a second thread starting at `guess`, if there is one.
-fn read_split(
+/// How reading a piece ended.
+enum End {
+    /// At guess `i`, between two entries.
+    Met(usize),
+    /// At the object's end; the offset just past its `}`.
+    Closed(usize),
+}
+
+type Piece = Read<(Vec<Node>, End)>;
+
+/// Reads the entries in pieces starting at the cursor and at each of `guesses`
+/// (ascending), on up to `threads` threads.
+fn read_pieces(
     c: &mut Cursor<'_>,
     section: Section,
     out: &mut Vec<Node>,
     release: Release<'_>,
-    guess: Option<usize>,
+    guesses: &[usize],
+    threads: usize,
 ) -> Read<()> {
     let json = c.bytes();
-    let Some(guess) = guess else {
-        return read_entries(c, section, out, None, release).map(|_| ());
-    };
-    let give_up = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let second = scope.spawn(|| {
-            let mut tail = Cursor::at(json, guess);
-            // As for the first half (see `read::manifest`): growing by doubling would copy.
-            let mut nodes = Vec::with_capacity((json.len() - guess) / 2048);
-            read_rest(&mut tail, section, &mut nodes, &give_up, release)
-                .map(|()| (nodes, tail.offset()))
-        });
-        let met = read_entries(c, section, out, Some(guess), release);
-        if !matches!(met, Ok(true)) {
-            give_up.store(true, Ordering::Relaxed);
-            let _ = second.join();
-            return met.map(|_| ());
+    let first = c.offset();
+    let pieces: Vec<Mutex<Option<Piece>>> = (0..=guesses.len()).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            if k > guesses.len() {
+                return;
+            }
+            let mut piece = Cursor::at(json, if k == 0 { first } else { guesses[k - 1] });
+            let read = read_piece(&mut piece, section, k == 0, &guesses[k..], release);
+            // Guesses are counted from this piece's end on.
+            let read = read.map(|(nodes, end)| match end {
+                End::Met(i) => (nodes, End::Met(k + i)),
+                closed => (nodes, closed),
+            });
+            *pieces[k].lock().expect("no reader panics") = Some(read);
         }
-        let (nodes, end) = second.join().expect("the reading thread does not panic")?;
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads.min(guesses.len() + 1) {
+            scope.spawn(work);
+        }
+        work();
+    });
+    // Follow the pieces from the first: each ends where a later one starts, or at the end.
+    let mut k = 0;
+    loop {
+        let piece = pieces[k].lock().expect("no reader panics").take();
+        let (nodes, end) = piece.expect("every piece was read")?;
         out.extend(nodes);
-        c.seek(end);
-        Ok(())
-    })
+        match end {
+            End::Met(i) => k = i + 1,
+            End::Closed(offset) => {
+                c.seek(offset);
+                return Ok(());
+            }
+        }
+    }
 }
 
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Reads entries until the object's end, or until the next entry would start at `meet`
-/// (then returns true, having read up to there).
-fn read_entries(
+/// Reads entries until the object's end, or until the next entry would start at one of
+/// `guesses` (those passed on the way were not entry starts). The first piece starts at
+/// the object's `{`, the others at a key.
+fn read_piece(
     c: &mut Cursor<'_>,
     section: Section,
-    out: &mut Vec<Node>,
-    meet: Option<usize>,
+    first_piece: bool,
+    guesses: &[usize],
     release: Release<'_>,
-) -> Read<bool> {
-    if !c.object_or_null("an object keyed by unique_id")? {
-        return Ok(false);
+) -> Piece {
+    // Growing by doubling would copy the entries read so far, again and again. Entries are
+    // rarely under 2 KB of JSON; a larger guess costs only untouched memory.
+    let piece = guesses.first().unwrap_or(&c.bytes().len()) - c.offset();
+    let mut nodes = Vec::with_capacity(piece / 2048);
+    if first_piece && !c.object_or_null("an object keyed by unique_id")? {
+        return Ok((nodes, End::Closed(c.offset())));
     }
     let mut first = true;
+    let mut ahead = 0;
     let mut behind = Behind::new(c, release);
     loop {
         behind.reached(c);
-        if !first && Some(c.offset_of_next_key()) == meet {
-            return Ok(true);
+        if !first {
+            let at = c.offset_of_next_key();
+            while guesses.get(ahead).is_some_and(|g| *g < at) {
+                ahead += 1;
+            }
+            if guesses.get(ahead) == Some(&at) {
+                return Ok((nodes, End::Met(ahead)));
+            }
         }
         if c.next_key(&mut first)?.is_none() {
-            return Ok(false);
+            return Ok((nodes, End::Closed(c.offset())));
         }
-        out.push(entry(c, section)?);
+        nodes.push(entry(c, section)?);
     }
-}
-
-/// Reads entries from a key of the object to its end.
-fn read_rest(
-    c: &mut Cursor<'_>,
-    section: Section,
-    out: &mut Vec<Node>,
-    give_up: &AtomicBool,
-    release: Release<'_>,
-) -> Read<()> {
-    let mut first = true;
-    let mut behind = Behind::new(c, release);
-    while c.next_key(&mut first)?.is_some() {
-        behind.reached(c);
-        out.push(entry(c, section)?);
-        if give_up.load(Ordering::Relaxed) {
-            return Err(Stop {
-                offset: c.offset(),
-                message: "abandoned".into(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// What one reading thread has left behind, handed to `release` every [`RELEASE_EVERY`].
@@ -159,10 +186,10 @@ impl<'r> Behind<'r> {
     }
 }
 
-/// The first position after `from` that looks like the opening quote of an entry's key:
-/// `}` `,` `"model.…"` `:` `{`, with any whitespace between.
-fn entry_start_after(json: &[u8], from: usize) -> Option<usize> {
-    memchr::memchr_iter(b'"', &json[from..])
+/// The first position in `from..until` that looks like the opening quote of an entry's
+/// key: `}` `,` `"model.…"` `:` `{`, with any whitespace between.
+fn entry_start_in(json: &[u8], from: usize, until: usize) -> Option<usize> {
+    memchr::memchr_iter(b'"', &json[from..until.min(json.len())])
         .map(|i| from + i)
         .find(|&quote| looks_like_entry_start(json, quote))
 }
@@ -188,9 +215,10 @@ mod tests {
     #[test]
     fn guesses_skip_lookalikes() {
         let json = br#"{"a": {"columns": {"x": {}, "model.y": 1}, "refs": ["model.z"]}, "model.p.b": {"unique_id": "model.p.b"}}"#;
-        let at = entry_start_after(json, 0).unwrap();
+        let at = entry_start_in(json, 0, json.len()).unwrap();
         assert!(json[at..].starts_with(b"\"model.p.b\": {"));
-        assert_eq!(entry_start_after(json, at + 1), None);
+        assert_eq!(entry_start_in(json, at + 1, json.len()), None);
+        assert_eq!(entry_start_in(json, 0, at), None);
     }
 
     /// A `nodes` object whose third entry has a column that looks like an entry, and SQL
@@ -209,29 +237,42 @@ mod tests {
         format!("{{{}}}, \"after\": 1", entries.join(", "))
     }
 
-    fn read(json: &str, guess: Option<usize>) -> (String, usize) {
+    fn read(json: &str, guesses: &[usize]) -> (String, usize) {
         let mut c = Cursor::new(json.as_bytes());
         let mut out = Vec::new();
-        read_split(&mut c, Section::Node, &mut out, &|_, _| {}, guess).unwrap();
+        read_pieces(&mut c, Section::Node, &mut out, &|_, _| {}, guesses, 2).unwrap();
         (format!("{out:?}"), c.offset())
     }
 
     #[test]
-    fn any_guess_reads_as_one_thread_does() {
+    fn any_guesses_read_as_one_thread_does() {
         let json = nodes_json();
-        let alone = read(&json, None);
+        let alone = read(&json, &[]);
         assert!(alone.0.contains("model.p.e") && !alone.0.contains("unique_id: \"model.p.column"));
         let at = |text: &str| json.find(text).unwrap();
-        let right = at(r#""model.p.d": {"#);
-        let column = at(r#""model.p.column""#);
-        let past_the_end = at(r#""after""#);
-        for guess in [right, column, past_the_end] {
-            assert_eq!(read(&json, Some(guess)), alone, "guess at {guess}");
+        // Right guesses, a column named like an entry, and one past the section's end.
+        let candidates = [
+            at(r#""model.p.b": {"#),
+            at(r#""model.p.column""#),
+            at(r#""model.p.d": {"#),
+            at(r#""model.p.e": {"#),
+            at(r#""after""#),
+        ];
+        for chosen in 0..1u32 << candidates.len() {
+            let guesses: Vec<usize> = (0..candidates.len())
+                .filter(|i| chosen & (1 << i) != 0)
+                .map(|i| candidates[i])
+                .collect();
+            assert_eq!(read(&json, &guesses), alone, "guesses at {guesses:?}");
         }
         // The guesser skips the escaped text but takes the column: verification is what
         // keeps that guess harmless.
         let bytes = json.as_bytes();
-        assert_eq!(entry_start_after(bytes, at("model.p.sql")), Some(column));
-        assert_eq!(entry_start_after(bytes, column + 1), Some(right));
+        let (column, right) = (candidates[1], candidates[2]);
+        assert_eq!(
+            entry_start_in(bytes, at("model.p.sql"), bytes.len()),
+            Some(column)
+        );
+        assert_eq!(entry_start_in(bytes, column + 1, bytes.len()), Some(right));
     }
 }
