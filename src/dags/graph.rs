@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::dags::naming::Namer;
 use crate::dags::node_select::{NodeArgs, PrefixIndex, node_args, selects_only, source_arg};
 use crate::dags::options::{DagOptions, TestsMode};
-use crate::dags::overrides::{Overrides, settings};
+use crate::dags::overrides::Overrides;
+use crate::dags::unit_tasks::Units;
 use crate::dags::units::UnitNames;
 use crate::dbt::manifest::{Manifest, Node, NodeIdx, ResourceType};
 use crate::dbt::select::Selection;
@@ -63,7 +64,7 @@ impl Command {
         Command::ALL.iter().position(|c| *c == self).unwrap_or(0)
     }
 
-    fn for_unit(t: ResourceType) -> Command {
+    pub(crate) fn for_unit(t: ResourceType) -> Command {
         match t {
             ResourceType::Seed => Command::Seed,
             ResourceType::Snapshot => Command::Snapshot,
@@ -89,6 +90,26 @@ pub struct Task {
 }
 
 impl Task {
+    pub(crate) fn new(
+        group: Option<&str>,
+        name: &str,
+        command: Command,
+        args: NodeArgs,
+        mut upstream: Vec<u32>,
+    ) -> Task {
+        upstream.sort_unstable();
+        upstream.dedup();
+        Task {
+            group: group.map(str::to_string),
+            name: name.to_string(),
+            command,
+            select: args.select,
+            exclude: args.exclude,
+            upstream,
+            overrides: None,
+        }
+    }
+
     /// The Airflow task id (`group.name`).
     pub fn task_id(&self) -> String {
         match &self.group {
@@ -140,16 +161,21 @@ impl<'m> ManifestIndex<'m> {
         }
     }
 
+    /// The enabled tests (and unit tests) whose only parent is node `i`.
+    pub(crate) fn own_tests(&self, i: NodeIdx) -> &[NodeIdx] {
+        &self.own_tests[i as usize]
+    }
+
     fn deps(&self, i: NodeIdx) -> &[NodeIdx] {
         deps(self.manifest, i)
     }
 
-    fn node(&self, i: NodeIdx) -> &'m Node {
+    pub(crate) fn node(&self, i: NodeIdx) -> &'m Node {
         self.manifest.at(i)
     }
 
     /// The selection arguments of a node, checked when they had to approximate.
-    fn args(&self, i: NodeIdx) -> Result<NodeArgs, GraphError> {
+    pub(crate) fn args(&self, i: NodeIdx) -> Result<NodeArgs, GraphError> {
         let node = self.node(i);
         let args = node_args(node, &self.prefixes);
         if args.approximate && !selects_only(self.manifest, node, &args) {
@@ -224,8 +250,6 @@ pub fn build(
     let mut tests_near = Nearest::new(n);
 
     let mut graph = DagGraph::default();
-    // By node: the unit's last task (its `test`, else its `run`).
-    let mut last_task: Vec<u32> = vec![u32::MAX; n];
     // Unit names are fixed per manifest; other tasks take what is left.
     for &u in &units {
         graph.namer.reserve(index.names.get(u));
@@ -237,90 +261,24 @@ pub fn build(
         add_freshness(index, &units, &mut graph, &mut freshness_of_unit);
     }
 
-    let mut prepared = prepare(index, &units);
-    let mut slot = vec![0u32; n];
-    for (k, &u) in units.iter().enumerate() {
-        slot[u as usize] = k as u32;
-    }
     let order = topological(&units, &unit_parents)?;
-    for u in order {
-        let node = index.node(u);
-        let ready = prepared[slot[u as usize] as usize].take();
-        let (args, settings) = ready.expect("each unit comes once")?;
-        let overrides = settings.map(|json| graph.overrides.add(json));
-        let mut upstream: Vec<u32> = unit_parents[u as usize]
-            .iter()
-            .map(|p| last_task[*p as usize])
-            .collect();
-        upstream.extend(&freshness_of_unit[u as usize]);
-        let own = &index.own_tests[u as usize];
-        let (chosen, left_out): (Vec<NodeIdx>, Vec<NodeIdx>) =
-            own.iter().partition(|t| selected[**t as usize]);
-        if options.tests != TestsMode::None {
-            graph.tests += chosen.len();
-        }
-        // Tests of the unit that the selector left out must not run with the others.
-        let test_exclude = || -> Result<Option<String>, GraphError> {
-            let mut parts: Vec<String> = args.exclude.iter().cloned().collect();
-            for t in &left_out {
-                parts.push(index.args(*t)?.select);
-            }
-            Ok((!parts.is_empty()).then(|| parts.join(" ")))
-        };
-        let name = index.names.get(u).to_string();
+    let made = Units {
+        index,
+        options,
+        selected: &selected,
+        parents: &unit_parents,
+        freshness: &freshness_of_unit,
+    };
+    let last_task = made.last_tasks(&order, graph.tasks.len() as u32);
+    for unit in made.tasks(&order, &last_task) {
+        let unit = unit?;
+        let overrides = unit.settings.map(|json| graph.overrides.add(json));
         graph.units += 1;
-        let run_command = Command::for_unit(node.resource_type);
-        let last = match options.tests {
-            TestsMode::AfterEach => {
-                let run = push(
-                    &mut graph,
-                    Some(&name),
-                    "run",
-                    run_command,
-                    &args,
-                    upstream,
-                    overrides,
-                );
-                if chosen.is_empty() {
-                    run
-                } else {
-                    let mut test_args = args.clone();
-                    test_args.exclude = test_exclude()?;
-                    push(
-                        &mut graph,
-                        Some(&name),
-                        "test",
-                        Command::UnitTests,
-                        &test_args,
-                        vec![run],
-                        overrides,
-                    )
-                }
-            }
-            TestsMode::Build => {
-                let mut build_args = args.clone();
-                build_args.exclude = test_exclude()?;
-                push(
-                    &mut graph,
-                    None,
-                    &name,
-                    Command::Build,
-                    &build_args,
-                    upstream,
-                    overrides,
-                )
-            }
-            TestsMode::None => push(
-                &mut graph,
-                None,
-                &name,
-                run_command,
-                &args,
-                upstream,
-                overrides,
-            ),
-        };
-        last_task[u as usize] = last;
+        graph.tests += unit.tests;
+        for mut task in unit.tasks {
+            task.overrides = overrides;
+            graph.tasks.push(task);
+        }
     }
 
     if options.tests != TestsMode::None {
@@ -336,52 +294,24 @@ pub fn build(
             let args = index.args(t)?;
             let overrides = graph.overrides.of(node)?;
             let name = graph.namer.allocate(&node.name);
-            push(
-                &mut graph,
-                None,
-                &name,
-                Command::Test,
-                &args,
-                upstream,
-                overrides,
-            );
+            push(&mut graph, &name, Command::Test, args, upstream, overrides);
             graph.tests += 1;
         }
     }
     Ok(graph)
 }
 
-/// A unit's selection arguments and settings (see [`prepare`]).
-type Prepared = Result<(NodeArgs, Option<String>), GraphError>;
-
-/// Each unit's selection arguments and settings: the costly part of a task, worked out
-/// on every core (a unit's own, so the order they are made in does not matter).
-fn prepare(index: &ManifestIndex<'_>, units: &[NodeIdx]) -> Vec<Option<Prepared>> {
-    use rayon::prelude::*;
-    let prepare = |u: NodeIdx| Ok((index.args(u)?, settings(index.node(u))?));
-    units.par_iter().map(|&u| Some(prepare(u))).collect()
-}
-
 fn push(
     graph: &mut DagGraph,
-    group: Option<&str>,
     name: &str,
     command: Command,
-    args: &NodeArgs,
-    mut upstream: Vec<u32>,
+    args: NodeArgs,
+    upstream: Vec<u32>,
     overrides: Option<usize>,
 ) -> u32 {
-    upstream.sort_unstable();
-    upstream.dedup();
-    graph.tasks.push(Task {
-        group: group.map(str::to_string),
-        name: name.to_string(),
-        command,
-        select: args.select.clone(),
-        exclude: args.exclude.clone(),
-        upstream,
-        overrides,
-    });
+    let mut task = Task::new(None, name, command, args, upstream);
+    task.overrides = overrides;
+    graph.tasks.push(task);
     (graph.tasks.len() - 1) as u32
 }
 
@@ -430,15 +360,7 @@ fn add_freshness(
             exclude: None,
             approximate: false,
         };
-        let task = push(
-            graph,
-            None,
-            &name,
-            Command::Freshness,
-            &args,
-            Vec::new(),
-            None,
-        );
+        let task = push(graph, &name, Command::Freshness, args, Vec::new(), None);
         for u in &readers[key] {
             freshness_of_unit[*u as usize].push(task);
         }

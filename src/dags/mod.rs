@@ -13,6 +13,7 @@ pub mod options;
 pub mod overrides;
 pub mod python;
 pub mod render;
+pub mod unit_tasks;
 pub mod units;
 
 use std::collections::HashMap;
