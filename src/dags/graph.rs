@@ -8,7 +8,9 @@
 //!   other selected test runs in its own task after all the units it reads (through
 //!   ephemeral models).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::dags::naming::Namer;
 use crate::dags::node_select::{NodeArgs, PrefixIndex, node_args, selects_only, source_arg};
@@ -76,10 +78,11 @@ impl Command {
 /// One task of the DAG.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
-    /// The TaskGroup holding it (a unit's name), or none (top level).
-    pub group: Option<String>,
+    /// The TaskGroup holding it (a unit's name, shared by the unit's tasks), or none
+    /// (top level).
+    pub group: Option<Arc<str>>,
     /// Its id inside the group (`run`, `test`) or at the top level.
-    pub name: String,
+    pub name: Cow<'static, str>,
     pub command: Command,
     pub select: String,
     pub exclude: Option<String>,
@@ -91,8 +94,8 @@ pub struct Task {
 
 impl Task {
     pub(crate) fn new(
-        group: Option<&str>,
-        name: &str,
+        group: Option<Arc<str>>,
+        name: Cow<'static, str>,
         command: Command,
         args: NodeArgs,
         mut upstream: Vec<u32>,
@@ -100,8 +103,8 @@ impl Task {
         upstream.sort_unstable();
         upstream.dedup();
         Task {
-            group: group.map(str::to_string),
-            name: name.to_string(),
+            group,
+            name,
             command,
             select: args.select,
             exclude: args.exclude,
@@ -114,7 +117,7 @@ impl Task {
     pub fn task_id(&self) -> String {
         match &self.group {
             Some(g) => format!("{g}.{}", self.name),
-            None => self.name.clone(),
+            None => self.name.to_string(),
         }
     }
 }
@@ -275,7 +278,7 @@ pub fn build(
         let overrides = unit.settings.map(|json| graph.overrides.add(json));
         graph.units += 1;
         graph.tests += unit.tests;
-        for mut task in unit.tasks {
+        for mut task in unit.tasks.into_iter().flatten() {
             task.overrides = overrides;
             graph.tasks.push(task);
         }
@@ -309,6 +312,7 @@ fn push(
     upstream: Vec<u32>,
     overrides: Option<usize>,
 ) -> u32 {
+    let name = Cow::Owned(name.to_string());
     let mut task = Task::new(None, name, command, args, upstream);
     task.overrides = overrides;
     graph.tasks.push(task);

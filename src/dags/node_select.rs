@@ -119,14 +119,7 @@ fn flatten(fqn: &[String]) -> impl Iterator<Item = &str> {
 /// The arguments selecting exactly `node` (a model, seed, snapshot, test or unit test).
 pub fn node_args(node: &Node, index: &PrefixIndex) -> NodeArgs {
     let mut approximate = false;
-    let mut fqn = String::with_capacity(64);
-    for (i, part) in flatten(&node.fqn).enumerate() {
-        if i > 0 {
-            fqn.push('.');
-        }
-        push_escaped(&mut fqn, part, &mut approximate);
-    }
-    let mut select = String::with_capacity(40 + node.package_name.len() + fqn.len());
+    let mut select = String::with_capacity(96);
     select.push_str("resource_type:");
     select.push_str(node.resource_type.as_str());
     select.push_str(",package:");
@@ -137,8 +130,16 @@ pub fn node_args(node: &Node, index: &PrefixIndex) -> NodeArgs {
         push_escaped(&mut select, &node.package_name, &mut approximate);
     }
     select.push_str(",fqn:");
-    select.push_str(&fqn);
-    let exclude = index.has_below(node).then(|| format!("fqn:{fqn}.*"));
+    let fqn_start = select.len();
+    for (i, part) in flatten(&node.fqn).enumerate() {
+        if i > 0 {
+            select.push('.');
+        }
+        push_escaped(&mut select, part, &mut approximate);
+    }
+    let exclude = index
+        .has_below(node)
+        .then(|| format!("fqn:{}.*", &select[fqn_start..]));
     NodeArgs {
         select,
         exclude,

@@ -5,6 +5,8 @@
 //! of its upstream tasks before any task exists. Each unit's tasks are then independent
 //! of the others'; only the per-node settings are numbered afterwards, in order.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use crate::dags::graph::{Command, GraphError, ManifestIndex, Task};
@@ -27,7 +29,8 @@ pub(crate) struct Units<'a, 'm> {
 
 /// One unit's tasks, and its settings (`meta.dagship`) as canonical JSON.
 pub(crate) struct UnitTasks {
-    pub tasks: Vec<Task>,
+    /// Its `run` and `test`, or its one task.
+    pub tasks: [Option<Task>; 2],
     pub settings: Option<String>,
     /// The unit's own tests that run (in its `test` or `build` task).
     pub tests: usize,
@@ -80,26 +83,47 @@ impl Units<'_, '_> {
         let chosen = self.chosen_tests(u).count();
         let run_command = Command::for_unit(index.node(u).resource_type);
         let tasks = match self.options.tests {
-            TestsMode::AfterEach if chosen > 0 => {
-                let test_args = NodeArgs {
-                    exclude: self.test_exclude(u, &args)?,
-                    ..args.clone()
+            TestsMode::AfterEach => {
+                let group: Arc<str> = Arc::from(name);
+                let test = if chosen > 0 {
+                    let test_args = NodeArgs {
+                        exclude: self.test_exclude(u, &args)?,
+                        ..args.clone()
+                    };
+                    let run = last_task[u as usize] - 1;
+                    let group = Some(group.clone());
+                    let test = Task::new(
+                        group,
+                        "test".into(),
+                        Command::UnitTests,
+                        test_args,
+                        vec![run],
+                    );
+                    Some(test)
+                } else {
+                    None
                 };
-                let run = last_task[u as usize] - 1;
-                vec![
-                    Task::new(Some(name), "run", run_command, args, upstream),
-                    Task::new(Some(name), "test", Command::UnitTests, test_args, vec![run]),
-                ]
+                let run = Task::new(Some(group), "run".into(), run_command, args, upstream);
+                [Some(run), test]
             }
-            TestsMode::AfterEach => vec![Task::new(Some(name), "run", run_command, args, upstream)],
             TestsMode::Build => {
                 let build_args = NodeArgs {
                     exclude: self.test_exclude(u, &args)?,
                     ..args
                 };
-                vec![Task::new(None, name, Command::Build, build_args, upstream)]
+                let name = name.to_string().into();
+                [
+                    Some(Task::new(None, name, Command::Build, build_args, upstream)),
+                    None,
+                ]
             }
-            TestsMode::None => vec![Task::new(None, name, run_command, args, upstream)],
+            TestsMode::None => {
+                let name = name.to_string().into();
+                [
+                    Some(Task::new(None, name, run_command, args, upstream)),
+                    None,
+                ]
+            }
         };
         let tests = if self.options.tests == TestsMode::None {
             0
