@@ -226,6 +226,7 @@ pub fn generate(
         (index.join().expect("indexing does not panic"), selections)
     });
     let mut files = Vec::with_capacity(names.len());
+    let mut built = Vec::with_capacity(names.len());
     for (name, selection) in names.into_iter().zip(selections) {
         let selector = selectors.and_then(|f| f.get(name));
         let selection = selection.map_err(|error| DagsError::Select {
@@ -277,7 +278,11 @@ pub fn generate(
             tasks: graph.tasks.len(),
             units: graph.units,
         });
+        built.push(graph);
     }
+    // Freeing a large DAG's hundreds of thousands of strings takes longer than writing
+    // it: done on the side while the files are written.
+    std::thread::spawn(move || drop(built));
     Ok(files)
 }
 

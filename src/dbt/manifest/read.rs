@@ -154,7 +154,7 @@ pub(crate) fn entry(c: &mut Cursor<'_>, section: Section) -> Read<Node> {
             b"original_file_path" => f.original_file_path = c.string()?,
             b"patch_path" => f.patch_path = c.string()?,
             b"tags" => f.tags = c.parse()?,
-            b"config" => f.config = config(c)?,
+            b"config" => f.config = config(c, section)?,
             b"depends_on" => f.depends_on = depends_on(c)?,
             b"test_metadata" => f.test_metadata = test_metadata(c)?,
             b"version" => f.version = c.parse()?,
@@ -179,7 +179,7 @@ struct HotConfig {
 
 /// A `config` object, kept as its text, with the hot keys read on the way through.
 /// Anything but an object reads as no config, as before.
-fn config(c: &mut Cursor<'_>) -> Read<Option<(Config, HotConfig)>> {
+fn config(c: &mut Cursor<'_>, section: Section) -> Read<Option<(Config, HotConfig)>> {
     if c.peek() != Some(b'{') {
         c.skip()?;
         return Ok(None);
@@ -190,7 +190,8 @@ fn config(c: &mut Cursor<'_>) -> Read<Option<(Config, HotConfig)>> {
         match key {
             b"enabled" => hot.enabled = c.parse()?,
             b"materialized" => hot.materialized = c.string_or_skip()?,
-            b"tags" => hot.tags = c.parse()?,
+            // Only unit tests take their tags from the config (see `tags_for`).
+            b"tags" if section == Section::UnitTest => hot.tags = c.parse()?,
             _ => c.skip()?,
         }
         Ok(())
