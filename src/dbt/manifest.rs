@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::dbt::select::graph::DepGraph;
 use crate::dbt::select::path::RootTree;
 pub use config::Config;
-use read::{FileRef, MetadataOnly, Parsed};
+use read::{FileRef, MetadataOnly, Parsed, Run};
 
 /// Manifest schema versions this reader understands, oldest first.
 pub const SUPPORTED_SCHEMA_VERSIONS: [&str; 3] = ["v10", "v11", "v12"];
@@ -424,28 +424,24 @@ fn schema_version_of(url: &str) -> &str {
 /// Sorting makes index order equal unique_id order: selections come out sorted. Of
 /// entries sharing a unique_id, the one of the earlier section is kept. Entries are large,
 /// so their order is found first and each one is then moved into place once.
-fn sorted_by_unique_id(mut nodes: Vec<Node>) -> Vec<Node> {
-    let mut order: Vec<(&str, Section, u32)> = nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.unique_id.as_str(), n.section, i as u32))
-        .collect();
-    rayon::slice::ParallelSliceMut::par_sort_unstable(&mut order[..]);
-    let order: Vec<usize> = order.into_iter().map(|(_, _, i)| i as usize).collect();
-    // Position k takes the entry at order[k]: follow each cycle of the permutation.
-    let mut placed = vec![false; nodes.len()];
-    for start in 0..nodes.len() {
-        let mut k = start;
-        while !placed[k] {
-            placed[k] = true;
-            let from = order[k];
-            if from == start {
-                break;
-            }
-            nodes.swap(k, from);
-            k = from;
+fn sorted_by_unique_id(mut runs: Vec<Run>) -> Vec<Node> {
+    let mut order: Vec<(&str, Section, u32, u32)> = Vec::new();
+    for (r, run) in runs.iter().enumerate() {
+        for (i, node) in run.iter().enumerate() {
+            let node = node.as_ref().expect("entries are taken only below");
+            order.push((node.unique_id.as_str(), node.section, r as u32, i as u32));
         }
     }
+    // Ties (one unique_id twice) keep file order, which the runs are in.
+    rayon::slice::ParallelSliceMut::par_sort_unstable(&mut order[..]);
+    let order: Vec<(usize, usize)> = order
+        .into_iter()
+        .map(|(_, _, r, i)| (r as usize, i as usize))
+        .collect();
+    let mut nodes: Vec<Node> = order
+        .into_iter()
+        .map(|(r, i)| runs[r][i].take().expect("each entry is taken once"))
+        .collect();
     nodes.dedup_by(|later, first| later.unique_id == first.unique_id);
     nodes
 }
@@ -492,5 +488,32 @@ mod tests {
         assert!(check_version(Some(old), Path::new("m.json")).is_err());
         let catalog = "https://schemas.getdbt.com/dbt/catalog/v1.json";
         assert!(check_version(Some(catalog), Path::new("m.json")).is_err());
+    }
+
+    #[test]
+    fn entries_come_sorted_and_a_repeated_unique_id_keeps_its_first_entry() {
+        let entry =
+            |id: &str, name: &str| format!(r#""{id}": {{"unique_id": "{id}", "name": "{name}"}}"#);
+        let json = format!(
+            r#"{{"metadata": {{"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json"}},
+                "nodes": {{{}, {}, {}}}, "sources": {{{}}}}}"#,
+            entry("model.p.b", "first"),
+            entry("model.p.a", "a"),
+            entry("model.p.b", "second"),
+            entry("model.p.b", "source"),
+        );
+        let m = Manifest::from_slice(json.as_bytes(), Path::new("m.json")).unwrap();
+        let seen: Vec<(&str, &str, Section)> = m
+            .nodes()
+            .iter()
+            .map(|n| (n.unique_id.as_str(), n.name.as_str(), n.section))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("model.p.a", "a", Section::Node),
+                ("model.p.b", "first", Section::Node)
+            ]
+        );
     }
 }

@@ -14,10 +14,14 @@ use super::cursor::{Cursor, Read};
 use super::split;
 use super::{Node, ResourceType, Section};
 
+/// Entries as read, in file order; sorting takes each out once (see `sorted_by_unique_id`).
+pub(crate) type Run = Vec<Option<Node>>;
+
 /// What the walk collects, before sorting and the dependency graph.
 pub(crate) struct Parsed {
     pub metadata: RawMetadata,
-    pub nodes: Vec<Node>,
+    /// In file order, in the runs they were read in (one per piece, see `split`).
+    pub nodes: Vec<Run>,
     /// Where macros, docs and disabled nodes live (package, file, patch path).
     pub file_refs: Vec<FileRef>,
     pub selectors: IndexMap<String, Value>,
@@ -70,17 +74,18 @@ pub(crate) fn manifest(json: &[u8], release: Release<'_>) -> Read<Parsed> {
         file_refs: Vec::new(),
         selectors: IndexMap::new(),
     };
-    // Entries are rarely under 2 KB of JSON; a larger guess costs only untouched memory.
-    parsed.nodes.reserve(json.len() / 2048);
     let object = c.each_key("a JSON object", |c, key| {
         if key == b"nodes" {
             return split::entries_in_parallel(c, Section::Node, &mut parsed.nodes, release);
         }
         if let Some((_, section)) = SECTIONS.iter().find(|(name, _)| *name == key) {
-            return entries(c, |c| {
-                parsed.nodes.push(entry(c, *section)?);
+            let mut run = Run::new();
+            entries(c, |c| {
+                run.push(Some(entry(c, *section)?));
                 Ok(())
-            });
+            })?;
+            parsed.nodes.push(run);
+            return Ok(());
         }
         match key {
             b"metadata" => parsed.metadata = c.parse::<Option<_>>()?.unwrap_or_default(),

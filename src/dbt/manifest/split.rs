@@ -13,10 +13,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::Node;
 use super::Section;
 use super::cursor::{Cursor, Read};
-use super::read::{Release, entry};
+use super::read::{Release, Run, entry};
 
 /// Sections smaller than this are read on one thread.
 const MIN_SPLIT: usize = 32 << 20;
@@ -42,7 +41,7 @@ const KEY_PREFIXES: [&[u8]; 7] = [
 pub(crate) fn entries_in_parallel(
     c: &mut Cursor<'_>,
     section: Section,
-    out: &mut Vec<Node>,
+    out: &mut Vec<Run>,
     release: Release<'_>,
 ) -> Read<()> {
     let json = c.bytes();
@@ -72,14 +71,14 @@ enum End {
     Closed(usize),
 }
 
-type Piece = Read<(Vec<Node>, End)>;
+type Piece = Read<(Run, End)>;
 
 /// Reads the entries in pieces starting at the cursor and at each of `guesses`
 /// (ascending), on up to `threads` threads.
 fn read_pieces(
     c: &mut Cursor<'_>,
     section: Section,
-    out: &mut Vec<Node>,
+    out: &mut Vec<Run>,
     release: Release<'_>,
     guesses: &[usize],
     threads: usize,
@@ -115,7 +114,7 @@ fn read_pieces(
     loop {
         let piece = pieces[k].lock().expect("no reader panics").take();
         let (nodes, end) = piece.expect("every piece was read")?;
-        out.extend(nodes);
+        out.push(nodes);
         match end {
             End::Met(i) => k = i + 1,
             End::Closed(offset) => {
@@ -160,7 +159,7 @@ fn read_piece(
         if c.next_key(&mut first)?.is_none() {
             return Ok((nodes, End::Closed(c.offset())));
         }
-        nodes.push(entry(c, section)?);
+        nodes.push(Some(entry(c, section)?));
     }
 }
 
@@ -241,7 +240,8 @@ mod tests {
         let mut c = Cursor::new(json.as_bytes());
         let mut out = Vec::new();
         read_pieces(&mut c, Section::Node, &mut out, &|_, _| {}, guesses, 2).unwrap();
-        (format!("{out:?}"), c.offset())
+        let nodes: Vec<_> = out.into_iter().flatten().flatten().collect();
+        (format!("{nodes:?}"), c.offset())
     }
 
     #[test]
