@@ -142,9 +142,23 @@ fn read_piece(
     if first_piece && !c.object_or_null("an object keyed by unique_id")? {
         return Ok((nodes, End::Closed(c.offset())));
     }
+    let mut behind = Behind::new(c, release);
+    let end = entries_until(c, section, guesses, &mut nodes, &mut behind);
+    // The rest of the piece has been read too.
+    behind.finish(c);
+    Ok((nodes, end?))
+}
+
+/// The loop of [`read_piece`].
+fn entries_until(
+    c: &mut Cursor<'_>,
+    section: Section,
+    guesses: &[usize],
+    nodes: &mut Run,
+    behind: &mut Behind<'_>,
+) -> Read<End> {
     let mut first = true;
     let mut ahead = 0;
-    let mut behind = Behind::new(c, release);
     loop {
         behind.reached(c);
         if !first {
@@ -153,11 +167,11 @@ fn read_piece(
                 ahead += 1;
             }
             if guesses.get(ahead) == Some(&at) {
-                return Ok((nodes, End::Met(ahead)));
+                return Ok(End::Met(ahead));
             }
         }
         if c.next_key(&mut first)?.is_none() {
-            return Ok((nodes, End::Closed(c.offset())));
+            return Ok(End::Closed(c.offset()));
         }
         nodes.push(Some(entry(c, section)?));
     }
@@ -179,6 +193,13 @@ impl<'r> Behind<'r> {
 
     fn reached(&mut self, c: &Cursor<'_>) {
         if c.offset() - self.released >= RELEASE_EVERY {
+            self.finish(c);
+        }
+    }
+
+    /// Everything up to the cursor.
+    fn finish(&mut self, c: &Cursor<'_>) {
+        if c.offset() > self.released {
             (self.release)(self.released, c.offset());
             self.released = c.offset();
         }
