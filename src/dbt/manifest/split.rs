@@ -296,4 +296,27 @@ mod tests {
         );
         assert_eq!(entry_start_in(bytes, column + 1, bytes.len()), Some(right));
     }
+
+    #[test]
+    fn every_piece_gives_back_all_it_read() {
+        let json = nodes_json();
+        let at = |text: &str| json.find(text).unwrap();
+        let guesses = [at(r#""model.p.b": {"#), at(r#""model.p.d": {"#)];
+        let released = Mutex::new(Vec::new());
+        let record = |start, end| released.lock().unwrap().push((start, end));
+        let mut c = Cursor::new(json.as_bytes());
+        read_pieces(&mut c, Section::Node, &mut Vec::new(), &record, &guesses, 2).unwrap();
+        let mut ranges = released.into_inner().unwrap();
+        ranges.sort();
+        // From just past the object's `{`, which is read before the first piece begins;
+        // a piece stops before the comma that separates it from the next.
+        let mut covered = 1;
+        for (start, end) in ranges {
+            let gap = &json.as_bytes()[covered.min(start)..start];
+            let separator = gap.iter().all(|b| matches!(b, b',' | b' '));
+            assert!(separator, "{start}..{end} leaves a gap after {covered}");
+            covered = covered.max(end);
+        }
+        assert_eq!(covered, c.offset());
+    }
 }
