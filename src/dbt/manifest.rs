@@ -322,6 +322,9 @@ impl Manifest {
         &self.nodes[idx as usize]
     }
 
+    /// The dependency graph, built on first use. Building it uses rayon's threads, so a
+    /// rayon task must not be the first to ask while another thread may be building it:
+    /// `dags::generate` builds it up front.
     pub(crate) fn graph(&self) -> &DepGraph {
         self.graph.get_or_init(|| DepGraph::build(&self.nodes))
     }
