@@ -139,8 +139,10 @@ fn give_back(map: &memmap2::Mmap, start: usize, end: usize) {
     };
 }
 
-/// Lowers the calling thread's priority to the least there is.
+/// Lowers the calling thread's priority to the least there is. Only Linux gives each
+/// thread its own nice value; elsewhere the hash simply competes with parsing.
 fn yield_to_parsing() {
+    #[cfg(target_os = "linux")]
     // SAFETY: plain system calls on the calling thread; a failure leaves the priority as
     // it was, which is harmless.
     unsafe {
