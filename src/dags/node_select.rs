@@ -26,7 +26,7 @@ use std::hash::BuildHasher;
 use foldhash::fast::FixedState;
 
 use crate::dbt::manifest::{Manifest, Node, ResourceType};
-use crate::dbt::select::{EvalOptions, IndirectSelection, select_expression_with};
+use crate::dbt::select::{EvalOptions, IndirectSelection, flat_fqn, select_expression_with};
 
 /// `--select`, and `--exclude` when needed, for one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +69,7 @@ impl PrefixIndex {
     /// Whether some node of `node`'s package and type has an fqn strictly below `node`'s.
     fn has_below(&self, node: &Node) -> bool {
         let mut hash = PrefixHash::new(node);
-        flatten(&node.fqn).for_each(|p| hash.push(p));
+        flat_fqn(&node.fqn).for_each(|p| hash.push(p));
         self.prefixes.contains(&hash.0)
     }
 }
@@ -79,7 +79,7 @@ fn add_prefixes(node: &Node, prefixes: &mut HashSet<u64, FixedState>) {
     // dbt ≥ 1.10 also matches the fqn without its first part (the package).
     for fqn in [&node.fqn[..], node.fqn.get(1..).unwrap_or_default()] {
         let mut hash = PrefixHash::new(node);
-        let mut parts = flatten(fqn).peekable();
+        let mut parts = flat_fqn(fqn).peekable();
         // Every proper prefix: all parts but the last.
         while let Some(part) = parts.next()
             && parts.peek().is_some()
@@ -109,13 +109,6 @@ impl PrefixHash {
     }
 }
 
-/// dbt treats dots inside fqn parts as separators.
-fn flatten(fqn: &[String]) -> impl Iterator<Item = &str> {
-    // A closure rather than `'.'`: the char searcher's set-up outweighs these short parts.
-    #[allow(clippy::manual_pattern_char_comparison)]
-    fqn.iter().flat_map(|p| p.split(|c| c == '.'))
-}
-
 /// The arguments selecting exactly `node` (a model, seed, snapshot, test or unit test).
 pub fn node_args(node: &Node, index: &PrefixIndex) -> NodeArgs {
     let mut approximate = false;
@@ -131,7 +124,7 @@ pub fn node_args(node: &Node, index: &PrefixIndex) -> NodeArgs {
     }
     select.push_str(",fqn:");
     let fqn_start = select.len();
-    for (i, part) in flatten(&node.fqn).enumerate() {
+    for (i, part) in flat_fqn(&node.fqn).enumerate() {
         if i > 0 {
             select.push('.');
         }

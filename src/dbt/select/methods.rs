@@ -246,6 +246,14 @@ fn fqn_matches(n: &Node, sel: &FqnSelector) -> bool {
         || (!n.fqn.is_empty() && sel.is_selected(&n.fqn[1..], versioned))
 }
 
+/// An fqn's parts, dots inside a part (versioned or dotted model names) acting as
+/// separators too, as dbt matches fqns.
+pub(crate) fn flat_fqn(fqn: &[String]) -> impl Iterator<Item = &str> {
+    // A closure rather than `'.'`: the char searcher's set-up outweighs these short parts.
+    #[allow(clippy::manual_pattern_char_comparison)]
+    fqn.iter().flat_map(|p| p.split(|c| c == '.'))
+}
+
 /// An fqn selector, pre-split once for all nodes.
 struct FqnSelector<'a> {
     raw: &'a str,
@@ -291,8 +299,7 @@ impl<'a> FqnSelector<'a> {
         {
             return true;
         }
-        // Dots inside fqn parts (versioned or dotted model names) act as separators too.
-        let flat: Vec<&str> = fqn.iter().flat_map(|s| s.split('.')).collect();
+        let flat: Vec<&str> = flat_fqn(fqn).collect();
         if flat.len() < self.parts.len() {
             return false;
         }

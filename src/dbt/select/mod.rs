@@ -27,6 +27,7 @@ use std::collections::BTreeSet;
 use crate::dbt::manifest::{Manifest, Node, ResourceType};
 use eval::Evaluator;
 use graph::NodeSet;
+pub(crate) use methods::flat_fqn;
 pub use spec::{Criteria, IndirectSelection, Method, Spec};
 
 /// Why a selection could not be parsed or evaluated.
