@@ -316,14 +316,18 @@ fn units_above(
 ) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut seen = BTreeSet::new();
-    let mut stack: Vec<&str> = start.depends_on.iter().map(String::as_str).collect();
+    let mut stack: Vec<&str> = start
+        .depends_on
+        .iter()
+        .map(|d| d.unique_id.as_str())
+        .collect();
     while let Some(id) = stack.pop() {
         if is_unit(id) {
             found.insert(id.to_string());
         } else if seen.insert(id)
             && let Some(node) = m.node(id).filter(|n| through(n))
         {
-            stack.extend(node.depends_on.iter().map(String::as_str));
+            stack.extend(node.depends_on.iter().map(|d| d.unique_id.as_str()));
         }
     }
     found
@@ -424,7 +428,7 @@ fn check_dag(
         .collect();
     let mut own_tests: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for t in &tests {
-        let parents: BTreeSet<&String> = t.depends_on.iter().collect();
+        let parents: BTreeSet<&String> = t.depends_on.iter().map(|d| &d.unique_id).collect();
         if let [only] = parents.into_iter().collect::<Vec<_>>()[..] {
             own_tests
                 .entry(only.as_str())
@@ -508,7 +512,7 @@ fn check_dag(
     if options.tests != TestsMode::None {
         let alone: Vec<&&Node> = tests
             .iter()
-            .filter(|t| !(t.depends_on.len() == 1 && is_unit(&t.depends_on[0])))
+            .filter(|t| !(t.depends_on.len() == 1 && is_unit(&t.depends_on[0].unique_id)))
             .collect();
         let sample = (alone.len() / 20).max(1);
         for (i, t) in alone.into_iter().enumerate() {
@@ -596,7 +600,7 @@ fn check_extras(
     }
     for u in units {
         let reads_source = u.depends_on.iter().any(|d| {
-            m.node(d)
+            m.node(&d.unique_id)
                 .is_some_and(|n| n.resource_type == ResourceType::Source)
         });
         let waits = upstream(tasks, &first(u))

@@ -2,12 +2,12 @@
 //! without parsing it (`src/dbt/manifest/`). Here every entry it reads from the corpus is
 //! checked field by field against serde_json's full parse of the same file; `dagship dags`
 //! (memory-mapped, two threads) must read what `Manifest::from_slice` reads; and the
-//! header's hash is the file's BLAKE3 hash.
+//! header's hash is the file's XXH3-128 hash.
 
 mod dbt_support;
 
 use dagship::dags;
-use dagship::dbt::manifest::{Config, Manifest, Node, ResourceType, Section};
+use dagship::dbt::manifest::{Config, Dependency, IdKey, Manifest, Node, ResourceType, Section};
 use serde_json::Value;
 
 const PROJECTS: [&str; 4] = [
@@ -68,7 +68,16 @@ fn check_entry(node: &Node, entry: &Value, section: Section) {
     );
     assert_eq!(node.patch_path, text(entry, "patch_path"), "{id}");
     let deps = entry.get("depends_on").and_then(|d| d.get("nodes"));
-    assert_eq!(node.depends_on, strings(deps), "{id}");
+    let dep_ids: Vec<String> = node
+        .depends_on
+        .iter()
+        .map(|d| d.unique_id.clone())
+        .collect();
+    assert_eq!(dep_ids, strings(deps), "{id}");
+    assert_eq!(node.key, IdKey::of(&node.unique_id), "{id}");
+    for dep in &node.depends_on {
+        assert_eq!(dep.key, IdKey::of(&dep.unique_id), "{id}");
+    }
     let config = entry.get("config").filter(|c| c.is_object());
     let read: Option<Value> = config.map(|_| serde_json::from_str(node.config.raw()).unwrap());
     assert_eq!(read.as_ref(), config, "{id}: config text");
@@ -152,7 +161,7 @@ fn dags_reads_the_file_as_from_slice_does_and_hashes_it() {
         );
         assert_eq!(
             loaded.hash().unwrap(),
-            blake3::hash(&bytes).to_hex().as_str()
+            format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes))
         );
     }
 }
@@ -184,7 +193,7 @@ fn large_manifests_read_on_two_threads_as_on_one() {
     let loaded = dags::load_manifest(&file).unwrap();
     assert_eq!(loaded.manifest.nodes().len(), 12_000);
     let one = loaded.manifest.node("model.p.m11999").unwrap();
-    assert_eq!(one.depends_on, ["model.p.m5999"]);
+    assert_eq!(one.depends_on, [Dependency::new("model.p.m5999".into())]);
     // Reading through one thread (below the threshold, piece by piece) agrees.
     let mut small = Vec::new();
     for n in [&nodes[..6000], &nodes[6000..]] {

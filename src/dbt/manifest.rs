@@ -6,6 +6,7 @@
 
 mod config;
 mod cursor;
+mod id_key;
 mod read;
 mod skim;
 mod split;
@@ -19,6 +20,7 @@ use serde_json::Value;
 use crate::dbt::select::graph::DepGraph;
 use crate::dbt::select::path::RootTree;
 pub use config::Config;
+pub use id_key::{Dependency, IdKey};
 use read::{FileRef, MetadataOnly, Parsed, Run};
 
 /// Manifest schema versions this reader understands, oldest first.
@@ -173,6 +175,8 @@ pub enum Section {
 #[derive(Debug, Clone)]
 pub struct Node {
     pub unique_id: String,
+    /// `unique_id`'s key, for linking.
+    pub key: IdKey,
     pub section: Section,
     pub resource_type: ResourceType,
     pub package_name: String,
@@ -190,8 +194,8 @@ pub struct Node {
     pub enabled: bool,
     /// `config.materialized`, e.g. `table`, `view`, `incremental`, `ephemeral`.
     pub materialized: Option<String>,
-    /// `depends_on.nodes`: unique_ids this entry depends on.
-    pub depends_on: Vec<String>,
+    /// `depends_on.nodes`: the entries this one depends on.
+    pub depends_on: Vec<Dependency>,
     /// Set for generic (schema) tests: the test's name, e.g. `not_null`.
     pub test_metadata_name: Option<String>,
     /// True for tests that have `test_metadata` (generic tests).

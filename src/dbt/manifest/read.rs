@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::config::Config;
 use super::cursor::{Cursor, Read};
 use super::split;
-use super::{Node, ResourceType, Section};
+use super::{Dependency, IdKey, Node, ResourceType, Section};
 
 /// Entries as read, in file order; sorting takes each out once (see `sorted_by_unique_id`).
 pub(crate) type Run = Vec<Option<Node>>;
@@ -133,7 +133,7 @@ struct Fields {
     patch_path: Option<String>,
     tags: Option<Value>,
     config: Option<(Config, HotConfig)>,
-    depends_on: Vec<String>,
+    depends_on: Vec<Dependency>,
     test_metadata: Option<Option<String>>,
     version: Option<Value>,
     latest_version: Option<Value>,
@@ -211,11 +211,11 @@ fn config(c: &mut Cursor<'_>, section: Section) -> Read<Option<(Config, HotConfi
     }
 }
 
-fn depends_on(c: &mut Cursor<'_>) -> Read<Vec<String>> {
+fn depends_on(c: &mut Cursor<'_>) -> Read<Vec<Dependency>> {
     let mut nodes = Vec::new();
     c.each_key("a depends_on object", |c, key| {
         match key {
-            b"nodes" => nodes = c.strings()?,
+            b"nodes" => nodes = c.strings()?.into_iter().map(Dependency::new).collect(),
             _ => c.skip()?,
         }
         Ok(())
@@ -271,9 +271,11 @@ impl Fields {
     fn into_node(self, section: Section) -> Node {
         let (config, hot) = self.config.unwrap_or_default();
         let tags = tags_for(section, self.tags, hot.tags);
+        let unique_id = self.unique_id.unwrap_or_default();
         Node {
             resource_type: self.resource_type.unwrap_or(ResourceType::Other),
-            unique_id: self.unique_id.unwrap_or_default(),
+            key: IdKey::of(&unique_id),
+            unique_id,
             section,
             package_name: self.package_name.unwrap_or_default(),
             name: self.name.unwrap_or_default(),

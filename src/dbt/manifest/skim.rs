@@ -93,26 +93,18 @@ pub fn container_end(buf: &[u8], start: usize) -> Option<usize> {
     container_end_with(buf, start, portable_masks)
 }
 
-/// Calls `each(offset, block)` for the 64-byte blocks from `start`; the last one is padded
-/// with spaces. Stops when `each` returns a result.
+/// The 64-byte block at `at`: read in place, or padded with spaces into `pad` when the
+/// input ends inside it; `None` past the end. Loops call this rather than take a closure
+/// per block: a closure is not inlined into the SIMD caller, and a call per block cost
+/// a fifth of all skipping.
 #[inline(always)]
-fn blocks<T>(
-    buf: &[u8],
-    start: usize,
-    mut each: impl FnMut(usize, &[u8; 64]) -> Option<T>,
-) -> Option<T> {
-    let mut at = start;
-    while at + 64 <= buf.len() {
-        let block: &[u8; 64] = buf[at..at + 64].try_into().expect("64 bytes");
-        if let Some(found) = each(at, block) {
-            return Some(found);
-        }
-        at += 64;
+fn block_at<'b>(buf: &'b [u8], at: usize, pad: &'b mut [u8; 64]) -> Option<&'b [u8; 64]> {
+    if at + 64 <= buf.len() {
+        return Some(buf[at..at + 64].try_into().expect("64 bytes"));
     }
     if at < buf.len() {
-        let mut last = [b' '; 64];
-        last[..buf.len() - at].copy_from_slice(&buf[at..]);
-        return each(at, &last);
+        pad[..buf.len() - at].copy_from_slice(&buf[at..]);
+        return Some(pad);
     }
     None
 }
@@ -120,12 +112,18 @@ fn blocks<T>(
 #[inline(always)]
 fn string_end_with(buf: &[u8], start: usize, masks: impl Fn(&[u8; 64]) -> Masks) -> Option<usize> {
     let mut carry = Carry::default();
-    let found = blocks(buf, start, |at, block| {
+    let mut pad = [b' '; 64];
+    let mut at = start;
+    while let Some(block) = block_at(buf, at, &mut pad) {
         let m = masks(block);
         let quotes = m.quote & !carry.escaped(m.backslash);
-        (quotes != 0).then(|| at + quotes.trailing_zeros() as usize)
-    })?;
-    (found < buf.len()).then_some(found)
+        if quotes != 0 {
+            let found = at + quotes.trailing_zeros() as usize;
+            return (found < buf.len()).then_some(found);
+        }
+        at += 64;
+    }
+    None
 }
 
 #[inline(always)]
@@ -136,7 +134,9 @@ fn container_end_with(
 ) -> Option<usize> {
     let mut carry = Carry::default();
     let mut depth: u32 = 0;
-    let found = blocks(buf, start, |at, block| {
+    let mut pad = [b' '; 64];
+    let mut at = start;
+    while let Some(block) = block_at(buf, at, &mut pad) {
         let m = masks(block);
         let text = carry.not_structural(&m);
         let open = m.open & !text;
@@ -144,7 +144,8 @@ fn container_end_with(
         // The value cannot end in a block with fewer closings than open brackets.
         if close.count_ones() < depth {
             depth = depth + open.count_ones() - close.count_ones();
-            return None;
+            at += 64;
+            continue;
         }
         let mut brackets = open | close;
         while brackets != 0 {
@@ -154,14 +155,15 @@ fn container_end_with(
             } else {
                 depth -= 1;
                 if depth == 0 {
-                    return Some(at + bit.trailing_zeros() as usize + 1);
+                    let found = at + bit.trailing_zeros() as usize + 1;
+                    return (found <= buf.len()).then_some(found);
                 }
             }
             brackets &= brackets - 1;
         }
-        None
-    })?;
-    (found <= buf.len()).then_some(found)
+        at += 64;
+    }
+    None
 }
 
 /// Masks byte by byte, for CPUs without the SIMD path.

@@ -146,9 +146,11 @@ impl<'m> Evaluator<'m> {
 
     /// `set(node.depends_on_nodes) <= set`.
     fn deps_within(&self, node: &Node, set: &NodeSet) -> bool {
-        node.depends_on
-            .iter()
-            .all(|d| self.m.index_of(d).is_some_and(|i| set.contains(i)))
+        node.depends_on.iter().all(|d| {
+            self.m
+                .index_of(&d.unique_id)
+                .is_some_and(|i| set.contains(i))
+        })
     }
 }
 
