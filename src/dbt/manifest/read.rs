@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::config::Config;
+use super::config::{Config, ConfigTexts};
 use super::cursor::{Cursor, Read};
 use super::split;
 use super::{Dependency, IdKey, Node, ResourceType, Section};
@@ -74,6 +74,7 @@ pub(crate) fn manifest(json: &[u8], release: Release<'_>) -> Read<Parsed> {
         file_refs: Vec::new(),
         selectors: IndexMap::new(),
     };
+    let mut texts = ConfigTexts::default();
     let object = c.each_key("a JSON object", |c, key| {
         if key == b"nodes" {
             return split::entries_in_parallel(c, Section::Node, &mut parsed.nodes, release);
@@ -81,7 +82,7 @@ pub(crate) fn manifest(json: &[u8], release: Release<'_>) -> Read<Parsed> {
         if let Some((_, section)) = SECTIONS.iter().find(|(name, _)| *name == key) {
             let mut run = Run::new();
             entries(c, |c| {
-                run.push(Some(entry(c, *section)?));
+                run.push(Some(entry(c, *section, &mut texts)?));
                 Ok(())
             })?;
             parsed.nodes.push(run);
@@ -142,7 +143,8 @@ struct Fields {
     source_name: Option<String>,
 }
 
-pub(crate) fn entry(c: &mut Cursor<'_>, section: Section) -> Read<Node> {
+/// Reads one entry; `texts` are the configs of the entries read before it.
+pub(crate) fn entry(c: &mut Cursor<'_>, section: Section, texts: &mut ConfigTexts) -> Read<Node> {
     let mut f = Fields::default();
     c.each_key("an entry object", |c, key| {
         match key {
@@ -159,7 +161,7 @@ pub(crate) fn entry(c: &mut Cursor<'_>, section: Section) -> Read<Node> {
             b"original_file_path" => f.original_file_path = c.string()?,
             b"patch_path" => f.patch_path = c.string()?,
             b"tags" => f.tags = c.parse()?,
-            b"config" => f.config = config(c, section)?,
+            b"config" => f.config = config(c, section, texts)?,
             b"depends_on" => f.depends_on = depends_on(c)?,
             b"test_metadata" => f.test_metadata = test_metadata(c)?,
             b"version" => f.version = c.parse()?,
@@ -184,7 +186,11 @@ struct HotConfig {
 
 /// A `config` object, kept as its text, with the hot keys read on the way through.
 /// Anything but an object reads as no config, as before.
-fn config(c: &mut Cursor<'_>, section: Section) -> Read<Option<(Config, HotConfig)>> {
+fn config(
+    c: &mut Cursor<'_>,
+    section: Section,
+    texts: &mut ConfigTexts,
+) -> Read<Option<(Config, HotConfig)>> {
     if c.peek() != Some(b'{') {
         c.skip()?;
         return Ok(None);
@@ -203,7 +209,7 @@ fn config(c: &mut Cursor<'_>, section: Section) -> Read<Option<(Config, HotConfi
     })?;
     let text = &c.bytes()[start..c.offset()];
     match std::str::from_utf8(text) {
-        Ok(text) => Ok(Some((Config::from_json_text(text), hot))),
+        Ok(text) => Ok(Some((texts.config(text), hot))),
         Err(e) => Err(super::cursor::Stop {
             offset: start + e.valid_up_to(),
             message: "invalid UTF-8 in a config".into(),

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Section;
+use super::config::ConfigTexts;
 use super::cursor::{Cursor, Read};
 use super::read::{Release, Run, entry};
 
@@ -143,7 +144,8 @@ fn read_piece(
         return Ok((nodes, End::Closed(c.offset())));
     }
     let mut behind = Behind::new(c, release);
-    let end = entries_until(c, section, guesses, &mut nodes, &mut behind);
+    let mut texts = ConfigTexts::default();
+    let end = entries_until(c, section, guesses, &mut nodes, &mut behind, &mut texts);
     // The rest of the piece has been read too.
     behind.finish(c);
     Ok((nodes, end?))
@@ -156,6 +158,7 @@ fn entries_until(
     guesses: &[usize],
     nodes: &mut Run,
     behind: &mut Behind<'_>,
+    texts: &mut ConfigTexts,
 ) -> Read<End> {
     let mut first = true;
     let mut ahead = 0;
@@ -173,7 +176,7 @@ fn entries_until(
         if c.next_key(&mut first)?.is_none() {
             return Ok(End::Closed(c.offset()));
         }
-        nodes.push(Some(entry(c, section)?));
+        nodes.push(Some(entry(c, section, texts)?));
     }
 }
 
