@@ -5,6 +5,7 @@
 //! ([`read`] walks the file, [`cursor`] and [`skim`] do the skipping).
 
 mod config;
+mod config_texts;
 mod cursor;
 mod id_key;
 mod read;

@@ -4,11 +4,8 @@
 //! manifest's memory by half. The keys every run needs (`enabled`, `materialized`)
 //! are read once at load; the rest are parsed only by `config.` selection.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
-
-use foldhash::fast::FixedState;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
@@ -28,9 +25,17 @@ impl Config {
         }
     }
 
+    /// A config sharing its text with other entries'.
+    pub(crate) fn shared(text: Arc<str>) -> Config {
+        Config { raw: Some(text) }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn raw_shared(&self) -> Option<Arc<str>> {
+        self.raw.clone()
+    }
+
     /// The JSON text (`{}` when the entry has no config).
-    ///
-    /// Entries with the same text share it (see [`ConfigTexts`]).
     pub fn raw(&self) -> &str {
         self.raw.as_deref().unwrap_or("{}")
     }
@@ -55,26 +60,6 @@ impl Config {
             value = value.as_object_mut()?.remove(key.as_ref())?;
         }
         Some(value)
-    }
-}
-
-/// The config texts read so far, so that entries with the same config share one copy.
-/// A project repeats a few configs over most of its entries (every `not_null` test has
-/// the same one): at 50k models, a copy per entry was 60 MB of 142,000 allocations.
-#[derive(Default)]
-pub(crate) struct ConfigTexts(HashSet<Arc<str>, FixedState>);
-
-impl ConfigTexts {
-    pub fn config(&mut self, text: &str) -> Config {
-        let shared = match self.0.get(text) {
-            Some(shared) => shared.clone(),
-            None => {
-                let shared: Arc<str> = text.into();
-                self.0.insert(shared.clone());
-                shared
-            }
-        };
-        Config { raw: Some(shared) }
     }
 }
 
@@ -126,23 +111,5 @@ mod tests {
         assert_eq!(c.to_map().len(), 3);
         let empty = Config::default();
         assert_eq!((empty.raw(), empty.get("x")), ("{}", None));
-    }
-
-    #[test]
-    fn equal_texts_are_shared() {
-        let mut texts = ConfigTexts::default();
-        let a = texts.config(r#"{"materialized": "view"}"#);
-        let b = texts.config(r#"{"materialized": "view"}"#);
-        let c = texts.config(r#"{"materialized": "table"}"#);
-        let text = |c: &Config| c.raw.clone().unwrap();
-        assert!(Arc::ptr_eq(&text(&a), &text(&b)));
-        assert!(!Arc::ptr_eq(&text(&a), &text(&c)));
-        assert_eq!(
-            (a.raw(), c.raw()),
-            (
-                r#"{"materialized": "view"}"#,
-                r#"{"materialized": "table"}"#
-            )
-        );
     }
 }

@@ -9,7 +9,8 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::config::{Config, ConfigTexts};
+use super::config::Config;
+use super::config_texts::{ConfigTexts, HotConfig};
 use super::cursor::{Cursor, Read};
 use super::split;
 use super::{Dependency, IdKey, Node, ResourceType, Section};
@@ -161,7 +162,7 @@ pub(crate) fn entry(c: &mut Cursor<'_>, section: Section, texts: &mut ConfigText
             b"original_file_path" => f.original_file_path = c.string()?,
             b"patch_path" => f.patch_path = c.string()?,
             b"tags" => f.tags = c.parse()?,
-            b"config" => f.config = config(c, section, texts)?,
+            b"config" => f.config = texts.read(c, section)?,
             b"depends_on" => f.depends_on = depends_on(c)?,
             b"test_metadata" => f.test_metadata = test_metadata(c)?,
             b"version" => f.version = c.parse()?,
@@ -174,47 +175,6 @@ pub(crate) fn entry(c: &mut Cursor<'_>, section: Section, texts: &mut ConfigText
         Ok(())
     })?;
     Ok(f.into_node(section))
-}
-
-/// The config keys every entry needs at load; any other is read on demand from the text.
-#[derive(Default)]
-struct HotConfig {
-    enabled: Option<Value>,
-    materialized: Option<String>,
-    tags: Option<Value>,
-}
-
-/// A `config` object, kept as its text, with the hot keys read on the way through.
-/// Anything but an object reads as no config, as before.
-fn config(
-    c: &mut Cursor<'_>,
-    section: Section,
-    texts: &mut ConfigTexts,
-) -> Read<Option<(Config, HotConfig)>> {
-    if c.peek() != Some(b'{') {
-        c.skip()?;
-        return Ok(None);
-    }
-    let start = c.offset();
-    let mut hot = HotConfig::default();
-    c.each_key("a config object", |c, key| {
-        match key {
-            b"enabled" => hot.enabled = c.parse()?,
-            b"materialized" => hot.materialized = c.string_or_skip()?,
-            // Only unit tests take their tags from the config (see `tags_for`).
-            b"tags" if section == Section::UnitTest => hot.tags = c.parse()?,
-            _ => c.skip()?,
-        }
-        Ok(())
-    })?;
-    let text = &c.bytes()[start..c.offset()];
-    match std::str::from_utf8(text) {
-        Ok(text) => Ok(Some((texts.config(text), hot))),
-        Err(e) => Err(super::cursor::Stop {
-            offset: start + e.valid_up_to(),
-            message: "invalid UTF-8 in a config".into(),
-        }),
-    }
 }
 
 fn depends_on(c: &mut Cursor<'_>) -> Read<Vec<Dependency>> {

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Section;
-use super::config::ConfigTexts;
+use super::config_texts::ConfigTexts;
 use super::cursor::{Cursor, Read};
 use super::read::{Release, Run, entry};
 
