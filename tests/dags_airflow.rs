@@ -281,7 +281,7 @@ fn is_test(n: &Node) -> bool {
 fn unit_names(m: &Manifest) -> BTreeMap<String, String> {
     let base = |n: &Node| match n.version {
         Some(_) => format!("{}_{}", n.name, n.fqn.last().unwrap()),
-        None => n.name.clone(),
+        None => n.name.to_string(),
     };
     let mut packages: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     let candidates = m.nodes().iter().filter(|n| {
@@ -302,7 +302,7 @@ fn unit_names(m: &Manifest) -> BTreeMap<String, String> {
             } else {
                 b
             };
-            (n.unique_id.clone(), name)
+            (n.unique_id.to_string(), name)
         })
         .collect()
 }
@@ -433,23 +433,23 @@ fn check_dag(
             own_tests
                 .entry(only.as_str())
                 .or_default()
-                .insert(t.unique_id.clone());
+                .insert(t.unique_id.to_string());
         }
     }
     let own = |u: &Node| {
         own_tests
-            .get(u.unique_id.as_str())
+            .get(&*u.unique_id)
             .cloned()
             .unwrap_or_default()
     };
     let with_tests = options.tests == TestsMode::AfterEach;
     let first = |u: &Node| match options.tests {
-        TestsMode::AfterEach => format!("{}.run", names[&u.unique_id]),
-        _ => names[&u.unique_id].clone(),
+        TestsMode::AfterEach => format!("{}.run", names[&*u.unique_id]),
+        _ => names[&*u.unique_id].clone(),
     };
     let last = |u: &Node| {
         if with_tests && !own(u).is_empty() {
-            format!("{}.test", names[&u.unique_id])
+            format!("{}.test", names[&*u.unique_id])
         } else {
             first(u)
         }
@@ -486,7 +486,7 @@ fn check_dag(
             continue;
         }
         let tests_types = || vec![ResourceType::Test, ResourceType::UnitTest];
-        let me = BTreeSet::from([u.unique_id.clone()]);
+        let me = BTreeSet::from([u.unique_id.to_string()]);
         if options.tests == TestsMode::Build {
             let mut types = tests_types();
             types.push(u.resource_type);
@@ -541,7 +541,7 @@ fn check_dag(
                 ));
             }
             if i % sample == 0 {
-                let me = BTreeSet::from([t.unique_id.clone()]);
+                let me = BTreeSet::from([t.unique_id.to_string()]);
                 check_selects(m, tasks, id, vec![t.resource_type], me, errors);
             }
         }

@@ -45,7 +45,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 /// What the reader must have made of `entry`, from the fully parsed JSON.
 fn check_entry(node: &Node, entry: &Value, section: Section) {
     let id = &node.unique_id;
-    assert_eq!(Some(id.clone()), text(entry, "unique_id"));
+    assert_eq!(Some(id.to_string()), text(entry, "unique_id"));
     assert_eq!(node.section, section, "{id}");
     let rt = text(entry, "resource_type").unwrap_or_default();
     assert_eq!(
@@ -54,19 +54,23 @@ fn check_entry(node: &Node, entry: &Value, section: Section) {
         "{id}"
     );
     assert_eq!(
-        Some(node.package_name.clone()),
+        Some(node.package_name.to_string()),
         text(entry, "package_name"),
         "{id}"
     );
-    assert_eq!(node.name, text(entry, "name").unwrap_or_default(), "{id}");
+    assert_eq!(*node.name, text(entry, "name").unwrap_or_default(), "{id}");
     assert_eq!(node.fqn, strings(entry.get("fqn")), "{id}");
-    assert_eq!(node.path, text(entry, "path").unwrap_or_default(), "{id}");
+    assert_eq!(*node.path, text(entry, "path").unwrap_or_default(), "{id}");
     assert_eq!(
-        node.original_file_path,
+        *node.original_file_path,
         text(entry, "original_file_path").unwrap_or_default(),
         "{id}"
     );
-    assert_eq!(node.patch_path, text(entry, "patch_path"), "{id}");
+    assert_eq!(
+        node.patch_path.as_deref(),
+        text(entry, "patch_path").as_deref(),
+        "{id}"
+    );
     let deps = entry.get("depends_on").and_then(|d| d.get("nodes"));
     let dep_ids: Vec<String> = node
         .depends_on
@@ -86,15 +90,15 @@ fn check_entry(node: &Node, entry: &Value, section: Section) {
         .and_then(Value::as_bool);
     assert_eq!(node.enabled, enabled != Some(false), "{id}");
     let materialized = config.and_then(|c| text(c, "materialized"));
-    assert_eq!(node.materialized, materialized, "{id}");
+    assert_eq!(node.materialized.as_deref(), materialized.as_deref(), "{id}");
     if matches!(section, Section::Node | Section::Source | Section::Exposure) {
         assert_eq!(node.tags, strings(entry.get("tags")), "{id}");
     }
     let test_metadata = entry.get("test_metadata").filter(|t| !t.is_null());
     assert_eq!(node.is_generic_test, test_metadata.is_some(), "{id}");
     assert_eq!(
-        node.test_metadata_name,
-        test_metadata.and_then(|t| text(t, "name")),
+        node.test_metadata_name.as_deref(),
+        test_metadata.and_then(|t| text(t, "name")).as_deref(),
         "{id}"
     );
     let version = entry.get("version").filter(|v| !v.is_null());
@@ -104,7 +108,7 @@ fn check_entry(node: &Node, entry: &Value, section: Section) {
         (&node.group, "group"),
         (&node.source_name, "source_name"),
     ] {
-        assert_eq!(*field, text(entry, want), "{id}: {want}");
+        assert_eq!(field.as_deref(), text(entry, want).as_deref(), "{id}: {want}");
     }
 }
 

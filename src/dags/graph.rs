@@ -333,8 +333,8 @@ fn add_freshness(
         for s in sources_read(index, u) {
             let node = index.node(s);
             let key = (
-                node.package_name.clone(),
-                node.source_name.clone().unwrap_or_default(),
+                node.package_name.to_string(),
+                node.source_name.as_deref().unwrap_or_default().to_string(),
             );
             tables_of.entry(key.clone()).or_default().insert(s);
             readers.entry(key).or_default().insert(u);

@@ -116,7 +116,7 @@ pub fn node_args(node: &Node, index: &PrefixIndex) -> NodeArgs {
     select.push_str("resource_type:");
     select.push_str(node.resource_type.as_str());
     select.push_str(",package:");
-    if node.package_name == "this" {
+    if &*node.package_name == "this" {
         // `package:this` means the root project, whatever its name.
         select.push_str("[t]his");
     } else {

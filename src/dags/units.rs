@@ -35,7 +35,7 @@ impl UnitNames {
             let entry = packages
                 .entry(base_name(node))
                 .or_insert((&node.package_name, false));
-            entry.1 |= entry.0 != node.package_name;
+            entry.1 |= entry.0 != &*node.package_name;
         }
         let mut namer = Namer::default();
         let mut names = vec![None; manifest.nodes().len()];

@@ -13,7 +13,7 @@ mod skim;
 mod split;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -175,18 +175,18 @@ pub enum Section {
 /// One graph entry of the manifest, from any section.
 #[derive(Debug, Clone)]
 pub struct Node {
-    pub unique_id: String,
+    pub unique_id: Box<str>,
     /// `unique_id`'s key, for linking.
     pub key: IdKey,
     pub section: Section,
     pub resource_type: ResourceType,
-    pub package_name: String,
-    pub name: String,
+    pub package_name: Box<str>,
+    pub name: Box<str>,
     pub fqn: Vec<String>,
-    pub path: String,
-    pub original_file_path: String,
+    pub path: Box<str>,
+    pub original_file_path: Box<str>,
     /// `package://path/to/file.yml` of the YAML that documents the node, if any.
-    pub patch_path: Option<String>,
+    pub patch_path: Option<Box<str>>,
     /// The tags dbt's `tag:` method looks at (for unit tests: `config.tags`).
     pub tags: Vec<String>,
     /// The node's whole `config` block (parsed on demand).
@@ -194,19 +194,19 @@ pub struct Node {
     /// `config.enabled` (true when absent). dbt ignores disabled entries.
     pub enabled: bool,
     /// `config.materialized`, e.g. `table`, `view`, `incremental`, `ephemeral`.
-    pub materialized: Option<String>,
+    pub materialized: Option<Arc<str>>,
     /// `depends_on.nodes`: the entries this one depends on.
     pub depends_on: Vec<Dependency>,
     /// Set for generic (schema) tests: the test's name, e.g. `not_null`.
-    pub test_metadata_name: Option<String>,
+    pub test_metadata_name: Option<Box<str>>,
     /// True for tests that have `test_metadata` (generic tests).
     pub is_generic_test: bool,
     /// Model version (a string or a number in the manifest).
     pub version: Option<Box<Value>>,
     pub latest_version: Option<Box<Value>>,
-    pub access: Option<String>,
-    pub group: Option<String>,
-    pub source_name: Option<String>,
+    pub access: Option<Box<str>>,
+    pub group: Option<Box<str>>,
+    pub source_name: Option<Box<str>>,
 }
 
 /// `metadata` of the manifest.
@@ -318,7 +318,7 @@ impl Manifest {
 
     pub(crate) fn index_of(&self, unique_id: &str) -> Option<NodeIdx> {
         self.nodes
-            .binary_search_by(|n| n.unique_id.as_str().cmp(unique_id))
+            .binary_search_by(|n| (*n.unique_id).cmp(unique_id))
             .ok()
             .map(|i| i as NodeIdx)
     }
@@ -437,7 +437,7 @@ fn sorted_by_unique_id(mut runs: Vec<Run>) -> Vec<Node> {
     for (r, run) in runs.iter().enumerate() {
         for (i, node) in run.iter().enumerate() {
             let node = node.as_ref().expect("entries are taken only below");
-            order.push((node.unique_id.as_str(), node.section, r as u32, i as u32));
+            order.push((&*node.unique_id, node.section, r as u32, i as u32));
         }
     }
     // Ties (one unique_id twice) keep file order, which the runs are in.
@@ -514,7 +514,7 @@ mod tests {
         let seen: Vec<(&str, &str, Section)> = m
             .nodes()
             .iter()
-            .map(|n| (n.unique_id.as_str(), n.name.as_str(), n.section))
+            .map(|n| (&*n.unique_id, &*n.name, n.section))
             .collect();
         assert_eq!(
             seen,

@@ -20,7 +20,7 @@ use super::cursor::{Cursor, Read, Stop};
 #[derive(Default, Clone)]
 pub(crate) struct HotConfig {
     pub enabled: Option<Value>,
-    pub materialized: Option<String>,
+    pub materialized: Option<Arc<str>>,
     pub tags: Option<Value>,
 }
 
@@ -72,7 +72,7 @@ fn hot_keys(c: &mut Cursor<'_>, section: Section) -> Read<HotConfig> {
     c.each_key("a config object", |c, key| {
         match key {
             b"enabled" => hot.enabled = c.parse()?,
-            b"materialized" => hot.materialized = c.string_or_skip()?,
+            b"materialized" => hot.materialized = c.string_or_skip()?.map(Arc::from),
             // Only unit tests take their tags from the config (see `tags_for`).
             b"tags" if section == Section::UnitTest => hot.tags = c.parse()?,
             _ => c.skip()?,

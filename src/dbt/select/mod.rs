@@ -99,7 +99,7 @@ impl<'m> Selection<'m> {
 
     /// Selected unique_ids, sorted.
     pub fn unique_ids(&self) -> impl Iterator<Item = &'m str> + '_ {
-        self.nodes().map(|n| n.unique_id.as_str())
+        self.nodes().map(|n| &*n.unique_id)
     }
 
     /// Selected entries, sorted by unique_id.

@@ -30,7 +30,7 @@ impl RootTree {
     pub fn from_manifest(m: &Manifest) -> RootTree {
         let root = m.project_name().unwrap_or_default();
         let mut files: HashSet<String> = HashSet::new();
-        let root_nodes = m.nodes().iter().filter(|n| n.package_name == root);
+        let root_nodes = m.nodes().iter().filter(|n| &*n.package_name == root);
         for node in root_nodes {
             files.extend(normalise(&node.original_file_path));
             let patch = node.patch_path.as_deref().and_then(patch_file);
