@@ -316,18 +316,14 @@ fn units_above(
 ) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut seen = BTreeSet::new();
-    let mut stack: Vec<&str> = start
-        .depends_on
-        .iter()
-        .map(|d| d.unique_id.as_str())
-        .collect();
+    let mut stack: Vec<&str> = start.depends_on.iter().map(|d| &*d.unique_id).collect();
     while let Some(id) = stack.pop() {
         if is_unit(id) {
             found.insert(id.to_string());
         } else if seen.insert(id)
             && let Some(node) = m.node(id).filter(|n| through(n))
         {
-            stack.extend(node.depends_on.iter().map(|d| d.unique_id.as_str()));
+            stack.extend(node.depends_on.iter().map(|d| &*d.unique_id));
         }
     }
     found
@@ -428,20 +424,15 @@ fn check_dag(
         .collect();
     let mut own_tests: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for t in &tests {
-        let parents: BTreeSet<&String> = t.depends_on.iter().map(|d| &d.unique_id).collect();
+        let parents: BTreeSet<&str> = t.depends_on.iter().map(|d| &*d.unique_id).collect();
         if let [only] = parents.into_iter().collect::<Vec<_>>()[..] {
             own_tests
-                .entry(only.as_str())
+                .entry(only)
                 .or_default()
                 .insert(t.unique_id.to_string());
         }
     }
-    let own = |u: &Node| {
-        own_tests
-            .get(&*u.unique_id)
-            .cloned()
-            .unwrap_or_default()
-    };
+    let own = |u: &Node| own_tests.get(&*u.unique_id).cloned().unwrap_or_default();
     let with_tests = options.tests == TestsMode::AfterEach;
     let first = |u: &Node| match options.tests {
         TestsMode::AfterEach => format!("{}.run", names[&*u.unique_id]),

@@ -59,7 +59,8 @@ fn check_entry(node: &Node, entry: &Value, section: Section) {
         "{id}"
     );
     assert_eq!(*node.name, text(entry, "name").unwrap_or_default(), "{id}");
-    assert_eq!(node.fqn, strings(entry.get("fqn")), "{id}");
+    let fqn: Vec<&str> = node.fqn.iter().map(|p| &**p).collect();
+    assert_eq!(fqn, strings(entry.get("fqn")), "{id}");
     assert_eq!(*node.path, text(entry, "path").unwrap_or_default(), "{id}");
     assert_eq!(
         *node.original_file_path,
@@ -72,11 +73,7 @@ fn check_entry(node: &Node, entry: &Value, section: Section) {
         "{id}"
     );
     let deps = entry.get("depends_on").and_then(|d| d.get("nodes"));
-    let dep_ids: Vec<String> = node
-        .depends_on
-        .iter()
-        .map(|d| d.unique_id.clone())
-        .collect();
+    let dep_ids: Vec<&str> = node.depends_on.iter().map(|d| &*d.unique_id).collect();
     assert_eq!(dep_ids, strings(deps), "{id}");
     assert_eq!(node.key, IdKey::of(&node.unique_id), "{id}");
     for dep in &node.depends_on {
@@ -90,7 +87,11 @@ fn check_entry(node: &Node, entry: &Value, section: Section) {
         .and_then(Value::as_bool);
     assert_eq!(node.enabled, enabled != Some(false), "{id}");
     let materialized = config.and_then(|c| text(c, "materialized"));
-    assert_eq!(node.materialized.as_deref(), materialized.as_deref(), "{id}");
+    assert_eq!(
+        node.materialized.as_deref(),
+        materialized.as_deref(),
+        "{id}"
+    );
     if matches!(section, Section::Node | Section::Source | Section::Exposure) {
         assert_eq!(node.tags, strings(entry.get("tags")), "{id}");
     }
@@ -108,7 +109,11 @@ fn check_entry(node: &Node, entry: &Value, section: Section) {
         (&node.group, "group"),
         (&node.source_name, "source_name"),
     ] {
-        assert_eq!(field.as_deref(), text(entry, want).as_deref(), "{id}: {want}");
+        assert_eq!(
+            field.as_deref(),
+            text(entry, want).as_deref(),
+            "{id}: {want}"
+        );
     }
 }
 
@@ -197,7 +202,7 @@ fn large_manifests_read_on_two_threads_as_on_one() {
     let loaded = dags::load_manifest(&file).unwrap();
     assert_eq!(loaded.manifest.nodes().len(), 12_000);
     let one = loaded.manifest.node("model.p.m11999").unwrap();
-    assert_eq!(one.depends_on, [Dependency::new("model.p.m5999".into())]);
+    assert_eq!(*one.depends_on, [Dependency::new("model.p.m5999")]);
     // Reading through one thread (below the threshold, piece by piece) agrees.
     let mut small = Vec::new();
     for n in [&nodes[..6000], &nodes[6000..]] {

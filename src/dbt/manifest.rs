@@ -182,7 +182,7 @@ pub struct Node {
     pub resource_type: ResourceType,
     pub package_name: Box<str>,
     pub name: Box<str>,
-    pub fqn: Vec<String>,
+    pub fqn: Box<[Box<str>]>,
     pub path: Box<str>,
     pub original_file_path: Box<str>,
     /// `package://path/to/file.yml` of the YAML that documents the node, if any.
@@ -196,7 +196,7 @@ pub struct Node {
     /// `config.materialized`, e.g. `table`, `view`, `incremental`, `ephemeral`.
     pub materialized: Option<Arc<str>>,
     /// `depends_on.nodes`: the entries this one depends on.
-    pub depends_on: Vec<Dependency>,
+    pub depends_on: Box<[Dependency]>,
     /// Set for generic (schema) tests: the test's name, e.g. `not_null`.
     pub test_metadata_name: Option<Box<str>>,
     /// True for tests that have `test_metadata` (generic tests).

@@ -23,12 +23,13 @@ impl IdKey {
 /// One of an entry's `depends_on.nodes`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependency {
-    pub unique_id: String,
+    pub unique_id: Box<str>,
     pub key: IdKey,
 }
 
 impl Dependency {
-    pub fn new(unique_id: String) -> Dependency {
+    pub fn new(unique_id: impl Into<Box<str>>) -> Dependency {
+        let unique_id = unique_id.into();
         Dependency {
             key: IdKey::of(&unique_id),
             unique_id,
@@ -51,7 +52,7 @@ mod tests {
             IdKey::of("model.shop.order")
         );
         assert_ne!(IdKey::of(""), IdKey::of("model.shop.orders"));
-        let dep = Dependency::new("seed.shop.raw".to_string());
+        let dep = Dependency::new("seed.shop.raw");
         assert_eq!(dep.key, IdKey::of(&dep.unique_id));
     }
 }

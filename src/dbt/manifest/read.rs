@@ -129,13 +129,13 @@ struct Fields {
     resource_type: Option<ResourceType>,
     package_name: Option<String>,
     name: Option<String>,
-    fqn: Vec<String>,
+    fqn: Box<[Box<str>]>,
     path: Option<String>,
     original_file_path: Option<String>,
     patch_path: Option<String>,
     tags: Option<Value>,
     config: Option<(Config, HotConfig)>,
-    depends_on: Vec<Dependency>,
+    depends_on: Box<[Dependency]>,
     test_metadata: Option<Option<String>>,
     version: Option<Value>,
     latest_version: Option<Value>,
@@ -157,7 +157,7 @@ pub(crate) fn entry(c: &mut Cursor<'_>, section: Section, texts: &mut ConfigText
             }
             b"package_name" => f.package_name = c.string()?,
             b"name" => f.name = c.string()?,
-            b"fqn" => f.fqn = c.strings()?,
+            b"fqn" => f.fqn = c.strings(|part| part)?,
             b"path" => f.path = c.string()?,
             b"original_file_path" => f.original_file_path = c.string()?,
             b"patch_path" => f.patch_path = c.string()?,
@@ -177,11 +177,11 @@ pub(crate) fn entry(c: &mut Cursor<'_>, section: Section, texts: &mut ConfigText
     Ok(f.into_node(section))
 }
 
-fn depends_on(c: &mut Cursor<'_>) -> Read<Vec<Dependency>> {
-    let mut nodes = Vec::new();
+fn depends_on(c: &mut Cursor<'_>) -> Read<Box<[Dependency]>> {
+    let mut nodes = Box::default();
     c.each_key("a depends_on object", |c, key| {
         match key {
-            b"nodes" => nodes = c.strings()?.into_iter().map(Dependency::new).collect(),
+            b"nodes" => nodes = c.strings(Dependency::new)?,
             _ => c.skip()?,
         }
         Ok(())

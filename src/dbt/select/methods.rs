@@ -248,7 +248,7 @@ fn fqn_matches(n: &Node, sel: &FqnSelector) -> bool {
 
 /// An fqn's parts, dots inside a part (versioned or dotted model names) acting as
 /// separators too, as dbt matches fqns.
-pub(crate) fn flat_fqn(fqn: &[String]) -> impl Iterator<Item = &str> {
+pub(crate) fn flat_fqn(fqn: &[Box<str>]) -> impl Iterator<Item = &str> {
     // A closure rather than `'.'`: the char searcher's set-up outweighs these short parts.
     #[allow(clippy::manual_pattern_char_comparison)]
     fqn.iter().flat_map(|p| p.split(|c| c == '.'))
@@ -280,17 +280,17 @@ impl<'a> FqnSelector<'a> {
     }
 
     /// Port of dbt's `is_selected_node`.
-    fn is_selected(&self, fqn: &[String], versioned: bool) -> bool {
+    fn is_selected(&self, fqn: &[Box<str>], versioned: bool) -> bool {
         let Some(last) = fqn.last() else {
             return false;
         };
         let versioned = versioned && fqn.len() >= 2;
         let leaf = if versioned { &fqn[fqn.len() - 2] } else { last };
         if versioned {
-            if *leaf == self.raw || fqn[fqn.len() - 2..].join("_") == self.last_two {
+            if **leaf == *self.raw || fqn[fqn.len() - 2..].join("_") == self.last_two {
                 return true;
             }
-        } else if last == self.raw {
+        } else if **last == *self.raw {
             return true;
         }
         // `fqn:*` (dbt's default selection) matches every entry: no need to build strings.
@@ -409,11 +409,11 @@ fn version_lt(a: &Value, b: &Value) -> bool {
 mod tests {
     use super::*;
 
-    fn fqn(parts: &[&str]) -> Vec<String> {
-        parts.iter().map(|s| s.to_string()).collect()
+    fn fqn(parts: &[&str]) -> Vec<Box<str>> {
+        parts.iter().map(|s| Box::from(*s)).collect()
     }
 
-    fn sel(fqn: &[String], selector: &str, versioned: bool) -> bool {
+    fn sel(fqn: &[Box<str>], selector: &str, versioned: bool) -> bool {
         FqnSelector::new(selector).is_selected(fqn, versioned)
     }
 
