@@ -176,6 +176,11 @@ impl<'a> Cursor<'a> {
     pub fn skip(&mut self) -> Read<()> {
         let end = match self.peek() {
             Some(b'"') => skim::string_end(self.buf, self.at + 1).map(|e| e + 1),
+            // Most containers in a manifest are empty (`"meta": {}`, `"refs": []`: two
+            // in three at 10k models), and need no scan.
+            Some(open @ (b'{' | b'[')) if self.buf.get(self.at + 1) == Some(&(open + 2)) => {
+                Some(self.at + 2)
+            }
             Some(b'{' | b'[') => skim::container_end(self.buf, self.at),
             Some(b) if b == b'-' || b.is_ascii_alphanumeric() => Some(self.scalar_end()),
             Some(_) => return self.stop("expected a value"),
