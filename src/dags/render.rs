@@ -480,15 +480,46 @@ fn start_date(date: &str) -> String {
     }
 }
 
+/// The bytes a shell word may hold unquoted, by value (a table: every task's selection
+/// goes through here).
+const SHELL_PLAIN: [bool; 256] = {
+    let mut plain = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        plain[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    let others = b"_-.,:/=@%+";
+    while i < others.len() {
+        plain[others[i] as usize] = true;
+        i += 1;
+    }
+    plain
+};
+
 /// A word for `bash -c`, quoted only when it needs to be.
 pub fn shell_quote(word: &str) -> Cow<'_, str> {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.,:/=@%+".contains(&b));
+    let plain = !word.is_empty() && word.bytes().all(|b| SHELL_PLAIN[b as usize]);
     if plain {
         Cow::Borrowed(word)
     } else {
         Cow::Owned(format!("'{}'", word.replace('\'', "'\\''")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_they_need_it() {
+        let plain = "resource_type:model,package:shop,fqn:shop.marts.a-b_c/d=e@f%g+h";
+        assert!(matches!(shell_quote(plain), Cow::Borrowed(_)));
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("fqn:a.[*]"), "'fqn:a.[*]'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("é"), "'é'");
     }
 }
