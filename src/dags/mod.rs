@@ -274,7 +274,6 @@ pub fn generate(
         };
         let header = render::Header {
             dag_id: &dag_id,
-            manifest_hash: loaded.hash()?,
             selector: selector.map(|s| s.name.as_str()),
             description: &description,
             project: manifest.project_name(),
@@ -294,6 +293,10 @@ pub fn generate(
     // Freeing a large DAG's hundreds of thousands of strings takes longer than writing
     // it: done on the side while the files are written.
     std::thread::spawn(move || drop(built));
+    let hash = loaded.hash()?;
+    for file in &mut files {
+        render::name_manifest(&mut file.contents, hash);
+    }
     Ok(files)
 }
 
