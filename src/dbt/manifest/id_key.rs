@@ -3,8 +3,8 @@
 //!
 //! Linking looks up every `depends_on` id among all entries. Done with the strings, each
 //! lookup follows three or four pointers to text last seen while reading, long since gone
-//! from the cache: at 50k models that was a sixth of the whole run. The reader hashes
-//! each id while its text is still in cache, and the graph compares hashes.
+//! from the cache: at 50k models that took 0.14 s of a 0.48 s run (by key: 0.07 s). The
+//! reader hashes each id while its text is still in cache, and the graph compares hashes.
 
 use xxhash_rust::xxh3::xxh3_128;
 

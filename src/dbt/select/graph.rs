@@ -163,7 +163,7 @@ impl DepGraph {
                 members.insert(i as NodeIdx);
             }
         }
-        // By key (see `IdKey`): looking up the id strings was a sixth of a large run.
+        // By key (see `IdKey`): looking up the id strings took twice as long.
         let by_id: HashMap<IdKey, NodeIdx, foldhash::fast::FixedState> = nodes
             .iter()
             .enumerate()
