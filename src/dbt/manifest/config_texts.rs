@@ -27,7 +27,7 @@ pub(crate) struct HotConfig {
 /// The config texts read so far (by one reading thread), with their hot keys.
 #[derive(Default)]
 pub(crate) struct ConfigTexts {
-    seen: HashMap<Box<[u8]>, (Arc<str>, HotConfig), FixedState>,
+    seen: HashMap<Arc<str>, HotConfig, FixedState>,
 }
 
 impl ConfigTexts {
@@ -43,25 +43,22 @@ impl ConfigTexts {
             return Ok(None);
         }
         let start = c.offset();
+        c.skip()?;
+        let text = std::str::from_utf8(&c.bytes()[start..c.offset()]).map_err(|e| Stop {
+            offset: start + e.valid_up_to(),
+            message: "invalid UTF-8 in a config".into(),
+        })?;
         // Unit tests also read `tags` from it: their configs are not shared.
-        if section != Section::UnitTest {
-            c.skip()?;
-            if let Some((text, hot)) = self.seen.get(&c.bytes()[start..c.offset()]) {
-                return Ok(Some((Config::shared(text.clone()), hot.clone())));
-            }
-            // Read strictly the first time; the same bytes read the same after that.
-            c.seek(start);
+        let shared = section != Section::UnitTest;
+        if shared && let Some((text, hot)) = self.seen.get_key_value(text) {
+            return Ok(Some((Config::shared(text.clone()), hot.clone())));
         }
+        // Read strictly the first time; the same bytes read the same after that.
+        c.seek(start);
         let hot = hot_keys(c, section)?;
-        let raw = &c.bytes()[start..c.offset()];
-        let text: Arc<str> = std::str::from_utf8(raw)
-            .map_err(|e| Stop {
-                offset: start + e.valid_up_to(),
-                message: "invalid UTF-8 in a config".into(),
-            })?
-            .into();
-        if section != Section::UnitTest {
-            self.seen.insert(raw.into(), (text.clone(), hot.clone()));
+        let text: Arc<str> = text.into();
+        if shared {
+            self.seen.insert(text.clone(), hot.clone());
         }
         Ok(Some((Config::shared(text), hot)))
     }
