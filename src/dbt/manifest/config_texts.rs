@@ -17,7 +17,7 @@ use super::config::Config;
 use super::cursor::{Cursor, Read, Stop};
 
 /// The config keys every entry needs at load; any other is read on demand from the text.
-#[derive(Default, Clone)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct HotConfig {
     pub enabled: Option<Value>,
     pub materialized: Option<Arc<str>>,
@@ -130,6 +130,11 @@ mod tests {
         for _ in 0..2 {
             assert!(read(&mut texts, bad, Section::Node).is_err());
         }
+        let latin1 = b"{\"owner\": \"Jos\xe9\"}";
+        let stop = texts
+            .read(&mut Cursor::new(latin1), Section::Node)
+            .unwrap_err();
+        assert_eq!(stop.offset, 14);
         let mut c = Cursor::new(b"null");
         assert!(texts.read(&mut c, Section::Node).unwrap().is_none());
         assert_eq!(c.offset(), 4);
