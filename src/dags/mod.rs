@@ -378,7 +378,7 @@ pub fn write(out: &Path, files: &[DagFile]) -> Result<Written, DagsError> {
     let mut result = Written::default();
     for file in files {
         let path = out.join(&file.file_name);
-        if std::fs::read(&path).is_ok_and(|old| old == file.contents.as_bytes()) {
+        if holds(&path, file.contents.as_bytes()) {
             result.unchanged.push(file.file_name.clone());
             continue;
         }
@@ -405,10 +405,51 @@ pub fn write(out: &Path, files: &[DagFile]) -> Result<Written, DagsError> {
     Ok(result)
 }
 
+/// Whether the file at `path` holds exactly `contents`: compared a piece at a time, so
+/// that an unchanged large DAG is not read into memory whole.
+fn holds(path: &Path, contents: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if file.metadata().map(|m| m.len()).ok() != Some(contents.len() as u64) {
+        return false;
+    }
+    let mut piece = vec![0; 256 << 10];
+    let mut rest = contents;
+    loop {
+        match file.read(&mut piece) {
+            Ok(0) => return rest.is_empty(),
+            Ok(n) if n <= rest.len() && piece[..n] == rest[..n] => rest = &rest[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return false,
+        }
+    }
+}
+
 fn is_generated(path: &Path) -> bool {
     use std::io::Read;
     let mut start = [0u8; HEADER_MARK.len()];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut start))
         .is_ok_and(|()| start == HEADER_MARK.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_holds_exactly_its_contents_past_the_first_piece() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dbt_all.py");
+        let contents: Vec<u8> = (0..700_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        std::fs::write(&path, &contents).unwrap();
+        assert!(holds(&path, &contents));
+        let mut changed = contents.clone();
+        *changed.last_mut().unwrap() = b'!';
+        assert!(!holds(&path, &changed), "the last byte differs");
+        assert!(!holds(&path, &contents[..contents.len() - 1]), "shorter");
+        assert!(!holds(&dir.path().join("absent.py"), b""));
+    }
 }
