@@ -297,7 +297,7 @@ pub fn build(
             let args = index.args(t)?;
             let overrides = graph.overrides.of(node)?;
             let name = graph.namer.allocate(&node.name);
-            push(&mut graph, &name, Command::Test, args, upstream, overrides);
+            push(&mut graph, name, Command::Test, args, upstream, overrides);
             graph.tests += 1;
         }
     }
@@ -306,14 +306,13 @@ pub fn build(
 
 fn push(
     graph: &mut DagGraph,
-    name: &str,
+    name: String,
     command: Command,
     args: NodeArgs,
     upstream: Vec<u32>,
     overrides: Option<usize>,
 ) -> u32 {
-    let name = Cow::Owned(name.to_string());
-    let mut task = Task::new(None, name, command, args, upstream);
+    let mut task = Task::new(None, Cow::Owned(name), command, args, upstream);
     task.overrides = overrides;
     graph.tasks.push(task);
     (graph.tasks.len() - 1) as u32
@@ -364,7 +363,7 @@ fn add_freshness(
             exclude: None,
             approximate: false,
         };
-        let task = push(graph, &name, Command::Freshness, args, Vec::new(), None);
+        let task = push(graph, name, Command::Freshness, args, Vec::new(), None);
         for u in &readers[key] {
             freshness_of_unit[*u as usize].push(task);
         }

@@ -59,8 +59,8 @@ impl DagsError {
 pub struct LoadedManifest {
     pub manifest: Manifest,
     hash: OnceLock<Result<String, String>>,
-    /// Hashing a large file takes a tenth of the time parsing it does: on its own thread
-    /// from the start, and is waited for when a header is written.
+    /// Hashing runs on its own thread from the start, yielding to parsing, and is waited
+    /// for once the files are rendered.
     hashing: Mutex<Option<JoinHandle<std::io::Result<String>>>>,
     path: PathBuf,
 }
@@ -155,21 +155,35 @@ fn yield_to_parsing() {
 /// it. Reading a 650 MB file takes 72 ms; XXH3 adds 20 ms to that, BLAKE3 72 ms, and
 /// every millisecond is taken from the parsing threads on a 2-core runner.
 fn xxh128_of(mut file: std::fs::File) -> std::io::Result<String> {
-    use std::io::{Read, Seek};
+    use std::io::Seek;
     file.rewind()?;
     // Read through a small buffer rather than from the map: mapped pages touched here
     // would stay resident until the parsing threads reach (and give back) them.
-    let mut buffer = vec![0; 256 << 10];
     let mut hash = xxhash_rust::xxh3::Xxh3::new();
+    read_in_pieces(&mut file, |piece| {
+        hash.update(piece);
+        true
+    })?;
+    Ok(format!("{:032x}", hash.digest128()))
+}
+
+/// Reads `file` to its end a piece at a time (through one 256 KB buffer), while `each`
+/// returns true; whether it read to the end.
+fn read_in_pieces(
+    file: &mut std::fs::File,
+    mut each: impl FnMut(&[u8]) -> bool,
+) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut buffer = vec![0; 256 << 10];
     loop {
         match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => hash.update(&buffer[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Ok(0) => return Ok(true),
+            Ok(n) if each(&buffer[..n]) => {}
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(format!("{:032x}", hash.digest128()))
 }
 
 /// One generated file.
@@ -408,23 +422,21 @@ pub fn write(out: &Path, files: &[DagFile]) -> Result<Written, DagsError> {
 /// Whether the file at `path` holds exactly `contents`: compared a piece at a time, so
 /// that an unchanged large DAG is not read into memory whole.
 fn holds(path: &Path, contents: &[u8]) -> bool {
-    use std::io::Read;
     let Ok(mut file) = std::fs::File::open(path) else {
         return false;
     };
     if file.metadata().map(|m| m.len()).ok() != Some(contents.len() as u64) {
         return false;
     }
-    let mut piece = vec![0; 256 << 10];
     let mut rest = contents;
-    loop {
-        match file.read(&mut piece) {
-            Ok(0) => return rest.is_empty(),
-            Ok(n) if n <= rest.len() && piece[..n] == rest[..n] => rest = &rest[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            _ => return false,
+    let same = read_in_pieces(&mut file, |piece| match rest.strip_prefix(piece) {
+        Some(after) => {
+            rest = after;
+            true
         }
-    }
+        None => false,
+    });
+    same.is_ok_and(|to_the_end| to_the_end && rest.is_empty())
 }
 
 fn is_generated(path: &Path) -> bool {

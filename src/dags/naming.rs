@@ -22,7 +22,7 @@ pub fn sanitize(name: &str) -> String {
     let mut safe: String = name
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            if c.is_ascii() && safe_byte(c as u8) {
                 c
             } else {
                 '_'
