@@ -53,7 +53,8 @@ fn generate() -> String {
 }
 
 fn plan_of(path: &Path) -> plan::Plan {
-    let (pipeline, _) = dagship::pipeline::load(path).expect("the generated pipeline is valid");
+    let (pipeline, _) = dagship::pipeline::load(path, &dagship::steps::Kinds)
+        .expect("the generated pipeline is valid");
     let git = Git::fixed(Revision::default());
     plan::build(&PlanRequest {
         pipeline: &pipeline,
@@ -72,7 +73,7 @@ fn bench(c: &mut Criterion) {
     std::fs::write(&path, generate()).unwrap();
     assert_eq!(plan_of(&path).summary.steps, STEPS);
     c.bench_function("load 1000 steps", |b| {
-        b.iter(|| dagship::pipeline::load(&path).unwrap())
+        b.iter(|| dagship::pipeline::load(&path, &dagship::steps::Kinds).unwrap())
     });
     c.bench_function("load + plan + render 1000 steps", |b| {
         b.iter(|| plan::text::render(&plan_of(&path)))

@@ -381,11 +381,12 @@ fn report(err: &Error, output: &Output) {
             anstream::eprintln!("error: {err}; nothing was executed");
         }
         _ => {
-            anstream::eprintln!("error: {err}");
+            let message = crate::error_chain::ErrorChain(err).to_string();
+            anstream::eprintln!("error: {message}");
             if github {
                 println!(
                     "::error title=dagship::{}",
-                    crate::report::github::escape_data(&err.to_string())
+                    crate::report::github::escape_data(&message)
                 );
             }
         }

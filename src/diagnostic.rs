@@ -154,6 +154,11 @@ pub fn did_you_mean<'a>(
     given: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
+    closest(given, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// The candidate `given` is a near miss of, if any.
+pub fn closest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| {
@@ -164,7 +169,7 @@ pub fn did_you_mean<'a>(
         })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+        .map(|(_, c)| c)
 }
 
 /// "environment `a`" or "environments `a` and `b`".

@@ -1,8 +1,12 @@
-//! Everything that stops a command, with messages written for the person at the terminal.
+//! Everything that stops a command, as data: each variant holds what happened (names, the
+//! cause as its `source`), `Display` writes the sentence for the person at the terminal, the
+//! command line prints it with its causes, and [`Error::exit_code`] is the one place that
+//! maps an error to the exit code the spec fixes.
 
 use std::path::PathBuf;
 
-use crate::diagnostic::Diagnostic;
+use crate::cloud::{CredentialsProblem, Provider};
+use crate::diagnostic::{Diagnostic, one_of};
 use crate::source::SourceFile;
 
 /// Process exit codes, as the spec fixes them.
@@ -15,21 +19,28 @@ pub enum ExitCode {
     Interrupted = 130,
 }
 
+/// A secret a step uses whose value is not set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingSecret {
+    pub step: String,
+    pub name: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read `{path}`: {source}")]
+    #[error("cannot read `{}`", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
 
-    #[error("cannot write `{path}`: {source}")]
+    #[error("cannot write `{}`", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
 
-    #[error("cannot change directory to `{path}`: {source}")]
+    #[error("cannot change directory to `{}`", path.display())]
     ChangeDir {
         path: PathBuf,
         source: std::io::Error,
@@ -42,37 +53,49 @@ pub enum Error {
         diagnostics: Vec<Diagnostic>,
     },
 
-    #[error("unknown environment `{name}`{}; the pipeline defines {known}", help.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    #[error(
+        "unknown environment `{name}`{}; the pipeline defines {}",
+        suggest(suggestion),
+        one_of(known)
+    )]
     UnknownEnvironment {
         name: String,
-        known: String,
-        help: Option<String>,
+        known: Vec<String>,
+        suggestion: Option<String>,
     },
 
-    #[error("unknown step `{name}` in `{flag}`{}; the pipeline defines {known}", help.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    #[error(
+        "unknown step `{name}` in `{flag}`{}; the pipeline defines {}",
+        suggest(suggestion),
+        one_of(known)
+    )]
     UnknownStep {
         name: String,
         flag: &'static str,
-        known: String,
-        help: Option<String>,
+        known: Vec<String>,
+        suggestion: Option<String>,
     },
 
-    #[error("environment `{0}` is protected: pass `--yes` to run in it (CI runs need no flag)")]
-    Protected(String),
+    #[error(
+        "environment `{environment}` is protected: pass `--yes` to run in it (CI runs need no flag)"
+    )]
+    Protected { environment: String },
 
     #[error(
-        "`dagship run` cannot run {0} yet; leave them out with `--only`/`--from`, or with `environments:` on the step"
+        "secrets not set: {}: the steps that use them would fail, so nothing was run",
+        missing_list(missing)
     )]
-    CannotRun(String),
+    MissingSecrets { missing: Vec<MissingSecret> },
 
-    #[error("{0}: the steps that use them would fail, so nothing was run")]
-    MissingSecrets(String),
+    #[error("steps {} call {provider}, so nothing was run", quoted(steps))]
+    NoCredentials {
+        provider: Provider,
+        steps: Vec<String>,
+        source: CredentialsProblem,
+    },
 
-    #[error("{problem}; steps {steps} call Google Cloud, so nothing was run")]
-    NoCredentials { problem: String, steps: String },
-
-    #[error("cannot start the runtime: {0}")]
-    Runtime(std::io::Error),
+    #[error("cannot start the runtime")]
+    Runtime(#[source] std::io::Error),
 
     /// `dagship dags`: a manifest, selectors or option problem, or a file not written.
     #[error(transparent)]
@@ -87,9 +110,8 @@ impl Error {
             | Error::Invalid { .. }
             | Error::UnknownEnvironment { .. }
             | Error::UnknownStep { .. }
-            | Error::Protected(_)
-            | Error::CannotRun(_)
-            | Error::MissingSecrets(_)
+            | Error::Protected { .. }
+            | Error::MissingSecrets { .. }
             | Error::NoCredentials { .. } => ExitCode::InvalidInput,
             Error::Dags(e) if e.is_invalid_input() => ExitCode::InvalidInput,
             Error::Write { .. } | Error::Runtime(_) | Error::Dags(_) => ExitCode::StepFailed,
@@ -102,4 +124,24 @@ fn count_errors(diagnostics: &[Diagnostic]) -> String {
         1 => "1 error".to_string(),
         n => format!("{n} errors"),
     }
+}
+
+fn suggest(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_ref()
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default()
+}
+
+fn quoted(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    quoted.join(", ")
+}
+
+fn missing_list(missing: &[MissingSecret]) -> String {
+    let items: Vec<String> = missing
+        .iter()
+        .map(|m| format!("`{}` (step `{}`)", m.name, m.step))
+        .collect();
+    items.join(", ")
 }

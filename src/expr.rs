@@ -151,6 +151,17 @@ pub enum Piece {
     Unknown(String),
 }
 
+/// Why a value cannot be revealed yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unrevealed {
+    #[error("secret `{name}` is not set")]
+    SecretNotSet { name: String },
+    #[error("output `{output}` of step `{step}` is not known")]
+    Pending { step: String, output: String },
+    #[error("`{what}` is unknown here")]
+    Unknown { what: String },
+}
+
 impl Resolved {
     pub fn text(text: impl Into<String>) -> Resolved {
         Resolved {
@@ -167,19 +178,22 @@ impl Resolved {
     }
 
     /// The real value, for running a program. Fails on what is not known yet.
-    pub fn reveal(&self) -> Result<String, String> {
+    pub fn reveal(&self) -> Result<String, Unrevealed> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Secret { value: Some(v), .. } => out.push_str(v),
                 Piece::Secret { name, value: None } => {
-                    return Err(format!("secret `{name}` is not set"));
+                    return Err(Unrevealed::SecretNotSet { name: name.clone() });
                 }
                 Piece::Pending { step, output } => {
-                    return Err(format!("output `{output}` of step `{step}` is not known"));
+                    return Err(Unrevealed::Pending {
+                        step: step.clone(),
+                        output: output.clone(),
+                    });
                 }
-                Piece::Unknown(what) => return Err(format!("`{what}` is unknown here")),
+                Piece::Unknown(what) => return Err(Unrevealed::Unknown { what: what.clone() }),
             }
         }
         Ok(out)

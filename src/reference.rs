@@ -3,9 +3,10 @@
 
 use std::fmt::Write;
 
+use crate::pipeline::Outputs;
 use crate::pipeline::fields::{DAGS_TARGET, ENVIRONMENT, STATE, STEP, TOP};
 use crate::shape::Record;
-use crate::steps::{KINDS, Outputs};
+use crate::steps::Kinds;
 
 pub fn markdown() -> String {
     let mut out = String::new();
@@ -22,7 +23,7 @@ pub fn markdown() -> String {
     );
     section(&mut out, "`state` (exactly one of `dir`, `bucket`)", &STATE);
     section(&mut out, "A step (`steps.ID`)", &STEP);
-    for kind in KINDS {
+    for kind in Kinds.all() {
         let _ = writeln!(out, "### `uses: {}`\n\n{}\n", kind.name(), kind.about());
         table(&mut out, kind.inputs());
         let outputs = match kind.outputs() {

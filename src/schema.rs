@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::pipeline::fields::{STEP, TOP};
 use crate::shape::{Record, Shape};
-use crate::steps::KINDS;
+use crate::steps::Kinds;
 
 pub fn pipeline_schema() -> Value {
     let mut body = record(&TOP);
@@ -34,10 +34,10 @@ pub fn pipeline_schema_text() -> String {
 /// A step: its common fields, and `with` checked against the kind named in `uses`.
 fn step() -> Value {
     let mut schema = record(&STEP);
-    let kinds: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+    let kinds: Vec<&str> = Kinds.all().map(|k| k.name()).collect();
     schema["properties"]["uses"] = json!({ "enum": kinds, "description": "The step kind." });
-    let cases: Vec<Value> = KINDS
-        .iter()
+    let cases: Vec<Value> = Kinds
+        .all()
         .map(|kind| {
             let mut with = record(kind.inputs());
             with["description"] = json!(kind.about());

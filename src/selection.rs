@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::diagnostic::{did_you_mean, one_of};
+use crate::diagnostic::closest;
 use crate::error::Error;
 use crate::graph::Graph;
 
@@ -36,8 +36,8 @@ fn find(graph: &Graph, id: &str, flag: &'static str) -> Result<usize, Error> {
     graph.index(id).ok_or_else(|| Error::UnknownStep {
         name: id.to_string(),
         flag,
-        known: one_of(&graph.ids),
-        help: did_you_mean(id, graph.ids.iter().map(String::as_str)),
+        known: graph.ids.clone(),
+        suggestion: closest(id, graph.ids.iter().map(String::as_str)).map(str::to_string),
     })
 }
 

@@ -25,7 +25,7 @@ fn pipeline_reference_is_current() {
         doc[start..end] == generated,
         "docs/pipeline.md is stale: run `UPDATE_GOLDEN=1 cargo test --test docs`"
     );
-    for kind in dagship::steps::KINDS {
+    for kind in dagship::steps::Kinds.all() {
         assert!(generated.contains(&format!("### `uses: {}`", kind.name())));
     }
 }

@@ -28,7 +28,9 @@ fn write(dir: &Path, name: &str, text: &str) {
 }
 
 async fn sync(folder: &GcsFolder, src: &Path, prune: bool) -> dagship::sync::Diff {
-    folder.sync(src, prune, 16, |_| {}).await.unwrap()
+    dagship::sync::sync(folder, src, prune, 16, |_| {})
+        .await
+        .unwrap()
 }
 
 fn writes(proxy: &Proxy) -> Vec<String> {
@@ -316,8 +318,7 @@ async fn a_failed_upload_fails_the_sync_and_prunes_nothing() {
         .unwrap()
         .forbidden
         .insert("dags/new.py".into());
-    let err = folder
-        .sync(src.path(), true, 4, |_| {})
+    let err = dagship::sync::sync(&folder, src.path(), true, 4, |_| {})
         .await
         .unwrap_err()
         .to_string();

@@ -354,7 +354,7 @@ fn assert_group_gone(dir: &Path) {
         .trim()
         .parse()
         .unwrap();
-    let alive = dagship::runner::process::group_alive(nix::unistd::Pid::from_raw(pgid));
+    let alive = dagship::exec::process::group_alive(nix::unistd::Pid::from_raw(pgid));
     let ps = Command::new("ps")
         .args(["-eo", "pid,pgid,stat,cmd"])
         .output();

@@ -55,7 +55,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pipeline.yaml");
         std::fs::write(&path, pipeline_text(&needs, &order)).unwrap();
-        let (pipeline, _) = dagship::pipeline::load(&path).expect("an acyclic pipeline loads");
+        let (pipeline, _) = dagship::pipeline::load(&path, &dagship::steps::Kinds).expect("an acyclic pipeline loads");
         let git = Git::fixed(Revision::default());
         let plan = plan::build(&PlanRequest {
             pipeline: &pipeline,

@@ -16,7 +16,7 @@ use crate::pipeline::{self, Pipeline};
 
 /// Loads the pipeline file and prints its warnings (unless `-q`).
 pub fn load(path: &Path, output: &Output) -> Result<Pipeline, Error> {
-    let (pipeline, warnings) = pipeline::load(path)?;
+    let (pipeline, warnings) = pipeline::load(path, &crate::steps::Kinds)?;
     print_warnings(&pipeline, &warnings, output);
     Ok(pipeline)
 }

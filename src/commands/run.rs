@@ -1,5 +1,6 @@
 //! `dagship run --env ENV [--only IDS | --from ID] [--jobs N] [--fail-fast] [--dry-run] [--yes]`
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -7,17 +8,15 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Output, RunArgs};
-use crate::error::{Error, ExitCode};
-use crate::gcp::auth::{AuthError, Source};
-use crate::gcp::endpoints::Endpoints;
+use crate::cloud::{Connections, Provider};
+use crate::error::{Error, ExitCode, MissingSecret};
+use crate::exec::mask::Masker;
+use crate::exec::process::StopPolicy;
 use crate::git::Git;
-use crate::pipeline::{DagsTarget, Pipeline};
-use crate::plan::action::Action;
+use crate::pipeline::Pipeline;
 use crate::plan::{self, Plan};
 use crate::report::{self, Event, Outcome, Reporter, RunInfo, StepInfo};
 use crate::resolve::ProcessEnv;
-use crate::runner::mask::Masker;
-use crate::runner::process::StopPolicy;
 use crate::runner::{self, RunRequest};
 
 pub fn run(file: &Path, args: &RunArgs, output: &Output) -> Result<ExitCode, Error> {
@@ -37,71 +36,46 @@ pub fn run(file: &Path, args: &RunArgs, output: &Output) -> Result<ExitCode, Err
 fn check_runnable(pipeline: &Pipeline, plan: &Plan, yes: bool) -> Result<(), Error> {
     let environment = &pipeline.environments[plan.environment.as_str()];
     if environment.protected && !yes && !in_ci() {
-        return Err(Error::Protected(environment.name.clone()));
+        return Err(Error::Protected {
+            environment: environment.name.clone(),
+        });
     }
     let running = plan.steps.iter().filter(|s| !s.skipped);
-    let cannot: Vec<String> = running
-        .clone()
-        .filter(|s| {
-            pipeline.steps[s.id.as_str()]
-                .kind
-                .is_none_or(|k| !k.can_run(environment))
-        })
-        .map(|s| format!("`{}` steps (step `{}`)", s.uses, s.id))
-        .collect();
-    if !cannot.is_empty() {
-        return Err(Error::CannotRun(cannot.join(", ")));
-    }
-    let missing: Vec<String> = running
+    let missing: Vec<MissingSecret> = running
         .flat_map(|s| {
-            s.missing_secrets
-                .iter()
-                .map(move |m| format!("`{m}` (step `{}`)", s.id))
+            s.missing_secrets.iter().map(move |name| MissingSecret {
+                step: s.id.clone(),
+                name: name.clone(),
+            })
         })
         .collect();
     if !missing.is_empty() {
-        return Err(Error::MissingSecrets(format!(
-            "secrets not set: {}",
-            missing.join(", ")
-        )));
+        return Err(Error::MissingSecrets { missing });
     }
     check_credentials(plan)
 }
 
-/// Steps that call Google Cloud need credentials; finding them makes no network call, so a
+/// Steps that call a cloud need its credentials; finding them makes no network call, so a
 /// run without any stops before it starts rather than halfway.
 fn check_credentials(plan: &Plan) -> Result<(), Error> {
-    let endpoints = Endpoints::from_env();
-    let calling: Vec<String> = plan
-        .steps
-        .iter()
-        .filter(|s| !s.skipped && s.actions.iter().any(|a| calls_google(a, &endpoints)))
-        .map(|s| format!("`{}`", s.id))
-        .collect();
-    if calling.is_empty() {
-        return Ok(());
+    let mut calling: BTreeMap<Provider, Vec<String>> = BTreeMap::new();
+    for step in plan.steps.iter().filter(|s| !s.skipped) {
+        let providers: BTreeSet<Provider> =
+            step.actions.iter().filter_map(|a| a.provider()).collect();
+        for provider in providers {
+            calling.entry(provider).or_default().push(step.id.clone());
+        }
     }
-    let problem = match Source::discover() {
-        Ok(Some(_)) => return Ok(()),
-        Ok(None) => AuthError::Missing.to_string(),
-        Err(e) => e.to_string(),
-    };
-    Err(Error::NoCredentials {
-        problem,
-        steps: calling.join(", "),
-    })
-}
-
-fn calls_google(action: &Action, endpoints: &Endpoints) -> bool {
-    match action {
-        Action::Deploy(_) => true,
-        Action::Sync(sync) => match sync.destination {
-            Some(DagsTarget::Bucket { .. }) => !endpoints.storage_emulator,
-            Some(DagsTarget::Composer { .. }) => true,
-            _ => false,
-        },
-        _ => false,
+    for (provider, steps) in calling {
+        if let Some(source) = provider.credentials_problem() {
+            return Err(Error::NoCredentials {
+                provider,
+                steps,
+                source,
+            });
+        }
     }
+    Ok(())
 }
 
 fn in_ci() -> bool {
@@ -145,6 +119,7 @@ pub fn execute(
     let summary = runtime.block_on(async {
         tokio::spawn(stop_on_signal(stop.clone()));
         runner::run(RunRequest {
+            connections: Arc::new(Connections::default()),
             pipeline,
             plan,
             git,

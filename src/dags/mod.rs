@@ -41,7 +41,7 @@ pub enum DagsError {
     Options(String),
     #[error("DAG {dag_id}: {message}")]
     Graph { dag_id: String, message: String },
-    #[error("cannot write `{path}`: {source}")]
+    #[error("cannot write `{}`", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,

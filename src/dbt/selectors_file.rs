@@ -21,7 +21,7 @@ use crate::dbt::select::{EvalOptions, SelectError, Selection, Spec, evaluate_spe
 /// Why a selectors file could not be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum SelectorsFileError {
-    #[error("cannot read selectors file {path}: {source}")]
+    #[error("cannot read selectors file {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

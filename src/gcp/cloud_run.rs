@@ -10,39 +10,39 @@ use serde_json::Value;
 use super::http::{Api, ApiError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resource {
+pub enum RunResource {
     Service,
     Job,
 }
 
-impl Resource {
+impl RunResource {
     fn collection(self) -> &'static str {
         match self {
-            Resource::Service => "services",
-            Resource::Job => "jobs",
+            RunResource::Service => "services",
+            RunResource::Job => "jobs",
         }
     }
     fn id_param(self) -> &'static str {
         match self {
-            Resource::Service => "serviceId",
-            Resource::Job => "jobId",
+            RunResource::Service => "serviceId",
+            RunResource::Job => "jobId",
         }
     }
     pub fn noun(self) -> &'static str {
         match self {
-            Resource::Service => "service",
-            Resource::Job => "job",
+            RunResource::Service => "service",
+            RunResource::Job => "job",
         }
     }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RunError {
-    #[error("Cloud Run {noun} `{name}`: {source}")]
+    #[error("Cloud Run {noun} `{name}`: {error}")]
     Api {
         noun: &'static str,
         name: String,
-        source: ApiError,
+        error: ApiError,
     },
     #[error("Cloud Run {noun} `{name}` failed: {message}")]
     Failed {
@@ -61,7 +61,7 @@ pub enum RunError {
 /// Where one service or job lives.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub resource: Resource,
+    pub resource: RunResource,
     pub project: String,
     pub region: String,
     pub name: String,
@@ -93,11 +93,11 @@ impl CloudRun<'_> {
         format!("{}/{}", self.parent(), self.target.name)
     }
 
-    fn error(&self, source: ApiError) -> RunError {
+    fn error(&self, error: ApiError) -> RunError {
         RunError::Api {
             noun: self.target.resource.noun(),
             name: self.target.name.clone(),
-            source,
+            error,
         }
     }
 

@@ -16,8 +16,8 @@ pub enum ComposerError {
     NoDagFolder { name: String, state: String },
     #[error("Composer environment `{name}`: unexpected DAG folder `{prefix}`")]
     BadPrefix { name: String, prefix: String },
-    #[error("reading Composer environment `{name}`: {source}")]
-    Api { name: String, source: ApiError },
+    #[error("reading Composer environment `{name}`: {error}")]
+    Api { name: String, error: ApiError },
 }
 
 /// A bucket and the object prefix of its DAG folder (`dags/`).
@@ -55,7 +55,7 @@ pub async fn dag_folder(
         Ok(reply) => reply.json(),
         Err(e) => Err(e),
     }
-    .map_err(|source| match source.status() {
+    .map_err(|error| match error.status() {
         Some(404) => ComposerError::NotFound {
             name: name.into(),
             project: project.into(),
@@ -63,7 +63,7 @@ pub async fn dag_folder(
         },
         _ => ComposerError::Api {
             name: name.into(),
-            source,
+            error,
         },
     })?;
     let Some(prefix) = env.config.dag_gcs_prefix.filter(|p| !p.is_empty()) else {

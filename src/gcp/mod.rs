@@ -19,8 +19,6 @@ use endpoints::Endpoints;
 use http::Api;
 use storage::Storage;
 
-use crate::pipeline::Environment;
-
 /// One environment's way into Google Cloud.
 pub struct Cloud {
     pub endpoints: Endpoints,
@@ -34,17 +32,10 @@ pub struct Cloud {
 }
 
 impl Cloud {
-    /// Credentials and endpoints for `environment`, from the process environment. Makes no
-    /// call yet; must be called inside the tokio runtime that will make them.
-    pub fn connect(environment: &Environment) -> Cloud {
-        Cloud::connect_to(
-            environment.project.as_deref(),
-            environment.impersonate_service_account.as_deref(),
-        )
-    }
-
-    /// The same, from a project and a service account to impersonate.
-    pub fn connect_to(project: Option<&str>, impersonate: Option<&str>) -> Cloud {
+    /// Credentials (impersonating `impersonate` when set) and endpoints, from the process
+    /// environment, for `project` (else the process's default project). Makes no call yet;
+    /// must be called inside the tokio runtime that will make them.
+    pub fn connect(project: Option<&str>, impersonate: Option<&str>) -> Cloud {
         let endpoints = Endpoints::from_env();
         let auth = Auth::discover(impersonate, &endpoints);
         Cloud::with(endpoints, auth, auth::project(project))

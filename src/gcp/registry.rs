@@ -22,8 +22,8 @@ pub enum RegistryError {
     NoHost(String),
     #[error("image `{image}` was not found in its registry")]
     NotFound { image: String },
-    #[error("resolving the digest of image `{image}`: {source}")]
-    Api { image: String, source: ApiError },
+    #[error("resolving the digest of image `{image}`: {error}")]
+    Api { image: String, error: ApiError },
     #[error("the registry gave no digest for image `{image}`")]
     NoDigest { image: String },
 }
@@ -86,9 +86,9 @@ pub async fn digest(
     }
     let base = endpoint.map_or_else(|| format!("https://{}", r.host), str::to_string);
     let url = format!("{base}/v2/{}/manifests/{}", r.path, r.tag);
-    let api_error = |source| RegistryError::Api {
+    let api_error = |error| RegistryError::Api {
         image: image.into(),
-        source,
+        error,
     };
     let basic = match r.is_google() {
         // Artifact Registry's own convention: user `oauth2accesstoken`, the token as password.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::cloud_run::Resource;
+use super::cloud_run::RunResource;
 
 /// A container environment variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,20 +80,20 @@ pub struct Spec {
 
 /// Where each setting lives in the resource: a path from the revision template (service) or
 /// the execution template (job), or from the resource itself.
-fn setting_path(resource: Resource, key: &str) -> Option<(Base, &'static [&'static str])> {
+fn setting_path(resource: RunResource, key: &str) -> Option<(Base, &'static [&'static str])> {
     use Base::*;
     let p: (Base, &'static [&'static str]) = match (resource, key) {
         (_, "cpu") => (Container, &["resources", "limits", "cpu"]),
         (_, "memory") => (Container, &["resources", "limits", "memory"]),
         (_, "service_account") => (Task, &["serviceAccount"]),
-        (Resource::Service, "concurrency") => (Task, &["maxInstanceRequestConcurrency"]),
-        (Resource::Service, "min_instances") => (Task, &["scaling", "minInstanceCount"]),
-        (Resource::Service, "max_instances") => (Task, &["scaling", "maxInstanceCount"]),
-        (Resource::Service, "ingress") => (Top, &["ingress"]),
-        (Resource::Job, "tasks") => (Execution, &["taskCount"]),
-        (Resource::Job, "parallelism") => (Execution, &["parallelism"]),
-        (Resource::Job, "task_timeout") => (Task, &["timeout"]),
-        (Resource::Job, "max_retries") => (Task, &["maxRetries"]),
+        (RunResource::Service, "concurrency") => (Task, &["maxInstanceRequestConcurrency"]),
+        (RunResource::Service, "min_instances") => (Task, &["scaling", "minInstanceCount"]),
+        (RunResource::Service, "max_instances") => (Task, &["scaling", "maxInstanceCount"]),
+        (RunResource::Service, "ingress") => (Top, &["ingress"]),
+        (RunResource::Job, "tasks") => (Execution, &["taskCount"]),
+        (RunResource::Job, "parallelism") => (Execution, &["parallelism"]),
+        (RunResource::Job, "task_timeout") => (Task, &["timeout"]),
+        (RunResource::Job, "max_retries") => (Task, &["maxRetries"]),
         _ => return None,
     };
     Some(p)
@@ -110,10 +110,10 @@ enum Base {
     Container,
 }
 
-fn base_path(resource: Resource, base: Base) -> Vec<&'static str> {
+fn base_path(resource: RunResource, base: Base) -> Vec<&'static str> {
     let task: &[&str] = match resource {
-        Resource::Service => &["template"],
-        Resource::Job => &["template", "template"],
+        RunResource::Service => &["template"],
+        RunResource::Job => &["template", "template"],
     };
     match base {
         Base::Top => vec![],
@@ -123,7 +123,7 @@ fn base_path(resource: Resource, base: Base) -> Vec<&'static str> {
     }
 }
 
-fn lookup<'v>(root: &'v Value, resource: Resource, base: Base, path: &[&str]) -> &'v Value {
+fn lookup<'v>(root: &'v Value, resource: RunResource, base: Base, path: &[&str]) -> &'v Value {
     let mut v = root;
     for key in base_path(resource, base) {
         v = &v[key];
@@ -137,7 +137,12 @@ fn lookup<'v>(root: &'v Value, resource: Resource, base: Base, path: &[&str]) ->
     v
 }
 
-fn slot<'v>(root: &'v mut Value, resource: Resource, base: Base, path: &[&str]) -> &'v mut Value {
+fn slot<'v>(
+    root: &'v mut Value,
+    resource: RunResource,
+    base: Base,
+    path: &[&str],
+) -> &'v mut Value {
     let mut v = root;
     for key in base_path(resource, base) {
         v = object(v).entry(key).or_insert_with(|| json!({}));
@@ -191,7 +196,7 @@ fn text_of(v: &Value) -> Option<String> {
 
 impl Spec {
     /// The resource to send: `live` (when it exists) with the declared fields set.
-    pub fn apply(&self, resource: Resource, live: Option<&Value>) -> Value {
+    pub fn apply(&self, resource: RunResource, live: Option<&Value>) -> Value {
         let mut r = live.cloned().unwrap_or_else(|| json!({}));
         *slot(&mut r, resource, Base::Container, &["image"]) = json!(self.image);
         let env: Vec<Value> = self.env.iter().map(|(k, v)| v.to_json(k)).collect();
@@ -205,7 +210,7 @@ impl Spec {
         for (k, v) in &self.labels {
             labels.insert(k.clone(), json!(v));
         }
-        if resource == Resource::Service {
+        if resource == RunResource::Service {
             // A revision name set by an earlier no-traffic deploy cannot be used twice.
             if let Some(t) = r["template"].as_object_mut() {
                 t.remove("revision");
@@ -215,7 +220,7 @@ impl Spec {
     }
 
     /// What would change on `live`, field by field; empty when nothing would.
-    pub fn diff(&self, resource: Resource, live: &Value, image_now: &str) -> Vec<Change> {
+    pub fn diff(&self, resource: RunResource, live: &Value, image_now: &str) -> Vec<Change> {
         let mut changes = Vec::new();
         if image_now != self.image {
             changes.push(Change::new(
@@ -245,7 +250,7 @@ impl Spec {
     }
 }
 
-fn live_env(resource: Resource, live: &Value) -> Vec<(String, EnvValue)> {
+fn live_env(resource: RunResource, live: &Value) -> Vec<(String, EnvValue)> {
     lookup(live, resource, Base::Container, &["env"])
         .as_array()
         .map(|list| {
@@ -347,7 +352,7 @@ mod tests {
                           "containers": [{ "image": "r/app@sha256:1", "ports": [{"containerPort": 8080}] }] },
             "labels": { "owner": "x" }
         });
-        let r = spec().apply(Resource::Service, Some(&live));
+        let r = spec().apply(RunResource::Service, Some(&live));
         assert_eq!(r["template"]["vpcAccess"]["connector"], "c");
         assert_eq!(
             r["template"]["containers"][0]["ports"][0]["containerPort"],
@@ -366,7 +371,7 @@ mod tests {
             env[2]["valueSource"]["secretKeyRef"],
             json!({"secret": "db-url", "version": "latest"})
         );
-        let job = spec().apply(Resource::Job, None);
+        let job = spec().apply(RunResource::Job, None);
         assert_eq!(
             job["template"]["template"]["containers"][0]["image"],
             "r/app@sha256:2"
@@ -376,8 +381,8 @@ mod tests {
     #[test]
     fn diff_is_empty_when_live_matches_and_never_shows_secret_values() {
         let s = spec();
-        let live = s.apply(Resource::Service, None);
-        assert!(s.diff(Resource::Service, &live, &s.image).is_empty());
+        let live = s.apply(RunResource::Service, None);
+        assert!(s.diff(RunResource::Service, &live, &s.image).is_empty());
 
         let mut other = live.clone();
         let c = &mut other["template"]["containers"][0];
@@ -387,7 +392,7 @@ mod tests {
             { "name": "GONE", "value": "x" }
         ]);
         c["resources"]["limits"]["memory"] = json!("512Mi");
-        let changes = s.diff(Resource::Service, &other, "r/app@sha256:1");
+        let changes = s.diff(RunResource::Service, &other, "r/app@sha256:1");
         let shown = serde_json::to_string(&changes).unwrap();
         assert!(
             !shown.contains("hunter2") && !shown.contains("old-secret"),

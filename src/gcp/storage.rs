@@ -10,6 +10,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use super::http::{Api, ApiError};
+use crate::checksum::{crc32c_b64, hex, md5_b64, md5_hex};
 
 /// An object as a listing describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,17 +43,17 @@ impl Expect {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
-    #[error("gs://{bucket}/{object}: {source}")]
+    #[error("gs://{bucket}/{object}: {error}")]
     Object {
         bucket: String,
         object: String,
-        source: ApiError,
+        error: ApiError,
     },
-    #[error("listing gs://{bucket}/{prefix}: {source}")]
+    #[error("listing gs://{bucket}/{prefix}: {error}")]
     List {
         bucket: String,
         prefix: String,
-        source: ApiError,
+        error: ApiError,
     },
     #[error(
         "gs://{bucket}/{object} was changed by someone else since dagship listed it; run again"
@@ -106,7 +107,7 @@ impl From<RawObject> for Object {
             md5: raw
                 .md5_hash
                 .and_then(|b| B64.decode(b).ok())
-                .map(|bytes| bytes.iter().map(|b| format!("{b:02x}")).collect()),
+                .map(|bytes| hex(&bytes)),
             name: raw.name,
             generation: raw.generation,
             crc32c: raw.crc32c,
@@ -117,16 +118,6 @@ impl From<RawObject> for Object {
 
 fn encode(name: &str) -> String {
     utf8_percent_encode(name, NON_ALPHANUMERIC).to_string()
-}
-
-/// CRC32C as the API writes it.
-pub fn crc32c_b64(bytes: &[u8]) -> String {
-    B64.encode(crc32c::crc32c(bytes).to_be_bytes())
-}
-
-fn md5_b64(bytes: &[u8]) -> String {
-    use md5::{Digest, Md5};
-    B64.encode(Md5::digest(bytes))
 }
 
 const BOUNDARY: &str = "dagship-5f0c1d2e9b7a4c3d";
@@ -166,10 +157,10 @@ impl Storage {
                 .call(|http| http.get(&url).query(&query))
                 .await
                 .and_then(|reply| reply.json())
-                .map_err(|source| StorageError::List {
+                .map_err(|error| StorageError::List {
                     bucket: bucket.into(),
                     prefix: prefix.into(),
-                    source,
+                    error,
                 })?;
             objects.extend(page.items.into_iter().map(Object::from));
             match page.next_page_token.filter(|t| !t.is_empty()) {
@@ -234,7 +225,7 @@ impl Storage {
                 .map_err(|source| object_error(bucket, name, source)),
             // A try whose answer was lost may have written the object: then it is ours.
             Err(e) if e.status() == Some(412) => match self.get(bucket, name).await? {
-                Some(now) if now.md5.as_deref() == Some(&crate::sync::md5_hex(bytes)) => Ok(now),
+                Some(now) if now.md5.as_deref() == Some(&md5_hex(bytes)) => Ok(now),
                 _ => Err(StorageError::Changed {
                     bucket: bucket.into(),
                     object: name.into(),
@@ -265,11 +256,11 @@ impl Storage {
     }
 }
 
-fn object_error(bucket: &str, name: &str, source: ApiError) -> StorageError {
+fn object_error(bucket: &str, name: &str, error: ApiError) -> StorageError {
     StorageError::Object {
         bucket: bucket.into(),
         object: name.into(),
-        source,
+        error,
     }
 }
 
@@ -301,13 +292,6 @@ fn multipart(resource: &serde_json::Value, bytes: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn checksums_as_the_api_writes_them() {
-        // CRC32C("hello world") = 0xc99465aa; MD5 = 5eb63bbb...
-        assert_eq!(crc32c_b64(b"hello world"), "yZRlqg==");
-        assert_eq!(md5_b64(b"hello world"), "XrY7u+Ae7tCTyyK7j1rNww==");
-    }
 
     #[test]
     fn object_names_are_one_path_segment() {

@@ -5,11 +5,10 @@ use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use super::fields::ENV_FIELDS;
-use super::{Named, Pipeline, Step};
+use super::{Named, Outputs, Pipeline, Step};
 use crate::diagnostic::{Diagnostic, did_you_mean, environments_phrase, one_of};
 use crate::expr::{self, Expr, NAMESPACES, Template};
 use crate::graph::Graph;
-use crate::steps::Outputs;
 use crate::yaml::{Node, Value};
 
 pub fn check(pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {

@@ -8,17 +8,17 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use super::fields::TOP;
-use super::{DagsTarget, Environment, Named, Pipeline, StateStore, Step};
+use super::{Catalog, DagsTarget, Environment, KindSchema, Named, Pipeline, StateStore, Step};
 use crate::diagnostic::{Diagnostic, did_you_mean, one_of};
 use crate::error::Error;
 use crate::expr::{self, Template};
 use crate::shape::parse_duration;
 use crate::source::SourceFile;
-use crate::steps;
 use crate::yaml::{self, Node, Value};
 
-/// Loads and checks a pipeline file. Warnings come back with the pipeline; errors fail it.
-pub fn load(path: &Path) -> Result<(Pipeline, Vec<Diagnostic>), Error> {
+/// Loads and checks a pipeline file, its steps against the step kinds of `kinds`. Warnings
+/// come back with the pipeline; errors fail it.
+pub fn load(path: &Path, kinds: &dyn Catalog) -> Result<(Pipeline, Vec<Diagnostic>), Error> {
     let file = SourceFile::read(path)?;
     let root = match yaml::parse(&file.text) {
         Ok(root) => root,
@@ -34,7 +34,7 @@ pub fn load(path: &Path) -> Result<(Pipeline, Vec<Diagnostic>), Error> {
     let pipeline = Pipeline {
         name: root.get("name").and_then(Node::as_str).unwrap_or("").into(),
         environments: environments(&root),
-        steps: steps(&root, &mut diags),
+        steps: steps(&root, kinds, &mut diags),
         file,
     };
     super::check::check(&pipeline, &mut diags);
@@ -155,7 +155,7 @@ fn names(node: Option<&Node>) -> Option<Vec<Named>> {
     Some(node?.as_seq()?.iter().filter_map(named).collect())
 }
 
-fn steps(root: &Node, diags: &mut Vec<Diagnostic>) -> IndexMap<String, Step> {
+fn steps(root: &Node, kinds: &dyn Catalog, diags: &mut Vec<Diagnostic>) -> IndexMap<String, Step> {
     let entries = root.get("steps").and_then(Node::as_map).unwrap_or(&[]);
     let mut steps = IndexMap::new();
     for (key, node) in entries {
@@ -177,13 +177,22 @@ fn steps(root: &Node, diags: &mut Vec<Diagnostic>) -> IndexMap<String, Step> {
         if node.as_map().is_none() || steps.contains_key(&key.name) {
             continue; // shape or duplicate already reported
         }
-        steps.insert(key.name.clone(), step(&key.name, key.span, node, diags));
+        let step = step(&key.name, key.span, node, kinds, diags);
+        steps.insert(key.name.clone(), step);
     }
     steps
 }
 
-fn step(id: &str, span: crate::diagnostic::Span, node: &Node, diags: &mut Vec<Diagnostic>) -> Step {
-    let kind = node.get("uses").and_then(|uses| step_kind(uses, diags));
+fn step(
+    id: &str,
+    span: crate::diagnostic::Span,
+    node: &Node,
+    kinds: &dyn Catalog,
+    diags: &mut Vec<Diagnostic>,
+) -> Step {
+    let kind = node
+        .get("uses")
+        .and_then(|uses| step_kind(uses, kinds, diags));
     let with = node
         .get("with")
         .cloned()
@@ -234,11 +243,15 @@ fn step(id: &str, span: crate::diagnostic::Span, node: &Node, diags: &mut Vec<Di
     }
 }
 
-fn step_kind(uses: &Node, diags: &mut Vec<Diagnostic>) -> Option<&'static dyn steps::StepKind> {
+fn step_kind(
+    uses: &Node,
+    kinds: &dyn Catalog,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'static dyn KindSchema> {
     let name = uses.as_str()?;
-    let kind = steps::kind(name);
+    let kind = kinds.kind(name);
     if kind.is_none() {
-        let names = steps::kind_names();
+        let names = kinds.names();
         let mut d = Diagnostic::error(uses.span, format!("unknown step kind `{name}`"))
             .label("not a step kind")
             .expected(format!("one of {}", one_of(&names)));

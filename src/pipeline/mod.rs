@@ -1,7 +1,8 @@
 //! The pipeline: what `pipeline.yaml` says, as typed values that keep their place in the file.
 
+mod catalog;
 mod check;
-pub mod fields;
+pub(crate) mod fields;
 mod load;
 
 use std::path::Path;
@@ -12,9 +13,9 @@ use indexmap::IndexMap;
 use crate::diagnostic::Span;
 use crate::expr::Template;
 use crate::source::SourceFile;
-use crate::steps::StepKind;
 use crate::yaml::Node;
 
+pub use catalog::{Catalog, KindSchema, Outputs};
 pub use load::load;
 
 #[derive(Debug)]
@@ -54,6 +55,33 @@ pub enum DagsTarget {
     Composer { environment: String },
 }
 
+impl DagsTarget {
+    /// A folder on this machine (no cloud, quick to write).
+    pub fn is_local(&self) -> bool {
+        matches!(self, DagsTarget::Dir { .. })
+    }
+}
+
+impl std::fmt::Display for DagsTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DagsTarget::Dir { path } => f.write_str(path),
+            DagsTarget::Bucket { bucket, prefix } => {
+                let bucket = bucket.trim_end_matches('/');
+                let scheme = if bucket.starts_with("gs://") {
+                    ""
+                } else {
+                    "gs://"
+                };
+                write!(f, "{scheme}{bucket}/{}", prefix.trim_start_matches('/'))
+            }
+            DagsTarget::Composer { environment } => {
+                write!(f, "the DAG folder of Composer environment `{environment}`")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateStore {
     Dir(String),
@@ -65,7 +93,7 @@ pub struct Step {
     pub id: String,
     pub span: Span,
     /// `None` when `uses` names no known kind (already reported).
-    pub kind: Option<&'static dyn StepKind>,
+    pub kind: Option<&'static dyn KindSchema>,
     pub with: Node,
     pub needs: Vec<Named>,
     pub environments: Option<Vec<Named>>,

@@ -1,9 +1,8 @@
 //! The plan: every selected step, in stage order, with the actions it would take in one
 //! environment. Building it has no side effects: it reads files, never writes or runs them.
 
-pub mod action;
 pub mod json;
-pub mod live;
+mod live;
 pub mod mermaid;
 pub mod text;
 
@@ -11,14 +10,14 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use crate::action::{Action, FileList};
 use crate::error::Error;
 use crate::git::{Git, Revision};
 use crate::graph::Graph;
 use crate::pipeline::{Environment, Pipeline, Step};
 use crate::resolve::{Resolver, SecretSource};
 use crate::selection::Selection;
-use crate::steps::Inputs;
-use action::{Action, FileList};
+use crate::steps::{self, Inputs};
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -100,8 +99,8 @@ pub fn environment<'a>(pipeline: &'a Pipeline, name: &str) -> Result<&'a Environ
         let names = pipeline.environment_names();
         Error::UnknownEnvironment {
             name: name.to_string(),
-            known: crate::diagnostic::one_of(&names),
-            help: crate::diagnostic::did_you_mean(name, names.iter().copied()),
+            suggestion: crate::diagnostic::closest(name, names.iter().copied()).map(str::to_string),
+            known: names.iter().map(|n| n.to_string()).collect(),
         }
     })
 }
@@ -143,7 +142,7 @@ pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
         .collect();
     fill_synced_files(&mut steps, &graph);
     let live_comparison = if req.live {
-        live::compare(&mut steps, env, pipeline.dir())
+        live::compare(&mut steps, pipeline)
     } else {
         "not read".to_string()
     };
@@ -190,18 +189,17 @@ fn plan_step(
     graph: &Graph,
 ) -> PlannedStep {
     let skipped = !step.runs_in(&env.name);
-    let actions = match (skipped, step.kind) {
-        (false, Some(kind)) => {
-            let inputs = Inputs {
-                step,
-                environment: env,
-                resolver,
-                dir: req.pipeline.dir(),
-                inspect: true,
-            };
-            actions_for(kind, &inputs)
-        }
-        _ => Vec::new(),
+    let actions = if skipped {
+        Vec::new()
+    } else {
+        let inputs = Inputs {
+            step,
+            environment: env,
+            resolver,
+            dir: req.pipeline.dir(),
+            inspect: true,
+        };
+        steps::actions_for(steps::of(step), &inputs)
     };
     let needs: Vec<String> = step.needs.iter().map(|n| n.name.clone()).collect();
     PlannedStep {
@@ -230,18 +228,6 @@ fn plan_step(
         missing_secrets: resolver.missing_secrets(),
         actions,
     }
-}
-
-/// A step's actions. Its own `env:` applies to every program it runs, over what the kind sets.
-pub fn actions_for(kind: &dyn crate::steps::StepKind, inputs: &Inputs) -> Vec<Action> {
-    let mut actions = kind.plan(inputs);
-    let step_env = inputs.step_env();
-    for action in &mut actions {
-        if let Action::Exec(exec) = action {
-            exec.env.extend(step_env.clone());
-        }
-    }
-    actions
 }
 
 /// A sync of a folder that an upstream step generates syncs that step's files, not whatever

@@ -6,8 +6,8 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use super::action::{Action, DeployDiff, FileDiff, FileList, Live};
 use super::{Plan, PlannedStep};
+use crate::action::{Action, DeployDiff, FileDiff, FileList, Live, Migrations};
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -222,7 +222,7 @@ fn file_diff_lines(out: &mut String, diff: &FileDiff, generated_by: Option<&str>
     let _ = writeln!(out, "        {DIM}files: {}{DIM:#}", counts.join(", "));
 }
 
-fn migration_lines(out: &mut String, m: &super::action::Migrations) {
+fn migration_lines(out: &mut String, m: &Migrations) {
     if let Some(current) = &m.current {
         let _ = writeln!(out, "        {DIM}current revision:{DIM:#} {current}");
     }

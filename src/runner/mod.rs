@@ -5,11 +5,7 @@
 //! dependents of a step that failed. Each started step is a task of its own that runs its
 //! attempts (timeouts, retries with backoff) and reports through events.
 
-pub mod executor;
-pub mod mask;
-pub mod outputs;
-pub mod process;
-pub mod retry;
+mod retry;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,30 +17,35 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::action::Action;
+use crate::cloud::Connections;
+use crate::error_chain::ErrorChain;
+use crate::exec::mask::Masker;
+use crate::exec::process::StopPolicy;
+use crate::exec::{ContextParts, Failure, Job, StepContext, StepError};
 use crate::git::Git;
 use crate::pipeline::{Pipeline, Step};
 use crate::plan::{Plan, PlannedStep};
 use crate::report::{Event, Outcome, RunSummary, StepResult};
 use crate::resolve::{Resolver, SecretSource};
-use crate::steps::{Inputs, StepKind};
-use executor::{Executor, ExecutorParts, Failure, Job};
-use mask::Masker;
-use process::StopPolicy;
+use crate::steps::{self, Inputs, StepKind};
 
-pub struct RunRequest<'a> {
-    pub pipeline: &'a Pipeline,
-    pub plan: &'a Plan,
-    pub git: &'a Git,
-    pub secrets: &'a dyn SecretSource,
-    pub run_id: String,
-    pub log_dir: PathBuf,
-    pub jobs: usize,
-    pub fail_fast: bool,
-    pub policy: StopPolicy,
-    pub masker: Arc<Masker>,
+pub(crate) struct RunRequest<'a> {
+    pub(crate) pipeline: &'a Pipeline,
+    pub(crate) plan: &'a Plan,
+    pub(crate) git: &'a Git,
+    pub(crate) secrets: &'a dyn SecretSource,
+    pub(crate) run_id: String,
+    pub(crate) log_dir: PathBuf,
+    pub(crate) jobs: usize,
+    pub(crate) fail_fast: bool,
+    pub(crate) policy: StopPolicy,
+    pub(crate) masker: Arc<Masker>,
     /// Cancelled on SIGINT/SIGTERM: running steps are stopped, nothing new starts.
-    pub stop: CancellationToken,
-    pub events: mpsc::UnboundedSender<Event>,
+    pub(crate) stop: CancellationToken,
+    pub(crate) events: mpsc::UnboundedSender<Event>,
+    /// The run's connections to the clouds, shared by its steps.
+    pub(crate) connections: Arc<Connections>,
 }
 
 enum State {
@@ -64,7 +65,7 @@ struct Finished {
 }
 
 /// Runs the plan to the end (or to the interruption) and returns the summary.
-pub async fn run(req: RunRequest<'_>) -> RunSummary {
+pub(crate) async fn run(req: RunRequest<'_>) -> RunSummary {
     let started = Instant::now();
     let mut engine = Engine::new(&req);
     let mut tasks: JoinSet<Finished> = JoinSet::new();
@@ -228,7 +229,7 @@ fn start(
     let step = &req.pipeline.steps[planned.id.as_str()];
     let environment = &req.pipeline.environments[req.plan.environment.as_str()];
     let resolver = Resolver::new(environment, req.git, req.secrets, outputs);
-    let kind = step.kind.expect("unknown kinds are rejected at load time");
+    let kind = steps::of(step);
     let inputs = Inputs {
         step,
         environment,
@@ -236,7 +237,7 @@ fn start(
         dir: req.pipeline.dir(),
         inspect: false,
     };
-    let actions = crate::plan::actions_for(kind, &inputs);
+    let actions = steps::actions_for(kind, &inputs);
     let attempt = Attempts::new(req, planned, step, kind, actions);
     async move { attempt.run(i).await }
 }
@@ -244,8 +245,9 @@ fn start(
 /// Everything one step's task needs, owned.
 struct Attempts {
     kind: &'static dyn StepKind,
-    actions: Vec<crate::plan::action::Action>,
-    exec: Executor,
+    actions: Vec<Action>,
+    ctx: StepContext,
+    connections: Arc<Connections>,
     id: String,
     retries: u32,
     timeout: Option<Duration>,
@@ -258,13 +260,13 @@ impl Attempts {
         planned: &PlannedStep,
         step: &Step,
         kind: &'static dyn StepKind,
-        actions: Vec<crate::plan::action::Action>,
+        actions: Vec<Action>,
     ) -> Attempts {
         let log_path = req.log_dir.join(format!("{}.log", planned.id));
         let log = std::fs::File::create(&log_path)
             .or_else(|_| std::fs::File::create("/dev/null"))
             .expect("a log file or /dev/null can be opened");
-        let parts = ExecutorParts {
+        let parts = ContextParts {
             step: planned.id.clone(),
             dir: req.pipeline.dir().to_path_buf(),
             outputs_file: req.log_dir.join(format!("{}.outputs", planned.id)),
@@ -281,7 +283,8 @@ impl Attempts {
         Attempts {
             kind,
             actions,
-            exec: Executor::new(parts, log, stop.clone()),
+            ctx: StepContext::new(parts, log, stop.clone()),
+            connections: Arc::clone(&req.connections),
             id: planned.id.clone(),
             retries: step.retries,
             timeout: step.timeout,
@@ -295,7 +298,7 @@ impl Attempts {
         let mut attempt = 0;
         let (outcome, reason, outputs) = loop {
             attempt += 1;
-            self.exec.emit(Event::StepStarted {
+            self.ctx.emit(Event::StepStarted {
                 id: self.id.clone(),
                 attempt,
             });
@@ -308,14 +311,16 @@ impl Attempts {
                         IndexMap::new(),
                     );
                 }
-                Err(Failure::Failed(reason)) if attempt > self.retries => {
+                Err(Failure::Failed(error)) if attempt > self.retries => {
+                    let reason = ErrorChain(&error).to_string();
                     break (
                         Outcome::Failed,
-                        Some(self.exec.mask(&reason)),
+                        Some(self.ctx.mask(&reason)),
                         IndexMap::new(),
                     );
                 }
-                Err(Failure::Failed(reason)) => {
+                Err(Failure::Failed(error)) => {
+                    let reason = ErrorChain(&error).to_string();
                     if !self.wait_before_retry(attempt, &reason).await {
                         break (
                             Outcome::Cancelled,
@@ -328,7 +333,7 @@ impl Attempts {
         };
         let shown: IndexMap<String, String> = outputs
             .iter()
-            .map(|(k, v)| (k.clone(), self.exec.mask(v)))
+            .map(|(k, v)| (k.clone(), self.ctx.mask(v)))
             .collect();
         let result = StepResult {
             id: self.id.clone(),
@@ -339,7 +344,7 @@ impl Attempts {
             started_at: Some(started_at),
             finished_at: Some(SystemTime::now()),
             log_tail: if outcome == Outcome::Failed {
-                self.exec.tail()
+                self.ctx.tail()
             } else {
                 Vec::new()
             },
@@ -357,7 +362,8 @@ impl Attempts {
         let stop = self.stop.child_token();
         let job = Job {
             actions: self.actions.clone(),
-            exec: self.exec.for_attempt(stop.clone()),
+            ctx: self.ctx.for_attempt(stop.clone()),
+            connections: Arc::clone(&self.connections),
         };
         let mut task = tokio::spawn(self.kind.execute(job));
         let joined = match self.timeout {
@@ -367,24 +373,23 @@ impl Attempts {
                 _ = tokio::time::sleep(limit) => {
                     stop.cancel();
                     let _ = task.await;
-                    let text = crate::report::human_duration(limit);
-                    return Err(Failure::Failed(format!("timed out after {text}")));
+                    return Err(StepError::TimedOut { limit }.into());
                 }
             },
         };
-        joined.unwrap_or_else(|e| Err(Failure::Failed(format!("step crashed: {e}"))))
+        joined.unwrap_or_else(|source| Err(StepError::Crashed { source }.into()))
     }
 
     /// Announces the retry and waits; false when interrupted meanwhile.
     async fn wait_before_retry(&self, attempt: u32, reason: &str) -> bool {
         let delay = retry::backoff(attempt);
-        self.exec.emit(Event::StepRetrying {
+        self.ctx.emit(Event::StepRetrying {
             id: self.id.clone(),
             attempt,
-            reason: self.exec.mask(reason),
+            reason: self.ctx.mask(reason),
             delay,
         });
-        self.exec.log_line(&format!(
+        self.ctx.log_line(&format!(
             "attempt {attempt} failed: {reason}; retrying in {delay:?}"
         ));
         tokio::select! {

@@ -7,7 +7,7 @@ const CAP: Duration = Duration::from_secs(60);
 
 /// The wait after failed attempt `attempt` (1-based): 1 s, 2 s, 4 s … up to a minute, each
 /// between half and all of that ("equal jitter"), so parallel retries do not stampede.
-pub fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let full = BASE
         .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
         .min(CAP);

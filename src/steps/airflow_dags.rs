@@ -5,18 +5,17 @@ use std::path::Path;
 
 use indexmap::IndexMap;
 
-use super::{Inputs, Outputs, StepKind};
+use super::{Inputs, StepKind};
+use crate::action::{Action, FileList, Generate};
+use crate::dags::naming::dag_file_name;
 use crate::dags::{self, DagOptions, Executor, ExtraKind, ExtraTask, TestsMode};
 use crate::dbt::selectors_file::SelectorsFile;
 use crate::diagnostic::Diagnostic;
-use crate::expr::{Resolved, Template};
-use crate::pipeline::{Pipeline, Step};
-use crate::plan::action::{Action, FileList, Generate};
-use crate::runner::executor::{Failure, Job, StepFuture};
+use crate::exec::{Failure, Job, StepContext, StepError, StepFuture};
+use crate::expr::{Resolved, Template, Unrevealed};
+use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape, TEMPLATES};
 use crate::yaml::{self, Node};
-
-pub use crate::dags::naming::dag_file_name;
 
 pub struct AirflowDags;
 
@@ -153,7 +152,7 @@ const INPUTS: Record = Record {
     exactly_one_of: &[],
 };
 
-impl StepKind for AirflowDags {
+impl KindSchema for AirflowDags {
     fn name(&self) -> &'static str {
         "airflow_dags"
     }
@@ -181,9 +180,8 @@ impl StepKind for AirflowDags {
         }
         for field in ["project", "region"] {
             if step.with.get(field).is_none() {
-                super::require_in_environments(
+                pipeline.require_in_environments(
                     step,
-                    pipeline,
                     &format!("a `{field}` (executor `cloud_run_job`)"),
                     |env| env.field(field).flatten().is_some(),
                     diags,
@@ -191,7 +189,9 @@ impl StepKind for AirflowDags {
             }
         }
     }
+}
 
+impl StepKind for AirflowDags {
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {
         let manifest = inputs.text_or("manifest", "");
         let out = inputs.text_or("out", "");
@@ -215,37 +215,32 @@ impl StepKind for AirflowDags {
         })]
     }
 
-    fn can_run(&self, _environment: &crate::pipeline::Environment) -> bool {
-        true
-    }
-
     fn execute(&self, job: Job) -> StepFuture {
         Box::pin(async move {
-            let dir = job.exec.dir().clone();
+            let dir = job.ctx.dir().clone();
             let mut outputs = IndexMap::new();
             let mut count = 0;
             for action in &job.actions {
                 let Action::Generate(g) = action else {
                     continue;
                 };
-                let reveal = |r: &Resolved| r.reveal().map_err(Failure::Failed);
-                let manifest = dir.join(reveal(&g.manifest)?);
-                let selectors = g.selectors.as_ref().map(reveal).transpose()?;
-                let out = reveal(&g.out)?;
-                let options = g.options.clone().map_err(Failure::Failed)?;
-                let exec = job.exec.clone();
+                let manifest = dir.join(g.manifest.reveal()?);
+                let selectors = g.selectors.as_ref().map(Resolved::reveal).transpose()?;
+                let out = g.out.reveal()?;
+                let options = g.options.clone()?;
+                let ctx = job.ctx.clone();
                 let selectors = selectors.map(|s| dir.join(s));
                 // Files are named in the log as the pipeline names the folder.
                 let shown = std::path::PathBuf::from(&out);
                 let out = dir.join(out);
                 // Reading a large manifest and writing files is blocking work.
                 let written = tokio::task::spawn_blocking(move || {
-                    generate(&manifest, selectors, (&out, &shown), &options, &exec)
+                    generate(&manifest, selectors, (&out, &shown), &options, &ctx)
                 })
                 .await
-                .map_err(|e| Failure::Failed(format!("DAG generation stopped: {e}")))??;
+                .map_err(|source| StepError::Crashed { source })??;
                 count += written;
-                outputs.insert("out".to_string(), reveal(&g.out)?);
+                outputs.insert("out".to_string(), g.out.reveal()?);
             }
             outputs.insert("dag_count".to_string(), count.to_string());
             Ok(outputs)
@@ -259,16 +254,16 @@ fn generate(
     selectors: Option<std::path::PathBuf>,
     (out, shown): (&Path, &Path),
     options: &DagOptions,
-    exec: &crate::runner::executor::Executor,
+    exec: &StepContext,
 ) -> Result<usize, Failure> {
-    let fail = |e: dags::DagsError| Failure::Failed(e.to_string());
+    let fail = Failure::of;
     exec.log_line(&format!("$ dagship dags --manifest {}", manifest.display()));
     let loaded = dags::load_manifest(manifest).map_err(fail)?;
     let selectors = selectors
         .as_deref()
         .map(SelectorsFile::from_path)
         .transpose()
-        .map_err(|e| fail(e.into()))?;
+        .map_err(|e| fail(dags::DagsError::from(e)))?;
     let files = dags::generate(&loaded, selectors.as_ref(), options).map_err(fail)?;
     let written = dags::write(out, &files).map_err(fail)?;
     for file in &files {
@@ -315,7 +310,7 @@ fn summary(o: &DagOptions) -> String {
 
 /// The generator's options from the step's inputs; an error when a value is not known yet
 /// (the step is planned again, with upstream outputs, when it starts).
-fn options(inputs: &Inputs) -> Result<DagOptions, String> {
+fn options(inputs: &Inputs) -> Result<DagOptions, Unrevealed> {
     let text = |name: &str| inputs.text(name).map(|r| r.reveal()).transpose();
     let defaults = DagOptions::default();
     let executor = match inputs.text("executor").map(|r| r.to_string()).as_deref() {
@@ -369,20 +364,21 @@ fn options(inputs: &Inputs) -> Result<DagOptions, String> {
     })
 }
 
-fn extra_tasks(inputs: &Inputs, name: &str) -> Result<Vec<ExtraTask>, String> {
+fn extra_tasks(inputs: &Inputs, name: &str) -> Result<Vec<ExtraTask>, Unrevealed> {
     let items = inputs.node(name).and_then(Node::as_seq).unwrap_or(&[]);
     items
         .iter()
-        .map(|item| {
+        .filter_map(|item| {
             let field = |key: &str| item.get(key);
             let id = field("id")
                 .and_then(Node::as_str)
                 .unwrap_or_default()
                 .to_string();
             let kind = match (field("bash"), field("operator").and_then(Node::as_str)) {
-                (Some(bash), _) => {
-                    ExtraKind::Bash(inputs.resolver.resolve(&Template::of(bash)).reveal()?)
-                }
+                (Some(bash), _) => match inputs.resolver.resolve(&Template::of(bash)).reveal() {
+                    Ok(command) => ExtraKind::Bash(command),
+                    Err(e) => return Some(Err(e)),
+                },
                 (None, Some(path)) => ExtraKind::Operator {
                     path: path.to_string(),
                     arguments: field("arguments")
@@ -392,13 +388,10 @@ fn extra_tasks(inputs: &Inputs, name: &str) -> Result<Vec<ExtraTask>, String> {
                         .map(|(k, v)| (k.name.clone(), scalar(v)))
                         .collect(),
                 },
-                (None, None) => {
-                    return Err(format!(
-                        "`{name}` task `{id}` has neither `bash` nor `operator`"
-                    ));
-                }
+                // Loading the pipeline requires one of the two (`exactly_one_of`).
+                (None, None) => return None,
             };
-            Ok(ExtraTask { id, kind })
+            Some(Ok(ExtraTask { id, kind }))
         })
         .collect()
 }

@@ -3,10 +3,11 @@
 use indexmap::IndexMap;
 
 use super::migrations::{Look, current_revision};
-use super::{Inputs, Outputs, StepKind};
+use super::{Inputs, StepKind};
+use crate::action::{Action, Exec};
+use crate::exec::{Failure, Job, StepFuture};
 use crate::expr::Resolved;
-use crate::plan::action::{Action, Exec};
-use crate::runner::executor::{Failure, Job, StepFuture};
+use crate::pipeline::{KindSchema, Outputs};
 use crate::shape::{Field, Record, Shape};
 
 pub struct Alembic;
@@ -37,7 +38,7 @@ const INPUTS: Record = Record {
     exactly_one_of: &[],
 };
 
-impl StepKind for Alembic {
+impl KindSchema for Alembic {
     fn name(&self) -> &'static str {
         "alembic"
     }
@@ -50,20 +51,20 @@ impl StepKind for Alembic {
     fn outputs(&self) -> Outputs {
         Outputs::Named(&["from_revision", "to_revision"])
     }
+}
 
-    fn can_run(&self, _environment: &crate::pipeline::Environment) -> bool {
-        true
-    }
-
+impl StepKind for Alembic {
     fn execute(&self, job: Job) -> StepFuture {
         Box::pin(async move {
             let Some(Action::Exec(upgrade)) = job.actions.first() else {
-                return Err(Failure::Failed("an alembic step plans one upgrade".into()));
+                return Err(Failure::of(super::Unplanned(
+                    "an alembic step plans one upgrade",
+                )));
             };
             let current = current_of(upgrade);
-            let from = job.exec.exec(&current, &[], None, true).await?;
-            job.exec.exec(upgrade, &[], None, false).await?;
-            let to = job.exec.exec(&current, &[], None, true).await?;
+            let from = job.ctx.exec(&current, &[], None, true).await?;
+            job.ctx.exec(upgrade, &[], None, false).await?;
+            let to = job.ctx.exec(&current, &[], None, true).await?;
             Ok(IndexMap::from([
                 ("from_revision".to_string(), current_revision(&from)),
                 ("to_revision".to_string(), current_revision(&to)),

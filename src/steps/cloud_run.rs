@@ -3,10 +3,10 @@
 
 use indexmap::IndexMap;
 
-use super::{Inputs, require_in_environments};
+use super::Inputs;
+use crate::action::{Action, Deploy, Resource};
 use crate::diagnostic::Diagnostic;
 use crate::pipeline::{Pipeline, Step};
-use crate::plan::action::{Action, Deploy};
 use crate::shape::{Field, Shape};
 
 pub const NAME: Field = Field::required("name", Shape::Template, "Name of the Cloud Run resource.");
@@ -65,9 +65,8 @@ const SETTINGS: &[&str] = &[
 pub fn check(step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
     for field in ["project", "region"] {
         if step.with.get(field).is_none() {
-            require_in_environments(
+            pipeline.require_in_environments(
                 step,
-                pipeline,
                 &format!("a `{field}`"),
                 |env| env.field(field).flatten().is_some(),
                 diags,
@@ -76,7 +75,7 @@ pub fn check(step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-pub fn deploy(inputs: &Inputs, resource: &'static str, noun: &str) -> Action {
+pub fn deploy(inputs: &Inputs, resource: Resource) -> Action {
     let project = inputs.text_or_env("project");
     let region = inputs.text_or_env("region");
     let name = inputs.text_or("name", "");
@@ -95,7 +94,8 @@ pub fn deploy(inputs: &Inputs, resource: &'static str, noun: &str) -> Action {
     }
     Action::Deploy(Deploy {
         description: format!(
-            "create or update {noun} `{name}` in project {project}, region {region}"
+            "create or update {} `{name}` in project {project}, region {region}",
+            resource.noun()
         ),
         resource,
         project,

@@ -10,13 +10,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::expr::{Piece, Resolved};
+use super::Unplanned;
+use super::kind::Live as LiveAt;
+use crate::action::{Action, Deploy, DeployDiff, FieldChange, Live, Resource};
+use crate::exec::{Failure, Job, StepFuture, StepOutputs};
+use crate::expr::{Piece, Unrevealed};
 use crate::gcp::Cloud;
-use crate::gcp::cloud_run::{CloudRun, Resource, RunError, Target, revision_failure, short_name};
+use crate::gcp::cloud_run::{
+    CloudRun, RunError, RunResource, Target, revision_failure, short_name,
+};
 use crate::gcp::registry::{self, ImageRef};
-use crate::gcp::run_spec::{EnvValue, Spec};
-use crate::plan::action::{Action, Deploy, DeployDiff, Live};
-use crate::runner::executor::{Failure, Job, StepFuture, StepOutputs};
+use crate::gcp::run_spec::{Change, EnvValue, Spec};
 
 /// How long a deploy waits for Cloud Run in all when the step sets no `timeout`.
 const PATIENCE: Duration = Duration::from_secs(30 * 60);
@@ -24,28 +28,43 @@ const POLL: Duration = Duration::from_secs(1);
 /// Tries of a write that Cloud Run refuses with 409 (another change under way).
 const CONFLICT_TRIES: u32 = 4;
 
-pub fn execute(job: Job, resource: Resource) -> StepFuture {
+/// A service whose new revision failed, and where its traffic stays.
+#[derive(Debug, thiserror::Error)]
+#[error("Cloud Run service `{service}`: {why}{}", stays(serving))]
+struct ServiceFailed {
+    service: String,
+    why: String,
+    /// The revision that still serves, when it is not the one that failed.
+    serving: Option<String>,
+}
+
+fn stays(serving: &Option<String>) -> String {
+    serving
+        .as_ref()
+        .map(|r| format!("; traffic stays on {r}"))
+        .unwrap_or_default()
+}
+
+pub(super) fn execute(job: Job) -> StepFuture {
     Box::pin(async move {
         let Some(Action::Deploy(deploy)) = job.actions.first().cloned() else {
-            return Err(Failure::Failed("a Cloud Run step plans one deploy".into()));
+            return Err(Failure::of(Unplanned("a Cloud Run step plans one deploy")));
         };
-        job.exec
-            .or_stopped(deploy_now(&job, &deploy, resource))
-            .await
+        job.ctx.or_stopped(deploy_now(&job, &deploy)).await
     })
 }
 
-fn reveal(value: &Resolved) -> Result<String, Failure> {
-    value.reveal().map_err(Failure::Failed)
+/// The Cloud Run Admin API's name for a resource.
+fn run_resource(resource: Resource) -> RunResource {
+    match resource {
+        Resource::CloudRunService => RunResource::Service,
+        Resource::CloudRunJob => RunResource::Job,
+    }
 }
 
-fn fail(e: impl ToString) -> Failure {
-    Failure::Failed(e.to_string())
-}
-
-fn target(deploy: &Deploy, resource: Resource) -> Result<Target, String> {
+fn target(deploy: &Deploy) -> Result<Target, Unrevealed> {
     Ok(Target {
-        resource,
+        resource: run_resource(deploy.resource),
         project: deploy.project.reveal()?,
         region: deploy.region.reveal()?,
         name: deploy.name.reveal()?,
@@ -61,7 +80,7 @@ fn pin(image: &str, digest: &str) -> String {
 }
 
 /// What the pipeline declares, with values revealed (secrets included: they go to the API).
-pub fn spec_of(deploy: &Deploy, image: String) -> Result<Spec, String> {
+fn spec_of(deploy: &Deploy, image: String) -> Result<Spec, Unrevealed> {
     let mut spec = Spec {
         image,
         ..Spec::default()
@@ -91,14 +110,13 @@ pub fn spec_of(deploy: &Deploy, image: String) -> Result<Spec, String> {
     Ok(spec)
 }
 
-async fn deploy_now(
-    job: &Job,
-    deploy: &Deploy,
-    resource: Resource,
-) -> Result<StepOutputs, Failure> {
-    let target = target(deploy, resource).map_err(Failure::Failed)?;
-    let cloud = Cloud::connect_to(Some(&target.project), deploy.impersonate.as_deref());
-    let image = reveal(&deploy.image)?;
+async fn deploy_now(job: &Job, deploy: &Deploy) -> Result<StepOutputs, Failure> {
+    let target = target(deploy)?;
+    let resource = target.resource;
+    let cloud = job
+        .connections
+        .google(Some(&target.project), deploy.impersonate.as_deref());
+    let image = deploy.image.reveal()?;
     let digest = registry::digest(
         &cloud.plain,
         cloud.api.auth(),
@@ -106,9 +124,9 @@ async fn deploy_now(
         &image,
     )
     .await
-    .map_err(fail)?;
-    job.exec.say(&format!("image {image} is {digest}"));
-    let spec = spec_of(deploy, pin(&image, &digest)).map_err(Failure::Failed)?;
+    .map_err(Failure::of)?;
+    job.ctx.say(&format!("image {image} is {digest}"));
+    let spec = spec_of(deploy, pin(&image, &digest))?;
     let run = CloudRun {
         api: &cloud.api,
         base: &cloud.endpoints.run,
@@ -121,17 +139,17 @@ async fn deploy_now(
         .get("no_traffic")
         .is_some_and(|v| v.to_string() == "true");
     let since = Instant::now();
-    let live = run.get().await.map_err(fail)?;
+    let live = run.get().await.map_err(Failure::of)?;
     let done = match (resource, live) {
         (_, Some(live)) if unchanged_and_ready(&spec, resource, &live) => {
-            job.exec.say(&format!(
+            job.ctx.say(&format!(
                 "{} `{}` already runs this spec: no change",
                 resource.noun(),
                 target.name
             ));
             Ok(live)
         }
-        (Resource::Service, Some(live)) if no_traffic => {
+        (RunResource::Service, Some(live)) if no_traffic => {
             candidate_then_traffic(job, &run, &spec, live, since).await
         }
         (_, live) => write_and_wait(job, &run, &spec, live, None, since).await,
@@ -139,7 +157,7 @@ async fn deploy_now(
     let mut outputs = StepOutputs::new();
     outputs.insert("image_digest".into(), digest);
     match resource {
-        Resource::Service => {
+        RunResource::Service => {
             let revision = done["latestReadyRevision"]
                 .as_str()
                 .map(short_name)
@@ -149,25 +167,22 @@ async fn deploy_now(
                 "url".into(),
                 done["uri"].as_str().unwrap_or_default().to_string(),
             );
-            job.exec.say(&format!(
+            job.ctx.say(&format!(
                 "service `{}` serves revision {revision}",
                 target.name
             ));
         }
-        Resource::Job => {
+        RunResource::Job => {
             outputs.insert("job".into(), target.name.clone());
-            job.exec.say(&format!("job `{}` is ready", target.name));
+            job.ctx.say(&format!("job `{}` is ready", target.name));
         }
     }
     Ok(outputs)
 }
 
 /// Whether the live resource already runs `spec` and is healthy: then there is nothing to do.
-fn unchanged_and_ready(spec: &Spec, resource: Resource, live: &Value) -> bool {
-    let task = match resource {
-        Resource::Service => &live["template"],
-        Resource::Job => &live["template"]["template"],
-    };
+fn unchanged_and_ready(spec: &Spec, resource: RunResource, live: &Value) -> bool {
+    let task = task_of(resource, live);
     let image = task["containers"][0]["image"].as_str().unwrap_or_default();
     live["reconciling"] != Value::Bool(true)
         && live["terminalCondition"]["state"] == "CONDITION_SUCCEEDED"
@@ -197,15 +212,15 @@ async fn write_and_wait(
             Some(_) => run.update(&body).await,
         };
         match sent {
-            Err(RunError::Api { source, .. })
-                if source.status() == Some(409) && tries < CONFLICT_TRIES =>
+            Err(RunError::Api { error, .. })
+                if error.status() == Some(409) && tries < CONFLICT_TRIES =>
             {
-                job.exec
-                    .say(&format!("Cloud Run says: {source}; trying again"));
+                job.ctx
+                    .say(&format!("Cloud Run says: {error}; trying again"));
                 tokio::time::sleep(POLL * tries).await;
-                live = run.get().await.map_err(fail)?;
+                live = run.get().await.map_err(Failure::of)?;
             }
-            other => break other.map_err(fail)?,
+            other => break other.map_err(Failure::of)?,
         }
     };
     let verb = if live.is_some() {
@@ -213,7 +228,7 @@ async fn write_and_wait(
     } else {
         "creating"
     };
-    job.exec.say(&format!(
+    job.ctx.say(&format!(
         "{verb} {} `{}`: {}",
         resource.noun(),
         run.target.name,
@@ -226,15 +241,15 @@ async fn write_and_wait(
     };
     match ready {
         Ok(r) => Ok(r),
-        Err(e) if resource == Resource::Service => Err(explain_service_failure(run, e).await),
-        Err(e) => Err(fail(e)),
+        Err(e) if resource == RunResource::Service => Err(explain_service_failure(run, e).await),
+        Err(e) => Err(Failure::of(e)),
     }
 }
 
 /// A failed service update says why its new revision failed and where traffic stays.
 async fn explain_service_failure(run: &CloudRun<'_>, e: RunError) -> Failure {
     let Ok(Some(now)) = run.get().await else {
-        return fail(e);
+        return Failure::of(e);
     };
     let created = now["latestCreatedRevision"].as_str().map(short_name);
     let serving = now["latestReadyRevision"].as_str().map(short_name);
@@ -251,14 +266,13 @@ async fn explain_service_failure(run: &CloudRun<'_>, e: RunError) -> Failure {
         },
         None => e.to_string(),
     };
-    let traffic = match serving {
-        Some(ready) if Some(ready) != created => format!("; traffic stays on {ready}"),
-        _ => String::new(),
-    };
-    Failure::Failed(format!(
-        "Cloud Run service `{}`: {why}{traffic}",
-        run.target.name
-    ))
+    Failure::of(ServiceFailed {
+        service: run.target.name.clone(),
+        why,
+        serving: serving
+            .filter(|ready| Some(*ready) != created)
+            .map(str::to_string),
+    })
 }
 
 /// `no_traffic`: the new revision under a tag and 0% first; traffic moves once it is ready.
@@ -282,19 +296,20 @@ async fn candidate_then_traffic(
         body["traffic"] = pinned_traffic(&body["traffic"], &serving, &revision, &tag);
     };
     let staged = write_and_wait(job, run, spec, Some(live), Some(&pin_traffic), since).await?;
-    let candidate = run.get_revision(&revision).await.map_err(fail)?;
+    let candidate = run.get_revision(&revision).await.map_err(Failure::of)?;
     if let Some(message) = revision_failure(&candidate) {
-        return Err(Failure::Failed(format!(
-            "Cloud Run service `{}`: revision {revision} failed: {message}; traffic stays on {serving}",
-            run.target.name
-        )));
+        return Err(Failure::of(ServiceFailed {
+            service: run.target.name.clone(),
+            why: format!("revision {revision} failed: {message}"),
+            serving: Some(serving),
+        }));
     }
     let tagged_url = staged["trafficStatuses"]
         .as_array()
         .and_then(|list| list.iter().find(|t| t["tag"] == json!(tag)))
         .and_then(|t| t["uri"].as_str())
         .unwrap_or("(no tag URL)");
-    job.exec.say(&format!(
+    job.ctx.say(&format!(
         "revision {revision} is ready at {tagged_url} with no traffic; moving traffic to it"
     ));
     let move_traffic = |body: &mut Value| {
@@ -342,20 +357,33 @@ fn final_traffic(traffic: &Value, candidate_tag: &str) -> Value {
     Value::Array(list)
 }
 
-/// For `plan`: the live resource and what the deploy would change on it (read-only).
-pub async fn live(cloud: &Cloud, deploy: &Deploy, resource: Resource) -> Live<DeployDiff> {
-    match compare(cloud, deploy, resource).await {
+/// For `plan`: each deploy's live resource and what it would change there (read-only).
+pub(super) async fn live(actions: &mut [Action], at: &LiveAt<'_>) {
+    for action in actions {
+        if let Action::Deploy(deploy) = action {
+            let cloud = at.connections.google(
+                deploy.project.reveal().ok().as_deref(),
+                deploy.impersonate.as_deref(),
+            );
+            deploy.live = Some(live_one(&cloud, deploy).await);
+        }
+    }
+}
+
+async fn live_one(cloud: &Cloud, deploy: &Deploy) -> Live<DeployDiff> {
+    if let Some(problem) = cloud.credentials_problem() {
+        return Live::no_credentials(&problem);
+    }
+    match compare(cloud, deploy).await {
         Ok(diff) => Live::Compared(diff),
         Err(reason) => Live::Unknown { reason },
     }
 }
 
-async fn compare(cloud: &Cloud, deploy: &Deploy, resource: Resource) -> Result<DeployDiff, String> {
-    if let Some(problem) = cloud.credentials_problem() {
-        return Err(crate::plan::live::no_credentials(&problem));
-    }
-    let target = target(deploy, resource)?;
-    let image = deploy.image.reveal()?;
+async fn compare(cloud: &Cloud, deploy: &Deploy) -> Result<DeployDiff, String> {
+    let target = target(deploy).map_err(|e| e.to_string())?;
+    let resource = target.resource;
+    let image = deploy.image.reveal().map_err(|e| e.to_string())?;
     let run = CloudRun {
         api: &cloud.api,
         base: &cloud.endpoints.run,
@@ -375,7 +403,7 @@ async fn compare(cloud: &Cloud, deploy: &Deploy, resource: Resource) -> Result<D
         Ok(digest) => (pin(&image, &digest), None),
         Err(e) => (image.clone(), Some(e.to_string())),
     };
-    let spec = spec_of(deploy, new_image.clone())?;
+    let spec = spec_of(deploy, new_image.clone()).map_err(|e| e.to_string())?;
     let Some(now) = now else {
         return Ok(DeployDiff {
             exists: false,
@@ -385,21 +413,37 @@ async fn compare(cloud: &Cloud, deploy: &Deploy, resource: Resource) -> Result<D
             note,
         });
     };
-    let task = match resource {
-        Resource::Service => &now["template"],
-        Resource::Job => &now["template"]["template"],
-    };
-    let current = task["containers"][0]["image"]
+    let current = task_of(resource, &now)["containers"][0]["image"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     Ok(DeployDiff {
         exists: true,
-        changes: spec.diff(resource, &now, &current),
+        changes: spec
+            .diff(resource, &now, &current)
+            .into_iter()
+            .map(field_change)
+            .collect(),
         current_image: Some(current),
         new_image: Some(new_image),
         note,
     })
+}
+
+/// The part of a service or job that describes its container.
+fn task_of(resource: RunResource, live: &Value) -> &Value {
+    match resource {
+        RunResource::Service => &live["template"],
+        RunResource::Job => &live["template"]["template"],
+    }
+}
+
+fn field_change(c: Change) -> FieldChange {
+    FieldChange {
+        field: c.field,
+        before: c.before,
+        after: c.after,
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! `cloud_run_job`: deploys a Cloud Run job (Cloud Run Admin API v2), e.g. the dbt runner
 //! that Airflow executes one dbt node at a time.
 
-use super::{Inputs, Outputs, StepKind, cloud_run, cloud_run_deploy};
+use super::kind::{Live, LiveFuture};
+use super::{Inputs, StepKind, cloud_run, cloud_run_deploy};
+use crate::action::{Action, Resource};
 use crate::diagnostic::Diagnostic;
-use crate::gcp::cloud_run::Resource;
-use crate::pipeline::{Environment, Pipeline, Step};
-use crate::plan::action::Action;
-use crate::runner::executor::{Job, StepFuture};
+use crate::exec::{Job, StepFuture};
+use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape};
 
 pub struct CloudRunJob;
@@ -49,7 +49,7 @@ const INPUTS: Record = Record {
     exactly_one_of: &[],
 };
 
-impl StepKind for CloudRunJob {
+impl KindSchema for CloudRunJob {
     fn name(&self) -> &'static str {
         "cloud_run_job"
     }
@@ -65,13 +65,16 @@ impl StepKind for CloudRunJob {
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
         cloud_run::check(step, pipeline, diags);
     }
-    fn can_run(&self, _environment: &Environment) -> bool {
-        true
+}
+
+impl StepKind for CloudRunJob {
+    fn plan(&self, inputs: &Inputs) -> Vec<Action> {
+        vec![cloud_run::deploy(inputs, Resource::CloudRunJob)]
+    }
+    fn live<'a>(&'a self, actions: &'a mut [Action], at: &'a Live<'a>) -> LiveFuture<'a> {
+        Box::pin(cloud_run_deploy::live(actions, at))
     }
     fn execute(&self, job: Job) -> StepFuture {
-        cloud_run_deploy::execute(job, Resource::Job)
-    }
-    fn plan(&self, inputs: &Inputs) -> Vec<Action> {
-        vec![cloud_run::deploy(inputs, "cloud_run_job", "Cloud Run job")]
+        cloud_run_deploy::execute(job)
     }
 }

@@ -1,11 +1,11 @@
 //! `cloud_run_service`: deploys a Cloud Run service (Cloud Run Admin API v2).
 
-use super::{Inputs, Outputs, StepKind, cloud_run, cloud_run_deploy};
+use super::kind::{Live, LiveFuture};
+use super::{Inputs, StepKind, cloud_run, cloud_run_deploy};
+use crate::action::{Action, Resource};
 use crate::diagnostic::Diagnostic;
-use crate::gcp::cloud_run::Resource;
-use crate::pipeline::{Environment, Pipeline, Step};
-use crate::plan::action::Action;
-use crate::runner::executor::{Job, StepFuture};
+use crate::exec::{Job, StepFuture};
+use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape};
 
 pub struct CloudRunService;
@@ -51,7 +51,7 @@ const INPUTS: Record = Record {
     exactly_one_of: &[],
 };
 
-impl StepKind for CloudRunService {
+impl KindSchema for CloudRunService {
     fn name(&self) -> &'static str {
         "cloud_run_service"
     }
@@ -67,17 +67,16 @@ impl StepKind for CloudRunService {
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
         cloud_run::check(step, pipeline, diags);
     }
-    fn can_run(&self, _environment: &Environment) -> bool {
-        true
+}
+
+impl StepKind for CloudRunService {
+    fn plan(&self, inputs: &Inputs) -> Vec<Action> {
+        vec![cloud_run::deploy(inputs, Resource::CloudRunService)]
+    }
+    fn live<'a>(&'a self, actions: &'a mut [Action], at: &'a Live<'a>) -> LiveFuture<'a> {
+        Box::pin(cloud_run_deploy::live(actions, at))
     }
     fn execute(&self, job: Job) -> StepFuture {
-        cloud_run_deploy::execute(job, Resource::Service)
-    }
-    fn plan(&self, inputs: &Inputs) -> Vec<Action> {
-        vec![cloud_run::deploy(
-            inputs,
-            "cloud_run_service",
-            "Cloud Run service",
-        )]
+        cloud_run_deploy::execute(job)
     }
 }

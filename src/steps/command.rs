@@ -1,12 +1,11 @@
 //! `command`: runs any program, with its arguments as a list (no shell unless asked).
 
-use super::{Inputs, Outputs, StepKind};
+use super::{Inputs, StepKind};
+use crate::action::{Action, Exec};
 use crate::diagnostic::Diagnostic;
+use crate::exec::{Failure, Job, StepFuture, outputs};
 use crate::expr::Resolved;
-use crate::pipeline::{Pipeline, Step};
-use crate::plan::action::{Action, Exec};
-use crate::runner::executor::{Failure, Job, StepFuture};
-use crate::runner::outputs;
+use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape, TEMPLATE_OR_LIST};
 use crate::yaml::Value;
 
@@ -33,7 +32,7 @@ const INPUTS: Record = Record {
     exactly_one_of: &[],
 };
 
-impl StepKind for Command {
+impl KindSchema for Command {
     fn name(&self) -> &'static str {
         "command"
     }
@@ -80,29 +79,39 @@ impl StepKind for Command {
             );
         }
     }
+}
 
-    fn can_run(&self, _environment: &crate::pipeline::Environment) -> bool {
-        true
-    }
+/// The file a `command` step writes its outputs to could not be prepared.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create {}", path.display())]
+struct OutputsFile {
+    path: std::path::PathBuf,
+    source: std::io::Error,
+}
 
+impl StepKind for Command {
     fn execute(&self, job: Job) -> StepFuture {
         Box::pin(async move {
-            let file = job.exec.outputs_file().clone();
-            std::fs::write(&file, "")
-                .map_err(|e| Failure::Failed(format!("cannot create {}: {e}", file.display())))?;
+            let file = job.ctx.outputs_file().clone();
+            std::fs::write(&file, "").map_err(|source| {
+                Failure::of(OutputsFile {
+                    path: file.clone(),
+                    source,
+                })
+            })?;
             let env = [("DAGSHIP_OUTPUT".to_string(), file.display().to_string())];
             for action in &job.actions {
                 if let Action::Exec(exec) = action {
-                    job.exec.exec(exec, &env, None, false).await?;
+                    job.ctx.exec(exec, &env, None, false).await?;
                 }
             }
             let text = std::fs::read_to_string(&file).unwrap_or_default();
             // The step may have written secrets there: only the masked outputs are kept.
             let _ = std::fs::remove_file(&file);
-            let outputs = outputs::parse(&text).map_err(Failure::Failed)?;
+            let outputs = outputs::parse(&text).map_err(Failure::of)?;
             for (name, value) in &outputs {
-                job.exec
-                    .log_line(&job.exec.mask(&format!("output {name}={value}")));
+                job.ctx
+                    .log_line(&job.ctx.mask(&format!("output {name}={value}")));
             }
             Ok(outputs)
         })

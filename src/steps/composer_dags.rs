@@ -4,16 +4,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{Inputs, Outputs, StepKind, require_in_environments};
+use super::kind::{Live as LiveAt, LiveFuture};
+use super::{Inputs, StepKind, Unplanned};
+use crate::action::{Action, FileDiff, FileList, Live, Sync};
+use crate::cloud::Connections;
 use crate::diagnostic::Diagnostic;
-use crate::gcp::{Cloud, composer};
-use crate::pipeline::{DagsTarget, Environment, Pipeline, Step};
-use crate::plan::action::{Action, FileDiff, FileList, Live, Sync};
-use crate::runner::executor::{Failure, Job, StepFuture};
+use crate::exec::{Failure, Job, StepFuture};
+use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape};
-use crate::sync::gcs::{DEFAULT_CONCURRENCY, GcsFolder};
-use crate::sync::local::LocalDir;
-use crate::sync::{Diff, Remote, diff, local_files};
+use crate::sync::{self, DEFAULT_CONCURRENCY, Diff, Place, Remote, diff, local_files};
 
 pub struct ComposerDags;
 
@@ -38,7 +37,7 @@ const INPUTS: Record = Record {
     exactly_one_of: &[],
 };
 
-impl StepKind for ComposerDags {
+impl KindSchema for ComposerDags {
     fn name(&self) -> &'static str {
         "composer_dags"
     }
@@ -53,51 +52,24 @@ impl StepKind for ComposerDags {
     }
 
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
-        require_in_environments(
+        pipeline.require_in_environments(
             step,
-            pipeline,
             "`dags_target`",
             |env| env.dags_target.is_some(),
             diags,
         );
     }
+}
 
-    fn can_run(&self, _environment: &Environment) -> bool {
-        true
-    }
-
-    fn execute(&self, job: Job) -> StepFuture {
-        Box::pin(async move {
-            let Some(Action::Sync(sync)) = job.actions.first() else {
-                return Err(Failure::Failed(
-                    "a composer_dags step plans one sync".into(),
-                ));
-            };
-            let source = job
-                .exec
-                .dir()
-                .join(sync.source.reveal().map_err(Failure::Failed)?);
-            let diff = match &sync.destination {
-                Some(DagsTarget::Dir { path }) => sync_dir(&job, &source, path, sync.prune)?,
-                Some(target) => {
-                    let work = sync_bucket(&job, sync, target, &source);
-                    job.exec.or_stopped(work).await?
-                }
-                None => return Err(Failure::Failed("no `dags_target` here".into())),
-            };
-            Ok(diff
-                .counts()
-                .iter()
-                .map(|(k, n)| (k.to_string(), n.to_string()))
-                .collect())
-        })
-    }
-
+impl StepKind for ComposerDags {
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {
         let source = inputs.text_or("source", "");
         let prune = inputs.flag("prune");
         let env = inputs.environment;
-        let target = describe_target(env);
+        let target = match &env.dags_target {
+            Some(t) => t.to_string(),
+            None => "(no dags_target)".to_string(),
+        };
         let files = match source.parts.len() {
             1 => list_files(&inputs.dir.join(source.to_string()), &source.to_string()),
             _ => FileList::unknown(format!("known once {source} is")),
@@ -107,124 +79,91 @@ impl StepKind for ComposerDags {
             .text("concurrency")
             .and_then(|c| c.to_string().parse().ok())
             .unwrap_or(DEFAULT_CONCURRENCY);
-        let cloud = !matches!(env.dags_target, Some(DagsTarget::Dir { .. }));
+        let remote = env.dags_target.as_ref().is_some_and(|t| !t.is_local());
         vec![Action::Sync(Sync {
             description: format!("sync {source} → {target}{prune_note}"),
             source,
             target,
+            provider: env.dags_target.as_ref().and_then(sync::provider),
             destination: env.dags_target.clone(),
             prune,
             files,
             concurrency,
-            project: env.project.clone().filter(|_| cloud),
-            region: env.region.clone().filter(|_| cloud),
-            impersonate: env.impersonate_service_account.clone().filter(|_| cloud),
+            project: env.project.clone().filter(|_| remote),
+            region: env.region.clone().filter(|_| remote),
+            impersonate: env.impersonate_service_account.clone().filter(|_| remote),
             generated_by: None,
             live: None,
         })]
     }
-}
 
-fn sync_dir(job: &Job, source: &Path, path: &str, prune: bool) -> Result<Diff, Failure> {
-    let target = LocalDir {
-        root: job.exec.dir().join(path),
-    };
-    let diff = target.sync(source, prune).map_err(|e| {
-        Failure::Failed(format!(
-            "sync of {} to {path} failed: {e}",
-            source.display()
-        ))
-    })?;
-    for (name, verb) in [
-        (&diff.added, "added"),
-        (&diff.changed, "changed"),
-        (&diff.deleted, "deleted"),
-    ] {
-        for file in name {
-            job.exec.say(&format!("{verb} {path}/{file}"));
-        }
-    }
-    Ok(diff)
-}
-
-async fn sync_bucket(
-    job: &Job,
-    sync: &Sync,
-    target: &DagsTarget,
-    source: &Path,
-) -> Result<Diff, Failure> {
-    let cloud = Cloud::connect_to(sync.project.as_deref(), sync.impersonate.as_deref());
-    let folder = folder(&cloud, target, sync.region.as_deref())
-        .await
-        .map_err(Failure::Failed)?;
-    job.exec
-        .say(&format!("syncing {} to {}", sync.source, folder.url()));
-    let exec = job.exec.clone();
-    let diff = folder
-        .sync(source, sync.prune, sync.concurrency, move |line| {
-            exec.say(&line)
+    fn live<'a>(&'a self, actions: &'a mut [Action], at: &'a LiveAt<'a>) -> LiveFuture<'a> {
+        Box::pin(async move {
+            for action in actions {
+                if let Action::Sync(sync) = action {
+                    sync.live = Some(live(sync, at).await);
+                }
+            }
         })
+    }
+
+    fn execute(&self, job: Job) -> StepFuture {
+        Box::pin(async move {
+            let Some(Action::Sync(sync)) = job.actions.first() else {
+                return Err(Failure::of(Unplanned(
+                    "a composer_dags step plans one sync",
+                )));
+            };
+            let work = sync_now(&job, sync);
+            let diff = job.ctx.or_stopped(work).await?;
+            Ok(diff
+                .counts()
+                .iter()
+                .map(|(k, n)| (k.to_string(), n.to_string()))
+                .collect())
+        })
+    }
+}
+
+/// Where the sync runs, as the action says.
+fn place<'a>(sync: &'a Sync, dir: &'a Path, connections: &'a Connections) -> Place<'a> {
+    Place {
+        dir,
+        project: sync.project.as_deref(),
+        region: sync.region.as_deref(),
+        impersonate: sync.impersonate.as_deref(),
+        connections,
+    }
+}
+
+async fn sync_now(job: &Job, sync: &Sync) -> Result<Diff, Failure> {
+    let dir = job.ctx.dir();
+    let source = dir.join(sync.source.reveal()?);
+    let Some(target) = &sync.destination else {
+        return Err(Failure::of(Unplanned("no `dags_target` here")));
+    };
+    let dest = sync::open(target, &place(sync, dir, &job.connections))
         .await
-        .map_err(|e| Failure::Failed(e.to_string()))?;
-    let [a, c, d, u] = diff.counts().map(|(_, n)| n);
-    job.exec.say(&format!(
-        "{a} added, {c} changed, {d} deleted, {u} unchanged"
-    ));
+        .map_err(Failure::of)?;
+    // A local folder is quick: what changed says enough. A bucket takes a while.
+    let remote = !target.is_local();
+    if remote {
+        job.ctx
+            .say(&format!("syncing {} to {}", sync.source, dest.url()));
+    }
+    let ctx = job.ctx.clone();
+    let diff = sync::sync(&*dest, &source, sync.prune, sync.concurrency, move |line| {
+        ctx.say(&line)
+    })
+    .await
+    .map_err(Failure::of)?;
+    if remote {
+        let [a, c, d, u] = diff.counts().map(|(_, n)| n);
+        job.ctx.say(&format!(
+            "{a} added, {c} changed, {d} deleted, {u} unchanged"
+        ));
+    }
     Ok(diff)
-}
-
-/// The bucket folder a target names, looking a Composer environment up when it is one.
-pub async fn folder(
-    cloud: &Cloud,
-    target: &DagsTarget,
-    region: Option<&str>,
-) -> Result<GcsFolder, String> {
-    match target {
-        DagsTarget::Bucket { bucket, prefix } => {
-            Ok(GcsFolder::new(cloud.storage.clone(), bucket, prefix))
-        }
-        DagsTarget::Composer { environment } => {
-            let (Some(project), Some(region)) = (cloud.project.as_deref(), region) else {
-                return Err(format!(
-                    "finding Composer environment `{environment}` needs the environment's `project` (or GOOGLE_CLOUD_PROJECT) and `region`"
-                ));
-            };
-            let found = composer::dag_folder(
-                &cloud.api,
-                &cloud.endpoints.composer,
-                project,
-                region,
-                environment,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok(GcsFolder::new(
-                cloud.storage.clone(),
-                &found.bucket,
-                &found.prefix,
-            ))
-        }
-        DagsTarget::Dir { path } => Err(format!("{path} is a local folder")),
-    }
-}
-
-pub fn describe_target(env: &Environment) -> String {
-    match &env.dags_target {
-        Some(DagsTarget::Dir { path }) => path.clone(),
-        Some(DagsTarget::Bucket { bucket, prefix }) => {
-            let bucket = bucket.trim_end_matches('/');
-            let bucket = if bucket.starts_with("gs://") {
-                bucket.to_string()
-            } else {
-                format!("gs://{bucket}")
-            };
-            format!("{bucket}/{}", prefix.trim_start_matches('/'))
-        }
-        Some(DagsTarget::Composer { environment }) => {
-            format!("the DAG folder of Composer environment `{environment}`")
-        }
-        None => "(no dags_target)".to_string(),
-    }
 }
 
 /// The files a sync would consider, as they are now. A later step may still write more; the
@@ -287,10 +226,15 @@ fn wanted(sync: &Sync, dir: &Path) -> Result<Wanted, String> {
         .map_err(|e| format!("cannot read {source}: {e}"))
 }
 
-fn file_diff(wanted: Wanted, remote: &BTreeMap<String, Remote>, prune: bool) -> FileDiff {
+fn file_diff(
+    wanted: Wanted,
+    remote: &BTreeMap<String, Remote>,
+    source: &Path,
+    prune: bool,
+) -> FileDiff {
     match wanted {
         Wanted::Content(local) => {
-            let d = diff(&local, remote, prune);
+            let d = diff(&local, remote, source, prune);
             FileDiff {
                 unchanged: d.unchanged.len(),
                 added: d.added,
@@ -317,48 +261,30 @@ fn file_diff(wanted: Wanted, remote: &BTreeMap<String, Remote>, prune: bool) -> 
     }
 }
 
-/// For `plan`: what a sync to a local folder would change there.
-pub fn live_dir(sync: &Sync, dir: &Path) -> Live<FileDiff> {
-    let Some(DagsTarget::Dir { path }) = &sync.destination else {
-        return Live::Unknown {
-            reason: "not a folder".into(),
-        };
-    };
-    let listing = LocalDir {
-        root: dir.join(path),
-    }
-    .listing();
-    match (wanted(sync, dir), listing) {
-        (Ok(w), Ok(remote)) => Live::Compared(file_diff(w, &remote, sync.prune)),
-        (Err(reason), _) => Live::Unknown { reason },
-        (_, Err(e)) => Live::Unknown {
-            reason: format!("cannot read {path}: {e}"),
-        },
-    }
-}
-
-/// For `plan`: what a sync to a bucket would change there (lists the prefix, nothing more).
-pub async fn live(cloud: &Cloud, sync: &Sync, dir: &Path) -> Live<FileDiff> {
-    let unknown = |reason: String| Live::Unknown { reason };
+/// For `plan`: what the sync would change at its destination (one listing, nothing more).
+async fn live(sync: &Sync, at: &LiveAt<'_>) -> Live<FileDiff> {
     let Some(target) = &sync.destination else {
-        return unknown("no dags_target".into());
+        return Live::unknown("no dags_target");
     };
-    let needs_credentials =
-        !matches!(target, DagsTarget::Bucket { .. }) || !cloud.endpoints.storage_emulator;
-    if let (true, Some(problem)) = (needs_credentials, cloud.credentials_problem()) {
-        return unknown(crate::plan::live::no_credentials(&problem));
+    let place = place(sync, at.dir, at.connections);
+    if let Some(problem) = sync::credentials_problem(target, &place) {
+        return Live::no_credentials(&problem);
     }
-    let wanted = match wanted(sync, dir) {
+    let wanted = match wanted(sync, at.dir) {
         Ok(w) => w,
-        Err(reason) => return unknown(reason),
+        Err(reason) => return Live::unknown(reason),
     };
-    let folder = match folder(cloud, target, sync.region.as_deref()).await {
-        Ok(f) => f,
-        Err(reason) => return unknown(reason),
+    let dest = match sync::open(target, &place).await {
+        Ok(d) => d,
+        Err(e) => return Live::unknown(crate::error_chain::ErrorChain(&e).to_string()),
     };
-    let source = dir.join(sync.source.to_string());
-    match folder.listing(Some(&source)).await {
-        Ok(listing) => Live::Compared(file_diff(wanted, &listing.remote, sync.prune)),
-        Err(e) => unknown(format!("cannot list {}: {e}", folder.url())),
+    let source = at.dir.join(sync.source.to_string());
+    match dest.list().await {
+        Ok(remote) => Live::Compared(file_diff(wanted, &remote, &source, sync.prune)),
+        Err(e) => Live::unknown(format!(
+            "cannot list {}: {}",
+            dest.url(),
+            crate::error_chain::ErrorChain(&e)
+        )),
     }
 }

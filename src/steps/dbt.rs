@@ -2,12 +2,12 @@
 
 use indexmap::IndexMap;
 
-use super::{Inputs, Outputs, StepKind};
+use super::{Inputs, StepKind};
+use crate::action::{Action, Exec};
 use crate::diagnostic::Diagnostic;
+use crate::exec::{Job, LineView, StepFuture};
 use crate::expr::{Piece, Resolved};
-use crate::pipeline::{Pipeline, Step};
-use crate::plan::action::{Action, Exec};
-use crate::runner::executor::{Job, LineView, StepFuture};
+use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape, TEMPLATE_OR_LIST, TEMPLATES};
 
 pub struct Dbt;
@@ -72,7 +72,7 @@ const INPUTS: Record = Record {
     exactly_one_of: &[],
 };
 
-impl StepKind for Dbt {
+impl KindSchema for Dbt {
     fn name(&self) -> &'static str {
         "dbt"
     }
@@ -112,16 +112,14 @@ impl StepKind for Dbt {
             );
         }
     }
+}
 
-    fn can_run(&self, _environment: &crate::pipeline::Environment) -> bool {
-        true
-    }
-
+impl StepKind for Dbt {
     fn execute(&self, job: Job) -> StepFuture {
         Box::pin(async move {
             let mut progress = DbtProgress::default();
             let mut filter = move |line: &str| progress.view(line);
-            job.exec.exec_all(&job.actions, Some(&mut filter)).await?;
+            job.ctx.exec_all(&job.actions, Some(&mut filter)).await?;
             let project_dir = job
                 .actions
                 .iter()

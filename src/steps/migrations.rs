@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::plan::action::{Exec, Migrations};
+use crate::action::{Exec, Migrations};
 
 /// A database that does not answer within this is reported as unknown, not waited for.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -70,7 +70,7 @@ impl Look<'_> {
         self.upgrade
             .env
             .iter()
-            .map(|(k, v)| Ok((k.clone(), v.reveal()?)))
+            .map(|(k, v)| Ok((k.clone(), v.reveal().map_err(|e| e.to_string())?)))
             .collect()
     }
 
@@ -84,7 +84,8 @@ impl Look<'_> {
 
     /// `alembic -c CONFIG ARGS...`, its standard output.
     fn alembic(&self, args: &[&str], env: &[(String, String)]) -> Result<String, String> {
-        let config = self.upgrade.argv.get(2).ok_or("no config")?.reveal()?;
+        let config = self.upgrade.argv.get(2).ok_or("no config")?;
+        let config = config.reveal().map_err(|e| e.to_string())?;
         let mut child = Command::new("alembic")
             .args(["-c", &config])
             .args(args)

@@ -1,23 +1,111 @@
-//! Syncing a folder of DAG files to where Airflow reads them, by content.
+//! Syncing a folder of files (DAGs) to where Airflow reads them, by content.
 //!
-//! The diff is computed from checksums (MD5, what Cloud Storage records for every object), so
-//! an unchanged file is never written again. Only files dagship itself put there are ever
-//! deleted, and only after every write succeeded.
+//! Every destination (a local folder, a Cloud Storage prefix; later S3) implements
+//! [`Destination`]: list with checksums and owner, put and delete with preconditions. The
+//! algorithm is here, once: compare by checksum so that an unchanged file is never written
+//! again, write what is new or changed, and only then, when every write succeeded, delete
+//! what dagship itself wrote earlier and is gone locally. Which destination a pipeline's
+//! `dags_target` names is decided in one place, [`open`].
 
 pub mod gcs;
-pub mod local;
+pub(crate) mod local;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use md5::{Digest, Md5};
+use futures_util::{StreamExt, stream};
+
+use crate::checksum::crc32c_b64;
+pub use crate::checksum::md5_hex;
+use crate::cloud::{Connections, Provider};
+use crate::gcp::composer::{self, ComposerError};
+use crate::gcp::endpoints::Endpoints;
+use crate::gcp::storage::StorageError;
+use crate::pipeline::DagsTarget;
+
+/// How many writes a sync makes at once by default.
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// A file at the destination, as its listing describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {
-    pub md5: String,
+    pub checksum: Checksum,
     /// Whether dagship wrote it (and may therefore delete it).
     pub ours: bool,
+    /// What a write or delete must find there to go ahead.
+    pub version: Precondition,
+}
+
+/// What the destination knows of a file's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checksum {
+    /// MD5, lowercase hex.
+    Md5(String),
+    /// CRC32C, base64 (all a composite Cloud Storage object has).
+    Crc32c(String),
+    /// Nothing: compared as changed.
+    Unknown,
+}
+
+/// What a write or delete expects to find, so that a file someone else changed meanwhile is
+/// not overwritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// Nothing there yet.
+    Absent,
+    /// This version (a Cloud Storage generation).
+    Version(i64),
+    /// A destination without versions (a local folder).
+    None,
+}
+
+/// Where synced files go.
+#[async_trait::async_trait]
+pub trait Destination: Send + Sync {
+    /// Where the files go, for people, ending in `/`: `gs://bucket/dags/`, `.airflow/dags/`.
+    fn url(&self) -> String;
+    /// The files there, by name relative to the destination.
+    async fn list(&self) -> Result<BTreeMap<String, Remote>, SyncError>;
+    /// Writes `name` (marked as dagship's), if it is still as `expect` says.
+    async fn put(&self, name: &str, bytes: Vec<u8>, expect: Precondition) -> Result<(), SyncError>;
+    /// Deletes `name`, if it is still as `expect` says.
+    async fn delete(&self, name: &str, expect: Precondition) -> Result<(), SyncError>;
+    /// After a sync: `synced` (name → MD5) is what the destination holds now.
+    async fn finish(&self, _synced: &BTreeMap<String, String>) -> Result<(), SyncError> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("cannot read {}", path.display())]
+    Local {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The first failure is part of the sentence: the others are like it, or in the log.
+    #[error(
+        "{failed} of {total} uploads failed, so nothing was pruned; first: {}",
+        crate::error_chain::ErrorChain(&**first)
+    )]
+    Uploads {
+        failed: usize,
+        total: usize,
+        first: Box<SyncError>,
+    },
+    #[error(transparent)]
+    Composer(#[from] ComposerError),
+    #[error(
+        "finding Composer environment `{environment}` needs the environment's `project` (or GOOGLE_CLOUD_PROJECT) and `region`"
+    )]
+    ComposerPlace { environment: String },
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -65,26 +153,20 @@ pub fn local_files(dir: &Path) -> std::io::Result<BTreeMap<String, String>> {
     Ok(files)
 }
 
-pub fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// What to write and delete so that the destination holds `local`; deletions only with
-/// `prune`, and only of files dagship wrote.
+/// What to write and delete so that the destination holds `local` (the files of `source`);
+/// deletions only with `prune`, and only of files dagship wrote.
 pub fn diff(
     local: &BTreeMap<String, String>,
     remote: &BTreeMap<String, Remote>,
+    source: &Path,
     prune: bool,
 ) -> Diff {
     let mut d = Diff::default();
     for (name, md5) in local {
         match remote.get(name) {
             None => d.added.push(name.clone()),
-            Some(r) if &r.md5 != md5 => d.changed.push(name.clone()),
-            Some(_) => d.unchanged.push(name.clone()),
+            Some(r) if same(&r.checksum, md5, &source.join(name)) => d.unchanged.push(name.clone()),
+            Some(_) => d.changed.push(name.clone()),
         }
     }
     if prune {
@@ -97,14 +179,190 @@ pub fn diff(
     d
 }
 
+/// Whether the file at `path` (whose MD5 is `md5`) has the content `checksum` describes.
+fn same(checksum: &Checksum, md5: &str, path: &Path) -> bool {
+    match checksum {
+        Checksum::Md5(remote) => remote == md5,
+        Checksum::Crc32c(crc) => std::fs::read(path).is_ok_and(|bytes| crc32c_b64(&bytes) == *crc),
+        Checksum::Unknown => false,
+    }
+}
+
+/// Makes `dest` hold `source`'s files: writes new and changed ones (`concurrency` at once),
+/// then, with `prune` and only if every write succeeded, deletes the files dagship wrote
+/// earlier that are gone locally. `say` hears of each file written or deleted, in order.
+pub async fn sync(
+    dest: &dyn Destination,
+    source: &Path,
+    prune: bool,
+    concurrency: usize,
+    say: impl Fn(String) + Send + Sync,
+) -> Result<Diff, SyncError> {
+    let local = local_files(source).map_err(|e| SyncError::Local {
+        path: source.to_path_buf(),
+        source: e,
+    })?;
+    let remote = dest.list().await?;
+    let d = diff(&local, &remote, source, prune);
+    let url = dest.url();
+    let told = |verb: &str, name: &str| say(format!("{verb} {url}{name}"));
+    // Futures made in plain loops: closures over borrowed names trip the compiler's check
+    // that the whole sync is `Send`.
+    let mut writes: Vec<Pending<'_>> = Vec::new();
+    let verbs = d.added.iter().map(|n| ("added", n));
+    for (verb, name) in verbs.chain(d.changed.iter().map(|n| ("changed", n))) {
+        let expect = remote.get(name).map_or(Precondition::Absent, |r| r.version);
+        writes.push(Box::pin(write(dest, source, verb, name, expect)));
+    }
+    let writes = stream::iter(writes).buffered(concurrency.max(1));
+    if let Some((failed, total, first)) = each(writes, &told).await {
+        return Err(SyncError::Uploads {
+            failed,
+            total,
+            first: Box::new(first),
+        });
+    }
+    let mut deletes: Vec<Pending<'_>> = Vec::new();
+    for name in &d.deleted {
+        deletes.push(Box::pin(delete(dest, name, remote[name].version)));
+    }
+    let deletes = stream::iter(deletes).buffered(concurrency.max(1));
+    if let Some((_, _, first)) = each(deletes, &told).await {
+        return Err(first);
+    }
+    dest.finish(&local).await?;
+    Ok(d)
+}
+
+/// A write or delete under way: what it does, to which file, and how it ended.
+type Pending<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = (&'static str, &'a str, Result<(), SyncError>)>
+            + Send
+            + 'a,
+    >,
+>;
+
+async fn write<'a>(
+    dest: &'a dyn Destination,
+    source: &'a Path,
+    verb: &'static str,
+    name: &'a str,
+    expect: Precondition,
+) -> (&'static str, &'a str, Result<(), SyncError>) {
+    let path = source.join(name);
+    let written = match tokio::fs::read(&path).await {
+        Ok(bytes) => dest.put(name, bytes, expect).await,
+        Err(source) => Err(SyncError::Local { path, source }),
+    };
+    (verb, name, written)
+}
+
+async fn delete<'a>(
+    dest: &'a dyn Destination,
+    name: &'a str,
+    expect: Precondition,
+) -> (&'static str, &'a str, Result<(), SyncError>) {
+    ("deleted", name, dest.delete(name, expect).await)
+}
+
+/// Tells `done` of each success, in order; returns how many failed, of how many, and the
+/// first failure, if any did.
+async fn each<'a>(
+    results: impl futures_util::Stream<Item = (&'static str, &'a str, Result<(), SyncError>)>,
+    done: &(impl Fn(&str, &str) + Sync),
+) -> Option<(usize, usize, SyncError)> {
+    let mut results = std::pin::pin!(results);
+    let (mut total, mut failures) = (0, Vec::new());
+    while let Some((verb, name, result)) = results.next().await {
+        total += 1;
+        match result {
+            Ok(()) => done(verb, name),
+            Err(e) => failures.push(e),
+        }
+    }
+    let failed = failures.len();
+    failures
+        .into_iter()
+        .next()
+        .map(|first| (failed, total, first))
+}
+
+/// Where a sync runs: the pipeline file's folder (local paths resolve against it), and how
+/// clouds are reached (a Composer environment is looked up in `project` and `region`).
+pub struct Place<'a> {
+    pub dir: &'a Path,
+    pub project: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub impersonate: Option<&'a str>,
+    pub connections: &'a Connections,
+}
+
+/// The cloud a target is in, when reaching it needs credentials (an emulator needs none).
+pub fn provider(target: &DagsTarget) -> Option<Provider> {
+    match target {
+        DagsTarget::Dir { .. } => None,
+        DagsTarget::Bucket { .. } if Endpoints::from_env().storage_emulator => None,
+        DagsTarget::Bucket { .. } | DagsTarget::Composer { .. } => Some(Provider::Google),
+    }
+}
+
+/// Why `target` cannot be reached from `place` for want of credentials, if it cannot.
+pub fn credentials_problem(target: &DagsTarget, place: &Place<'_>) -> Option<String> {
+    match provider(target)? {
+        Provider::Google => place
+            .connections
+            .google(place.project, place.impersonate)
+            .credentials_problem(),
+    }
+}
+
+/// The destination `target` names, looking a Composer environment's bucket up when it is one.
+pub async fn open(
+    target: &DagsTarget,
+    place: &Place<'_>,
+) -> Result<Box<dyn Destination>, SyncError> {
+    let google = || place.connections.google(place.project, place.impersonate);
+    match target {
+        DagsTarget::Dir { path } => Ok(Box::new(local::LocalDir::new(place.dir.join(path), path))),
+        DagsTarget::Bucket { bucket, prefix } => Ok(Box::new(gcs::GcsFolder::new(
+            google().storage.clone(),
+            bucket,
+            prefix,
+        ))),
+        DagsTarget::Composer { environment } => {
+            let cloud = google();
+            let (Some(project), Some(region)) = (cloud.project.as_deref(), place.region) else {
+                return Err(SyncError::ComposerPlace {
+                    environment: environment.clone(),
+                });
+            };
+            let found = composer::dag_folder(
+                &cloud.api,
+                &cloud.endpoints.composer,
+                project,
+                region,
+                environment,
+            )
+            .await?;
+            Ok(Box::new(gcs::GcsFolder::new(
+                cloud.storage.clone(),
+                &found.bucket,
+                &found.prefix,
+            )))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn remote(md5: &str, ours: bool) -> Remote {
         Remote {
-            md5: md5.into(),
+            checksum: Checksum::Md5(md5.into()),
             ours,
+            version: Precondition::None,
         }
     }
 
@@ -121,7 +379,7 @@ mod tests {
             ("old.py".into(), remote("9", true)),
             ("theirs.py".into(), remote("8", false)),
         ]);
-        let d = diff(&local, &remote, true);
+        let d = diff(&local, &remote, Path::new("."), true);
         assert_eq!(
             (d.added, d.changed, d.unchanged),
             (
@@ -131,6 +389,32 @@ mod tests {
             )
         );
         assert_eq!(d.deleted, vec!["old.py".to_string()]);
-        assert!(diff(&local, &remote, false).deleted.is_empty());
+        assert!(
+            diff(&local, &remote, Path::new("."), false)
+                .deleted
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_composite_object_is_compared_by_crc32c() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.py"), "a = 1").unwrap();
+        std::fs::write(dir.path().join("b.py"), "b = 1").unwrap();
+        let local = local_files(dir.path()).unwrap();
+        let crc = |checksum: String| Remote {
+            checksum: Checksum::Crc32c(checksum),
+            ours: true,
+            version: Precondition::Version(1),
+        };
+        let remote = BTreeMap::from([
+            ("a.py".into(), crc(crc32c_b64(b"a = 1"))),
+            ("b.py".into(), crc(crc32c_b64(b"b = 2"))),
+        ]);
+        let d = diff(&local, &remote, dir.path(), false);
+        assert_eq!(
+            (d.unchanged, d.changed),
+            (vec!["a.py".into()], vec!["b.py".into()])
+        );
     }
 }

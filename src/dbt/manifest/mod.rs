@@ -31,7 +31,7 @@ pub const SUPPORTED_SCHEMA_VERSIONS: [&str; 3] = ["v10", "v11", "v12"];
 /// the byte offset, so a user can find the spot with `head -c` or an editor.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("cannot read dbt manifest {path}: {source}")]
+    #[error("cannot read dbt manifest {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

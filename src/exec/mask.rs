@@ -3,12 +3,12 @@
 /// Replaces every secret value with `***`. Longer values go first, so that a secret that
 /// contains another is hidden whole.
 #[derive(Debug, Clone, Default)]
-pub struct Masker {
+pub(crate) struct Masker {
     values: Vec<String>,
 }
 
 impl Masker {
-    pub fn new(values: impl IntoIterator<Item = String>) -> Masker {
+    pub(crate) fn new(values: impl IntoIterator<Item = String>) -> Masker {
         // Very short values would mask innocent text everywhere (and reveal nothing useful).
         let mut values: Vec<String> = values.into_iter().filter(|v| v.len() >= 3).collect();
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
@@ -16,7 +16,7 @@ impl Masker {
         Masker { values }
     }
 
-    pub fn mask(&self, text: &str) -> String {
+    pub(crate) fn mask(&self, text: &str) -> String {
         let mut out = text.to_string();
         for value in &self.values {
             if out.contains(value.as_str()) {
@@ -26,7 +26,7 @@ impl Masker {
         out
     }
 
-    pub fn values(&self) -> &[String] {
+    pub(crate) fn values(&self) -> &[String] {
         &self.values
     }
 }

@@ -1,5 +1,12 @@
-//! What a step kind gets to carry out its actions: run programs with masking, logging,
-//! progress and stopping taken care of.
+//! What a step kind is given to carry out its actions: a [`Job`] (the actions, planned with
+//! the outputs known when the step started) and a [`StepContext`] that runs programs with
+//! masking, logging, progress and stopping taken care of. It sits below the runner and the
+//! plan, so that step kinds never depend on either.
+
+mod failure;
+pub(crate) mod mask;
+pub(crate) mod outputs;
+pub mod process;
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -13,52 +20,47 @@ use indexmap::IndexMap;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::mask::Masker;
-use super::process::{self, Ended, Program, StopPolicy};
-use crate::expr::Resolved;
-use crate::plan::action::{Action, Exec};
+use crate::action::{Action, Exec};
+use crate::cloud::Connections;
 use crate::report::{Event, Stream};
+pub(crate) use failure::{Failure, StepError};
+use mask::Masker;
+use process::{Ended, Program, StopPolicy};
 
 /// How many lines of a failed step's output the summary shows.
 const TAIL_LINES: usize = 20;
 
-pub type StepOutputs = IndexMap<String, String>;
-pub type StepFuture = Pin<Box<dyn Future<Output = Result<StepOutputs, Failure>> + Send>>;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// The step failed; the reason is one line for the summary.
-    Failed(String),
-    /// The step was stopped (cancelled, or timed out: the runner knows which).
-    Stopped,
-}
+pub(crate) type StepOutputs = IndexMap<String, String>;
+pub(crate) type StepFuture = Pin<Box<dyn Future<Output = Result<StepOutputs, Failure>> + Send>>;
 
 /// How a kind presents one line of its program's output.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct LineView {
+pub(crate) struct LineView {
     /// What to show instead of the raw line (`None`: show nothing; the log keeps it all).
-    pub display: Option<String>,
+    pub(crate) display: Option<String>,
     /// Progress the line reports: done of total.
-    pub progress: Option<(u64, u64)>,
+    pub(crate) progress: Option<(u64, u64)>,
 }
 
 /// Turns raw output lines into what people see; may keep state (dbt counts finished nodes).
-pub type LineFilter<'a> = &'a mut (dyn FnMut(&str) -> LineView + Send + 'static);
+pub(crate) type LineFilter<'a> = &'a mut (dyn FnMut(&str) -> LineView + Send + 'static);
 
-/// One attempt of one step: its actions (planned with the outputs known when it started) and
-/// the means to run them.
-pub struct Job {
-    pub actions: Vec<Action>,
-    pub exec: Executor,
+/// One attempt of one step: its actions and the means to carry them out.
+pub(crate) struct Job {
+    pub(crate) actions: Vec<Action>,
+    pub(crate) ctx: StepContext,
+    /// The run's connections to the clouds, shared by its steps.
+    pub(crate) connections: Arc<Connections>,
 }
 
+/// One step's way to run programs and speak: its log, the tail of its output, its stop.
 #[derive(Clone)]
-pub struct Executor {
+pub(crate) struct StepContext {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    parts: ExecutorParts,
+    parts: ContextParts,
     log: Arc<Mutex<File>>,
     tail: Arc<Mutex<VecDeque<String>>>,
     stop: CancellationToken,
@@ -66,21 +68,21 @@ struct Inner {
 
 /// What every attempt of one step shares.
 #[derive(Clone)]
-pub struct ExecutorParts {
-    pub step: String,
+pub(crate) struct ContextParts {
+    pub(crate) step: String,
     /// The pipeline file's folder, where steps run.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Where a `command` step writes its outputs (`$DAGSHIP_OUTPUT`).
-    pub outputs_file: PathBuf,
-    pub base_env: Vec<(String, String)>,
-    pub events: mpsc::UnboundedSender<Event>,
-    pub masker: Arc<Masker>,
-    pub policy: StopPolicy,
+    pub(crate) outputs_file: PathBuf,
+    pub(crate) base_env: Vec<(String, String)>,
+    pub(crate) events: mpsc::UnboundedSender<Event>,
+    pub(crate) masker: Arc<Masker>,
+    pub(crate) policy: StopPolicy,
 }
 
-impl Executor {
-    pub fn new(parts: ExecutorParts, log: File, stop: CancellationToken) -> Executor {
-        Executor {
+impl StepContext {
+    pub(crate) fn new(parts: ContextParts, log: File, stop: CancellationToken) -> StepContext {
+        StepContext {
             inner: Arc::new(Inner {
                 parts,
                 log: Arc::new(Mutex::new(log)),
@@ -92,8 +94,8 @@ impl Executor {
 
     /// The same step (log, tail) with another stop token: one per attempt, so that a timeout
     /// stops the attempt without cancelling the step's retries.
-    pub fn for_attempt(&self, stop: CancellationToken) -> Executor {
-        Executor {
+    pub(crate) fn for_attempt(&self, stop: CancellationToken) -> StepContext {
+        StepContext {
             inner: Arc::new(Inner {
                 parts: self.inner.parts.clone(),
                 log: Arc::clone(&self.inner.log),
@@ -103,17 +105,17 @@ impl Executor {
         }
     }
 
-    pub fn outputs_file(&self) -> &PathBuf {
+    pub(crate) fn outputs_file(&self) -> &PathBuf {
         &self.inner.parts.outputs_file
     }
 
     /// The pipeline file's folder, where steps run.
-    pub fn dir(&self) -> &PathBuf {
+    pub(crate) fn dir(&self) -> &PathBuf {
         &self.inner.parts.dir
     }
 
     /// The last lines of output, masked, for a failure summary.
-    pub fn tail(&self) -> Vec<String> {
+    pub(crate) fn tail(&self) -> Vec<String> {
         self.inner
             .tail
             .lock()
@@ -122,7 +124,7 @@ impl Executor {
     }
 
     /// Runs one program of the step. With `capture`, returns its standard output.
-    pub async fn exec(
+    pub(crate) async fn exec(
         &self,
         exec: &Exec,
         extra_env: &[(String, String)],
@@ -137,36 +139,40 @@ impl Executor {
         let (tx, rx) = mpsc::unbounded_channel();
         let running = process::run(&program, tx, &self.inner.stop, self.inner.parts.policy);
         let (ended, captured) = tokio::join!(running, self.consume(rx, filter, capture));
-        let ended = ended
-            .map_err(|e| Failure::Failed(format!("cannot start `{}`: {e}", program.argv[0])))?;
+        let name = || program.argv[0].clone();
+        let ended = ended.map_err(|source| StepError::CannotStart {
+            program: name(),
+            source,
+        })?;
         match ended {
             Ended::Exited(0) => Ok(captured),
-            Ended::Exited(code) => Err(Failure::Failed(format!(
-                "`{}` exited with code {code}",
-                program.argv[0]
-            ))),
-            Ended::Signalled(sig) => Err(Failure::Failed(format!(
-                "`{}` was killed by signal {sig}",
-                program.argv[0]
-            ))),
+            Ended::Exited(code) => Err(StepError::Exited {
+                program: name(),
+                code,
+            }
+            .into()),
+            Ended::Signalled(signal) => Err(StepError::Signalled {
+                program: name(),
+                signal,
+            }
+            .into()),
             Ended::Stopped => Err(Failure::Stopped),
         }
     }
 
     fn program(&self, exec: &Exec, extra_env: &[(String, String)]) -> Result<Program, Failure> {
-        let reveal = |r: &Resolved| r.reveal().map_err(Failure::Failed);
         let argv = exec
             .argv
             .iter()
-            .map(reveal)
+            .map(|a| a.reveal())
             .collect::<Result<Vec<_>, _>>()?;
         let mut env = self.inner.parts.base_env.clone();
         for (k, v) in &exec.env {
-            env.push((k.clone(), reveal(v)?));
+            env.push((k.clone(), v.reveal()?));
         }
         env.extend(extra_env.iter().cloned());
         let cwd = match &exec.cwd {
-            Some(cwd) => self.inner.parts.dir.join(reveal(cwd)?),
+            Some(cwd) => self.inner.parts.dir.join(cwd.reveal()?),
             None => self.inner.parts.dir.clone(),
         };
         Ok(Program { argv, cwd, env })
@@ -220,7 +226,7 @@ impl Executor {
 
     /// Runs `work` until it ends or this attempt is stopped (interrupted or timed out): for
     /// kinds that wait on APIs rather than on a program.
-    pub async fn or_stopped<T>(
+    pub(crate) async fn or_stopped<T>(
         &self,
         work: impl Future<Output = Result<T, Failure>>,
     ) -> Result<T, Failure> {
@@ -232,7 +238,7 @@ impl Executor {
 
     /// A line of the step's own output (a kind that works in-process, not through a
     /// program): logged and shown like a program's line.
-    pub fn say(&self, line: &str) {
+    pub(crate) fn say(&self, line: &str) {
         let line = self.mask(line);
         self.log_line(&line);
         self.show(
@@ -244,24 +250,24 @@ impl Executor {
         );
     }
 
-    pub fn emit(&self, event: Event) {
+    pub(crate) fn emit(&self, event: Event) {
         // The reporter may be gone when a run is torn down; the log still has everything.
         let _ = self.inner.parts.events.send(event);
     }
 
     /// Appends a line to the step's log file (masked by the caller).
-    pub fn log_line(&self, line: &str) {
+    pub(crate) fn log_line(&self, line: &str) {
         if let Ok(mut log) = self.inner.log.lock() {
             let _ = writeln!(log, "{line}");
         }
     }
 
-    pub fn mask(&self, text: &str) -> String {
+    pub(crate) fn mask(&self, text: &str) -> String {
         self.inner.parts.masker.mask(text)
     }
 
     /// Runs every `exec` action in order (what most local kinds do).
-    pub async fn exec_all(
+    pub(crate) async fn exec_all(
         &self,
         actions: &[Action],
         mut filter: Option<LineFilter<'_>>,

@@ -2,8 +2,16 @@
 
 use indexmap::IndexMap;
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum OutputsError {
+    #[error("$DAGSHIP_OUTPUT line {line}: expected `name=value`, found `{text}`")]
+    NotAnAssignment { line: usize, text: String },
+    #[error("$DAGSHIP_OUTPUT line {line}: `{name}` is not a valid output name")]
+    BadName { line: usize, name: String },
+}
+
 /// Parses `name=value` lines; blank lines and `#` comments are ignored, a later line wins.
-pub fn parse(text: &str) -> Result<IndexMap<String, String>, String> {
+pub(crate) fn parse(text: &str) -> Result<IndexMap<String, String>, OutputsError> {
     let mut outputs = IndexMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
@@ -11,17 +19,17 @@ pub fn parse(text: &str) -> Result<IndexMap<String, String>, String> {
             continue;
         }
         let Some((name, value)) = line.split_once('=') else {
-            return Err(format!(
-                "$DAGSHIP_OUTPUT line {}: expected `name=value`, found `{line}`",
-                n + 1
-            ));
+            return Err(OutputsError::NotAnAssignment {
+                line: n + 1,
+                text: line.to_string(),
+            });
         };
         let name = name.trim();
         if !crate::expr::is_identifier(name) {
-            return Err(format!(
-                "$DAGSHIP_OUTPUT line {}: `{name}` is not a valid output name",
-                n + 1
-            ));
+            return Err(OutputsError::BadName {
+                line: n + 1,
+                name: name.to_string(),
+            });
         }
         outputs.insert(name.to_string(), value.to_string());
     }
@@ -37,6 +45,11 @@ mod tests {
         let out = parse("a=1\n\n# note\nurl=http://x?y=z\na=2\n").unwrap();
         assert_eq!(out.get("a").map(String::as_str), Some("2"));
         assert_eq!(out.get("url").map(String::as_str), Some("http://x?y=z"));
-        assert!(parse("nonsense\n").unwrap_err().contains("line 1"));
+        assert!(
+            parse("nonsense\n")
+                .unwrap_err()
+                .to_string()
+                .contains("line 1")
+        );
     }
 }

@@ -1,9 +1,14 @@
 //! What a step would do: the concrete actions a plan lists and a run carries out.
+//!
+//! Actions are a closed set that the plan serializes and its renderers match on; what a step
+//! kind does with them is the kind's own business (`steps/`).
 
 use indexmap::IndexMap;
 use serde::Serialize;
 
+use crate::cloud::Provider;
 use crate::expr::Resolved;
+use crate::pipeline::DagsTarget;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -31,10 +36,35 @@ pub struct Exec {
     pub env: IndexMap<String, Resolved>,
 }
 
+/// A resource a deploy creates or updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    CloudRunService,
+    CloudRunJob,
+}
+
+impl Resource {
+    /// What people call it: `Cloud Run service`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Resource::CloudRunService => "Cloud Run service",
+            Resource::CloudRunJob => "Cloud Run job",
+        }
+    }
+
+    /// The cloud that hosts it.
+    pub fn provider(self) -> Provider {
+        match self {
+            Resource::CloudRunService | Resource::CloudRunJob => Provider::Google,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Deploy {
     pub description: String,
-    pub resource: &'static str,
+    pub resource: Resource,
     pub project: Resolved,
     pub region: Resolved,
     pub name: Resolved,
@@ -62,9 +92,19 @@ pub struct DeployDiff {
     /// The image that would be deployed, pinned to the digest its tag points to now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_image: Option<String>,
-    pub changes: Vec<crate::gcp::run_spec::Change>,
+    pub changes: Vec<FieldChange>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// One setting of a live resource that a deploy would change (`None`: unset on that side).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldChange {
+    pub field: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// What a sync would do to the files at its destination, as they are now.
@@ -97,6 +137,41 @@ pub enum Live<T> {
     Unknown { reason: String },
 }
 
+/// How an unknown comparison begins when it is unknown for want of credentials (the plan's
+/// summary looks for it).
+const NO_CREDENTIALS: &str = "no credentials";
+
+impl<T> Live<T> {
+    pub fn unknown(reason: impl Into<String>) -> Live<T> {
+        Live::Unknown {
+            reason: reason.into(),
+        }
+    }
+
+    /// Unknown because there are no credentials to read with; `problem` says what is missing.
+    pub fn no_credentials(problem: &str) -> Live<T> {
+        // The common case says it briefly: every comparison of the plan says the same.
+        let reason = if problem.starts_with("no Google Cloud credentials") {
+            NO_CREDENTIALS.to_string()
+        } else {
+            format!("{NO_CREDENTIALS}: {problem}")
+        };
+        Live::unknown(reason)
+    }
+
+    pub fn is_compared(&self) -> bool {
+        matches!(self, Live::Compared(_))
+    }
+
+    /// The reason, when it is unknown for want of credentials.
+    pub fn credentials_missing(&self) -> Option<&str> {
+        match self {
+            Live::Unknown { reason } if reason.starts_with(NO_CREDENTIALS) => Some(reason),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Generate {
     pub description: String,
@@ -108,7 +183,7 @@ pub struct Generate {
     /// The generator's settings from the step's other inputs (the description sums them
     /// up), or why they are not known yet.
     #[serde(skip)]
-    pub options: Result<Box<crate::dags::DagOptions>, String>,
+    pub options: Result<Box<crate::dags::DagOptions>, crate::expr::Unrevealed>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,7 +192,10 @@ pub struct Sync {
     pub source: Resolved,
     pub target: String,
     /// `None` where the environment has no `dags_target` (refused when the pipeline loads).
-    pub destination: Option<crate::pipeline::DagsTarget>,
+    pub destination: Option<DagsTarget>,
+    /// The cloud the destination is in (`None`: a local folder, or an emulator).
+    #[serde(skip)]
+    pub provider: Option<Provider>,
     pub prune: bool,
     pub files: FileList,
     /// The upstream step that writes `files` (their content is known only after it ran).
@@ -190,6 +268,33 @@ impl Action {
                 m.current.is_some() && m.pending.is_empty() && m.note.is_none()
             }
             Action::Exec(_) | Action::Generate(_) => false,
+        }
+    }
+
+    /// The cloud this action calls, if any: its credentials must be at hand before a run.
+    pub fn provider(&self) -> Option<Provider> {
+        match self {
+            Action::Deploy(d) => Some(d.resource.provider()),
+            Action::Sync(s) => s.provider,
+            Action::Exec(_) | Action::Generate(_) | Action::Migrations(_) => None,
+        }
+    }
+
+    /// Whether what is live was compared: `None` for an action with no live side.
+    pub fn live_compared(&self) -> Option<bool> {
+        match self {
+            Action::Deploy(d) => Some(d.live.as_ref().is_some_and(Live::is_compared)),
+            Action::Sync(s) => Some(s.live.as_ref().is_some_and(Live::is_compared)),
+            Action::Exec(_) | Action::Generate(_) | Action::Migrations(_) => None,
+        }
+    }
+
+    /// Why the live side is unknown, when it is for want of credentials.
+    pub fn credentials_missing(&self) -> Option<&str> {
+        match self {
+            Action::Deploy(d) => d.live.as_ref()?.credentials_missing(),
+            Action::Sync(s) => s.live.as_ref()?.credentials_missing(),
+            Action::Exec(_) | Action::Generate(_) | Action::Migrations(_) => None,
         }
     }
 

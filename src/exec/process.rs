@@ -16,14 +16,14 @@ use crate::report::Stream;
 
 /// What to start: everything already resolved (secrets revealed).
 #[derive(Debug, Clone)]
-pub struct Program {
-    pub argv: Vec<String>,
-    pub cwd: PathBuf,
-    pub env: Vec<(String, String)>,
+pub(crate) struct Program {
+    pub(crate) argv: Vec<String>,
+    pub(crate) cwd: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     Exited(i32),
     /// Killed by a signal it did not handle.
     Signalled(i32),
@@ -33,12 +33,12 @@ pub enum Ended {
 
 /// How long each signal gets before the next, harder one: SIGINT lets dbt cancel its queries.
 #[derive(Debug, Clone, Copy)]
-pub struct StopPolicy {
-    pub grace: Duration,
+pub(crate) struct StopPolicy {
+    pub(crate) grace: Duration,
 }
 
 /// Runs `program`, sending each output line to `lines`, until it exits or `stop` is cancelled.
-pub async fn run(
+pub(crate) async fn run(
     program: &Program,
     lines: mpsc::UnboundedSender<(Stream, String)>,
     stop: &CancellationToken,
@@ -131,7 +131,7 @@ fn forward(
 
 /// SIGINT to the whole group, then SIGTERM, then SIGKILL, each after `grace`, until no
 /// process of the group is left.
-pub async fn stop_group(pgid: Pid, child: &mut Child, policy: StopPolicy) {
+pub(crate) async fn stop_group(pgid: Pid, child: &mut Child, policy: StopPolicy) {
     for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGKILL] {
         if killpg(pgid, signal).is_err() {
             return; // the group is gone

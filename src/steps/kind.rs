@@ -1,0 +1,134 @@
+//! What a step kind is: the pipeline file's view of it ([`KindSchema`]: inputs, outputs,
+//! checks) plus what it does in one environment: the actions it plans, how it compares them
+//! with what is live (for `plan`), and how it carries them out (for `run`).
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+
+use indexmap::IndexMap;
+
+use crate::action::Action;
+use crate::cloud::Connections;
+use crate::exec::{Job, StepFuture};
+use crate::expr::{Resolved, Template};
+use crate::pipeline::{Environment, KindSchema, Step};
+use crate::resolve::Resolver;
+use crate::yaml::{Node, Value};
+
+pub(crate) type LiveFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+pub(crate) trait StepKind: KindSchema {
+    /// The actions this step takes in one environment, in order.
+    fn plan(&self, inputs: &Inputs) -> Vec<Action>;
+    /// For `plan`: fills in the `live` side of the actions `plan` returned (read-only looks
+    /// at what is there now). Kinds whose actions have no live side keep the default.
+    fn live<'a>(&'a self, _actions: &'a mut [Action], _at: &'a Live<'a>) -> LiveFuture<'a> {
+        Box::pin(async {})
+    }
+    /// Carries out the actions `plan` returned (planned again when the step starts, with the
+    /// outputs of the steps before it) and returns the step's outputs.
+    fn execute(&self, job: Job) -> StepFuture;
+}
+
+/// What a live comparison may use.
+pub(crate) struct Live<'a> {
+    /// The pipeline file's folder: relative paths resolve against it.
+    pub(crate) dir: &'a Path,
+    pub(crate) connections: &'a Connections,
+}
+
+/// A step's inputs in one environment, expressions resolved.
+pub(crate) struct Inputs<'a> {
+    pub(crate) step: &'a Step,
+    pub(crate) environment: &'a Environment,
+    pub(crate) resolver: &'a Resolver<'a>,
+    /// The pipeline file's folder: relative paths resolve against it.
+    pub(crate) dir: &'a Path,
+    /// For a plan, kinds may look at live state read-only (pending migrations); when a run
+    /// starts a step, they must not spend time on it.
+    pub(crate) inspect: bool,
+}
+
+impl Inputs<'_> {
+    pub(crate) fn node(&self, name: &str) -> Option<&Node> {
+        self.step.with.get(name)
+    }
+
+    pub(crate) fn text(&self, name: &str) -> Option<Resolved> {
+        self.node(name)
+            .map(|n| self.resolver.resolve(&Template::of(n)))
+    }
+
+    pub(crate) fn text_or(&self, name: &str, default: &str) -> Resolved {
+        self.text(name).unwrap_or_else(|| Resolved::text(default))
+    }
+
+    /// One value or a list of them.
+    pub(crate) fn list(&self, name: &str) -> Vec<Resolved> {
+        match self.node(name) {
+            None => Vec::new(),
+            Some(Node {
+                value: Value::Seq(items),
+                ..
+            }) => items
+                .iter()
+                .map(|n| self.resolver.resolve(&Template::of(n)))
+                .collect(),
+            Some(node) => vec![self.resolver.resolve(&Template::of(node))],
+        }
+    }
+
+    pub(crate) fn flag(&self, name: &str) -> bool {
+        matches!(
+            self.node(name),
+            Some(Node {
+                value: Value::Bool(true),
+                ..
+            })
+        )
+    }
+
+    pub(crate) fn map(&self, name: &str) -> IndexMap<String, Resolved> {
+        self.node(name)
+            .and_then(Node::as_map)
+            .unwrap_or(&[])
+            .iter()
+            .map(|(k, v)| (k.name.clone(), self.resolver.resolve(&Template::of(v))))
+            .collect()
+    }
+
+    /// The step's own `env:`, resolved.
+    pub(crate) fn step_env(&self) -> IndexMap<String, Resolved> {
+        self.step
+            .env
+            .iter()
+            .map(|(k, t)| (k.clone(), self.resolver.resolve(t)))
+            .collect()
+    }
+
+    /// An input that falls back to a field of the environment (`project`, `region`).
+    pub(crate) fn text_or_env(&self, name: &str) -> Resolved {
+        self.text(name).unwrap_or_else(|| {
+            Resolved::text(self.environment.field(name).flatten().unwrap_or_default())
+        })
+    }
+}
+
+/// A step's actions. Its own `env:` applies to every program it runs, over what the kind sets.
+pub(crate) fn actions_for(kind: &dyn StepKind, inputs: &Inputs) -> Vec<Action> {
+    let mut actions = kind.plan(inputs);
+    let step_env = inputs.step_env();
+    for action in &mut actions {
+        if let Action::Exec(exec) = action {
+            exec.env.extend(step_env.clone());
+        }
+    }
+    actions
+}
+
+/// A kind was handed actions it does not plan: a defect of dagship's, reported as a failure of
+/// the step rather than a crash.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Unplanned(pub(crate) &'static str);
