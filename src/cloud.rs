@@ -23,7 +23,7 @@ impl fmt::Display for Provider {
 }
 
 /// Why calls to a cloud cannot be made here.
-pub type CredentialsProblem = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type CredentialsProblem = Box<dyn std::error::Error + Send + Sync>;
 
 impl Provider {
     /// Why calls to this cloud cannot be made here, found without a network call.

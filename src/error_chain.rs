@@ -6,7 +6,7 @@
 use std::error::Error;
 use std::fmt;
 
-pub struct ErrorChain<'a>(pub &'a (dyn Error + 'static));
+pub(crate) struct ErrorChain<'a>(pub &'a (dyn Error + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,7 +7,7 @@ use crate::pipeline::fields::{STEP, TOP};
 use crate::shape::{Record, Shape};
 use crate::steps::Kinds;
 
-pub fn pipeline_schema() -> Value {
+pub(crate) fn pipeline_schema() -> Value {
     let mut body = record(&TOP);
     body["properties"]["steps"]["additionalProperties"] = step();
     let mut root = Map::new();
@@ -25,7 +25,7 @@ pub fn pipeline_schema() -> Value {
 }
 
 /// The text `dagship schema` prints and the repository commits.
-pub fn pipeline_schema_text() -> String {
+pub(crate) fn pipeline_schema_text() -> String {
     let mut text = serde_json::to_string_pretty(&pipeline_schema()).expect("schema serialises");
     text.push('\n');
     text

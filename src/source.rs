@@ -3,7 +3,17 @@
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Diagnostic, Span};
-use crate::error::Error;
+
+/// Why a file could not be read as text.
+#[derive(Debug)]
+pub enum Unreadable {
+    Io(std::io::Error),
+    /// Not UTF-8: the file as far as it could be decoded, and where it stopped.
+    NotUtf8 {
+        lossy: SourceFile,
+        diagnostic: Box<Diagnostic>,
+    },
+}
 
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -14,11 +24,8 @@ pub struct SourceFile {
 impl SourceFile {
     /// Reads a file that must be UTF-8. Invalid bytes are reported at their line and column,
     /// like any other mistake in the file.
-    pub fn read(path: &Path) -> Result<SourceFile, Error> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    pub fn read(path: &Path) -> Result<SourceFile, Unreadable> {
+        let bytes = std::fs::read(path).map_err(Unreadable::Io)?;
         match String::from_utf8(bytes) {
             Ok(text) => Ok(SourceFile {
                 path: path.to_path_buf(),
@@ -37,7 +44,7 @@ impl SourceFile {
     }
 }
 
-fn not_utf8(path: &Path, err: std::string::FromUtf8Error) -> Error {
+fn not_utf8(path: &Path, err: std::string::FromUtf8Error) -> Unreadable {
     let valid_up_to = err.utf8_error().valid_up_to();
     let bytes = err.into_bytes();
     // The valid prefix is text we can quote; the caret goes just after it.
@@ -57,8 +64,8 @@ fn not_utf8(path: &Path, err: std::string::FromUtf8Error) -> Error {
         path: path.to_path_buf(),
         text,
     };
-    Error::Invalid {
-        file: Box::new(lossy_file),
-        diagnostics: vec![diagnostic],
+    Unreadable::NotUtf8 {
+        lossy: lossy_file,
+        diagnostic: Box::new(diagnostic),
     }
 }

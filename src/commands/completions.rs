@@ -2,10 +2,10 @@
 
 use clap::CommandFactory;
 
-use crate::cli::Cli;
+use crate::cli::args::Cli;
 use crate::error::{Error, ExitCode};
 
-pub fn run(shell: clap_complete::Shell) -> Result<ExitCode, Error> {
+pub(crate) fn run(shell: clap_complete::Shell) -> Result<ExitCode, Error> {
     clap_complete::generate(
         shell,
         &mut Cli::command(),

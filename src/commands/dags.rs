@@ -4,12 +4,12 @@
 
 use indexmap::IndexMap;
 
-use crate::cli::{DagsArgs, DagsExecutor, DagsTests, Output};
+use crate::cli::args::{DagsArgs, DagsExecutor, DagsTests, Output};
 use crate::dags::{self, DagOptions, DagsError, Executor, ExtraKind, ExtraTask, TestsMode};
 use crate::dbt::selectors_file::SelectorsFile;
 use crate::error::{Error, ExitCode};
 
-pub fn run(args: &DagsArgs, output: &Output) -> Result<ExitCode, Error> {
+pub(crate) fn run(args: &DagsArgs, output: &Output) -> Result<ExitCode, Error> {
     let options = options(args)?;
     let loaded = dags::load_manifest(&args.manifest)?;
     let selectors = args

@@ -1,31 +1,31 @@
 //! One file per command: each takes its arguments, does its work, and says what happened.
 
-pub mod completions;
-pub mod dags;
-pub mod plan;
-pub mod run;
-pub mod schema;
-pub mod validate;
+pub(crate) mod completions;
+pub(crate) mod dags;
+pub(crate) mod plan;
+pub(crate) mod run;
+pub(crate) mod schema;
+pub(crate) mod validate;
 
 use std::path::Path;
 
-use crate::cli::Output;
+use crate::cli::args::Output;
 use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::pipeline::{self, Pipeline};
 
 /// Loads the pipeline file and prints its warnings (unless `-q`).
-pub fn load(path: &Path, output: &Output) -> Result<Pipeline, Error> {
+pub(crate) fn load(path: &Path, output: &Output) -> Result<Pipeline, Error> {
     let (pipeline, warnings) = pipeline::load(path, &crate::steps::Kinds)?;
     print_warnings(&pipeline, &warnings, output);
     Ok(pipeline)
 }
 
 /// The plan of `target` (environment and selection), with live comparisons when `live`.
-pub fn build_plan(
+pub(crate) fn build_plan(
     pipeline: &Pipeline,
     git: &crate::git::Git,
-    target: &crate::cli::Target,
+    target: &crate::cli::args::Target,
     live: bool,
 ) -> Result<crate::plan::Plan, Error> {
     crate::plan::build(&crate::plan::PlanRequest {
@@ -38,7 +38,7 @@ pub fn build_plan(
     })
 }
 
-pub fn print_warnings(pipeline: &Pipeline, warnings: &[Diagnostic], output: &Output) {
+pub(crate) fn print_warnings(pipeline: &Pipeline, warnings: &[Diagnostic], output: &Output) {
     if output.quiet {
         return;
     }

@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use crate::cli::{Output, PlanArgs, PlanFormat};
+use crate::cli::args::{Output, PlanArgs, PlanFormat};
 use crate::error::{Error, ExitCode};
 use crate::git::Git;
 use crate::plan;
 
-pub fn run(file: &Path, args: &PlanArgs, output: &Output) -> Result<ExitCode, Error> {
+pub(crate) fn run(file: &Path, args: &PlanArgs, output: &Output) -> Result<ExitCode, Error> {
     let pipeline = super::load(file, output)?;
     let git = Git::new(pipeline.dir());
     let plan = super::build_plan(&pipeline, &git, &args.target, true)?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Output, RunArgs};
+use crate::cli::args::{Output, RunArgs};
 use crate::cloud::{Connections, Provider};
 use crate::error::{Error, ExitCode, MissingSecret};
 use crate::exec::mask::Masker;
@@ -19,7 +19,7 @@ use crate::report::{self, Event, Outcome, Reporter, RunInfo, StepInfo};
 use crate::resolve::ProcessEnv;
 use crate::runner::{self, RunRequest};
 
-pub fn run(file: &Path, args: &RunArgs, output: &Output) -> Result<ExitCode, Error> {
+pub(crate) fn run(file: &Path, args: &RunArgs, output: &Output) -> Result<ExitCode, Error> {
     let pipeline = super::load(file, output)?;
     let git = Git::new(pipeline.dir());
     let plan = super::build_plan(&pipeline, &git, &args.target, args.dry_run)?;
@@ -85,7 +85,7 @@ fn in_ci() -> bool {
 }
 
 /// Runs the plan with `reporter`, returning the exit code the run deserves.
-pub fn execute(
+pub(crate) fn execute(
     pipeline: &Pipeline,
     plan: &Plan,
     git: &Git,

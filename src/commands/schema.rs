@@ -2,7 +2,7 @@
 
 use crate::error::{Error, ExitCode};
 
-pub fn run() -> Result<ExitCode, Error> {
+pub(crate) fn run() -> Result<ExitCode, Error> {
     print!("{}", crate::schema::pipeline_schema_text());
     Ok(ExitCode::Success)
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::cli::{Output, ValidateArgs};
+use crate::cli::args::{Output, ValidateArgs};
 use crate::error::{Error, ExitCode};
 use crate::git::Git;
 use crate::graph::Graph;
@@ -10,7 +10,7 @@ use crate::plan::{self, PlanRequest};
 use crate::resolve::ProcessEnv;
 use crate::selection::Selection;
 
-pub fn run(file: &Path, args: &ValidateArgs, output: &Output) -> Result<ExitCode, Error> {
+pub(crate) fn run(file: &Path, args: &ValidateArgs, output: &Output) -> Result<ExitCode, Error> {
     let pipeline = super::load(file, output)?;
     let mut summary = format!(
         "{} is valid: {} steps in {} stages, {} environments",

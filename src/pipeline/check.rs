@@ -11,7 +11,7 @@ use crate::expr::{self, Expr, NAMESPACES, Template};
 use crate::graph::Graph;
 use crate::yaml::{Node, Value};
 
-pub fn check(pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
     let graph = Graph::of(pipeline);
     for step in pipeline.steps.values() {
         check_needs(pipeline, step, diags);

@@ -2,7 +2,7 @@
 
 use crate::shape::{Field, Record, STRINGS, Shape};
 
-pub const TOP: Record = Record {
+pub(crate) const TOP: Record = Record {
     fields: &[
         Field::required(
             "version",
@@ -28,7 +28,7 @@ pub const TOP: Record = Record {
     exactly_one_of: &[],
 };
 
-pub const ENVIRONMENT: Record = Record {
+pub(crate) const ENVIRONMENT: Record = Record {
     fields: &[
         Field::optional(
             "project",
@@ -74,7 +74,7 @@ pub const ENVIRONMENT: Record = Record {
     exactly_one_of: &[],
 };
 
-pub const DAGS_TARGET: Record = Record {
+pub(crate) const DAGS_TARGET: Record = Record {
     fields: &[
         Field::optional("dir", Shape::Str, "A local Airflow dags folder."),
         Field::optional("bucket", Shape::Str, "A Cloud Storage bucket, `gs://NAME`."),
@@ -92,7 +92,7 @@ pub const DAGS_TARGET: Record = Record {
     exactly_one_of: &["dir", "bucket", "composer_environment"],
 };
 
-pub const STATE: Record = Record {
+pub(crate) const STATE: Record = Record {
     fields: &[
         Field::optional("dir", Shape::Str, "A local folder."),
         Field::optional(
@@ -104,7 +104,7 @@ pub const STATE: Record = Record {
     exactly_one_of: &["dir", "bucket"],
 };
 
-pub const STEP: Record = Record {
+pub(crate) const STEP: Record = Record {
     fields: &[
         Field::required("uses", Shape::Str, "The step kind."),
         Field::optional(
@@ -142,4 +142,4 @@ pub const STEP: Record = Record {
 };
 
 /// Fields of an environment that `${{ env.NAME }}` can read.
-pub const ENV_FIELDS: &[&str] = &["name", "project", "region"];
+pub(crate) const ENV_FIELDS: &[&str] = &["name", "project", "region"];

@@ -13,13 +13,19 @@ use crate::diagnostic::{Diagnostic, did_you_mean, one_of};
 use crate::error::Error;
 use crate::expr::{self, Template};
 use crate::shape::parse_duration;
-use crate::source::SourceFile;
+use crate::source::{SourceFile, Unreadable};
 use crate::yaml::{self, Node, Value};
 
 /// Loads and checks a pipeline file, its steps against the step kinds of `kinds`. Warnings
 /// come back with the pipeline; errors fail it.
 pub fn load(path: &Path, kinds: &dyn Catalog) -> Result<(Pipeline, Vec<Diagnostic>), Error> {
-    let file = SourceFile::read(path)?;
+    let file = SourceFile::read(path).map_err(|e| match e {
+        Unreadable::Io(source) => Error::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        Unreadable::NotUtf8 { lossy, diagnostic } => invalid(lossy, vec![*diagnostic]),
+    })?;
     let root = match yaml::parse(&file.text) {
         Ok(root) => root,
         Err(d) => return Err(invalid(file, vec![*d])),

@@ -177,10 +177,29 @@ impl OutputKind {
     }
 }
 
+/// A line as a terminal would show it, without anything that could move the cursor or colour a
+/// log: escape sequences go, a carriage return keeps what was drawn last, tabs become spaces.
+pub fn clean_line(line: &str) -> String {
+    let stripped = anstream::adapter::strip_str(line).to_string();
+    let shown = stripped
+        .trim_end_matches('\r')
+        .rsplit('\r')
+        .next()
+        .unwrap_or_default();
+    shown
+        .chars()
+        .filter_map(|c| match c {
+            '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
 mod seconds {
     use std::time::Duration;
 
-    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
     }
 }
@@ -188,7 +207,7 @@ mod seconds {
 mod unix_time_opt {
     use std::time::{SystemTime, UNIX_EPOCH};
 
-    pub fn serialize<S: serde::Serializer>(
+    pub(super) fn serialize<S: serde::Serializer>(
         t: &Option<SystemTime>,
         s: S,
     ) -> Result<S::Ok, S::Error> {

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+use super::clean_line;
 use super::summary::{log_path, outcome_label, result_line};
 use super::{Event, Outcome, RunInfo, RunSummary, StepResult, human_duration};
 
@@ -145,25 +146,6 @@ impl super::Reporter for PlainReporter {
         // Flushed per event: a CI log should show a step's start when it starts.
         self.out.flush()
     }
-}
-
-/// A line as a terminal would show it, without anything that could move the cursor or colour a
-/// log: escape sequences go, a carriage return keeps what was drawn last, tabs become spaces.
-pub fn clean_line(line: &str) -> String {
-    let stripped = anstream::adapter::strip_str(line).to_string();
-    let shown = stripped
-        .trim_end_matches('\r')
-        .rsplit('\r')
-        .next()
-        .unwrap_or_default();
-    shown
-        .chars()
-        .filter_map(|c| match c {
-            '\t' => Some(' '),
-            c if c.is_control() => None,
-            c => Some(c),
-        })
-        .collect()
 }
 
 #[cfg(test)]

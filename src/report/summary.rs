@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use super::plain::clean_line;
-use super::{Outcome, RunInfo, RunSummary, StepResult, human_duration};
+use super::{Outcome, RunInfo, RunSummary, StepResult, clean_line, human_duration};
 
 const OUTCOMES: [Outcome; 4] = [
     Outcome::Succeeded,

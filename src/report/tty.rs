@@ -10,9 +10,8 @@ use std::time::Duration;
 use anstyle::{AnsiColor, Style};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use super::plain::clean_line;
 use super::summary::{log_path, outcome_label, result_line};
-use super::{Event, Outcome, RunInfo, RunSummary, StepResult, human_duration};
+use super::{Event, Outcome, RunInfo, RunSummary, StepResult, clean_line, human_duration};
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();

@@ -17,7 +17,7 @@ use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape, TEMPLATES};
 use crate::yaml::{self, Node};
 
-pub struct AirflowDags;
+pub(super) struct AirflowDags;
 
 /// `before` and `after` entries: a shell command or any operator, with an id.
 const EXTRA_TASK: Record = Record {

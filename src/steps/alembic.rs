@@ -10,11 +10,11 @@ use crate::expr::Resolved;
 use crate::pipeline::{KindSchema, Outputs};
 use crate::shape::{Field, Record, Shape};
 
-pub struct Alembic;
+pub(super) struct Alembic;
 
 /// The database URL reaches alembic's `env.py` through this variable, never on a command line
 /// (where `ps` would show it) nor in any output.
-pub const URL_VARIABLE: &str = "DAGSHIP_DATABASE_URL";
+pub(super) const URL_VARIABLE: &str = "DAGSHIP_DATABASE_URL";
 
 const INPUTS: Record = Record {
     fields: &[

@@ -9,41 +9,42 @@ use crate::diagnostic::Diagnostic;
 use crate::pipeline::{Pipeline, Step};
 use crate::shape::{Field, Shape};
 
-pub const NAME: Field = Field::required("name", Shape::Template, "Name of the Cloud Run resource.");
-pub const IMAGE: Field = Field::required(
+pub(super) const NAME: Field =
+    Field::required("name", Shape::Template, "Name of the Cloud Run resource.");
+pub(super) const IMAGE: Field = Field::required(
     "image",
     Shape::Template,
     "Container image; deployed pinned to its digest.",
 );
-pub const PROJECT: Field = Field::optional(
+pub(super) const PROJECT: Field = Field::optional(
     "project",
     Shape::Template,
     "Google Cloud project (default: the environment's `project`).",
 );
-pub const REGION: Field = Field::optional(
+pub(super) const REGION: Field = Field::optional(
     "region",
     Shape::Template,
     "Region (default: the environment's `region`).",
 );
-pub const ENV: Field = Field::optional(
+pub(super) const ENV: Field = Field::optional(
     "env",
     Shape::Map(&Shape::Template),
     "Environment variables of the container.",
 );
-pub const SECRETS: Field = Field::optional(
+pub(super) const SECRETS: Field = Field::optional(
     "secrets",
     Shape::Map(&Shape::Str),
     "Environment variables from Secret Manager: `VAR: secret-name:version`.",
 );
-pub const CPU: Field = Field::optional("cpu", Shape::Scalar, "CPU limit, e.g. `1` or `2`.");
-pub const MEMORY: Field =
+pub(super) const CPU: Field = Field::optional("cpu", Shape::Scalar, "CPU limit, e.g. `1` or `2`.");
+pub(super) const MEMORY: Field =
     Field::optional("memory", Shape::Str, "Memory limit, e.g. `512Mi` or `2Gi`.");
-pub const SERVICE_ACCOUNT: Field = Field::optional(
+pub(super) const SERVICE_ACCOUNT: Field = Field::optional(
     "service_account",
     Shape::Template,
     "Service account the container runs as.",
 );
-pub const LABELS: Field =
+pub(super) const LABELS: Field =
     Field::optional("labels", Shape::Map(&Shape::Template), "Resource labels.");
 
 /// Settings shown in the plan, in this order, when set.
@@ -62,7 +63,7 @@ const SETTINGS: &[&str] = &[
     "no_traffic",
 ];
 
-pub fn check(step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
     for field in ["project", "region"] {
         if step.with.get(field).is_none() {
             pipeline.require_in_environments(
@@ -75,7 +76,7 @@ pub fn check(step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-pub fn deploy(inputs: &Inputs, resource: Resource) -> Action {
+pub(super) fn deploy(inputs: &Inputs, resource: Resource) -> Action {
     let project = inputs.text_or_env("project");
     let region = inputs.text_or_env("region");
     let name = inputs.text_or("name", "");

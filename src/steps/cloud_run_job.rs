@@ -9,7 +9,7 @@ use crate::exec::{Job, StepFuture};
 use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape};
 
-pub struct CloudRunJob;
+pub(super) struct CloudRunJob;
 
 const INPUTS: Record = Record {
     fields: &[

@@ -8,7 +8,7 @@ use crate::exec::{Job, StepFuture};
 use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape};
 
-pub struct CloudRunService;
+pub(super) struct CloudRunService;
 
 const INPUTS: Record = Record {
     fields: &[

@@ -9,7 +9,7 @@ use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape, TEMPLATE_OR_LIST};
 use crate::yaml::Value;
 
-pub struct Command;
+pub(super) struct Command;
 
 const INPUTS: Record = Record {
     fields: &[

@@ -14,7 +14,7 @@ use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape};
 use crate::sync::{self, DEFAULT_CONCURRENCY, Diff, Place, Remote, diff, local_files};
 
-pub struct ComposerDags;
+pub(super) struct ComposerDags;
 
 const INPUTS: Record = Record {
     fields: &[

@@ -10,7 +10,7 @@ use crate::action::{Exec, Migrations};
 /// A database that does not answer within this is reported as unknown, not waited for.
 const LIMIT: Duration = Duration::from_secs(30);
 
-pub struct Look<'a> {
+pub(super) struct Look<'a> {
     /// The upgrade's own command line and environment (secrets revealed where set).
     pub upgrade: &'a Exec,
     pub dir: &'a Path,
@@ -19,7 +19,7 @@ pub struct Look<'a> {
 }
 
 impl Look<'_> {
-    pub fn migrations(&self) -> Migrations {
+    pub(super) fn migrations(&self) -> Migrations {
         let mut m = Migrations {
             description: format!("migrations up to {}", self.revision),
             current: None,
@@ -142,7 +142,7 @@ fn chain(history: &str) -> Vec<(String, String)> {
 }
 
 /// The revision `alembic current` printed (`0004 (head)` → `0004`); `base` when none.
-pub fn current_revision(stdout: &str) -> String {
+pub(super) fn current_revision(stdout: &str) -> String {
     stdout
         .lines()
         .rev()

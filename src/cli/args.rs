@@ -1,11 +1,8 @@
-//! The command line: arguments (clap), and turning results into output and exit codes.
+//! The command line's arguments (clap), and how output should look (colour, verbosity).
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::commands;
-use crate::error::{Error, ExitCode};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -307,7 +304,7 @@ pub struct Output {
 }
 
 impl Output {
-    fn new(cli: &Cli) -> Output {
+    pub(crate) fn new(cli: &Cli) -> Output {
         let choice = match cli.color {
             ColorWhen::Auto => anstream::ColorChoice::Auto,
             ColorWhen::Always => anstream::ColorChoice::Always,
@@ -320,75 +317,6 @@ impl Output {
             color_stderr: colored(anstream::AutoStream::choice(&std::io::stderr())),
             verbose: cli.verbose,
             quiet: cli.quiet,
-        }
-    }
-}
-
-pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    let output = Output::new(&cli);
-    let code = match run(&cli, &output) {
-        Ok(code) => code,
-        Err(err) => {
-            report(&err, &output);
-            err.exit_code()
-        }
-    };
-    std::process::ExitCode::from(code as u8)
-}
-
-fn run(cli: &Cli, output: &Output) -> Result<ExitCode, Error> {
-    if let Some(dir) = &cli.directory {
-        std::env::set_current_dir(dir).map_err(|source| Error::ChangeDir {
-            path: dir.clone(),
-            source,
-        })?;
-    }
-    match &cli.command {
-        Command::Validate(args) => commands::validate::run(&cli.file, args, output),
-        Command::Plan(args) => commands::plan::run(&cli.file, args, output),
-        Command::Run(args) => commands::run::run(&cli.file, args, output),
-        Command::Dags(args) => commands::dags::run(args, output),
-        Command::Schema => commands::schema::run(),
-        Command::Completions { shell } => commands::completions::run(*shell),
-    }
-}
-
-fn report(err: &Error, output: &Output) {
-    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    match err {
-        Error::Invalid { file, diagnostics } => {
-            for d in diagnostics {
-                anstream::eprintln!("{}\n", file.render(d, output.color_stderr));
-                if github && d.is_error() {
-                    // GitHub shows these on the pipeline file's line in the pull request.
-                    let message = match &d.expected {
-                        Some(expected) => format!("{}\nexpected {expected}", d.message),
-                        None => d.message.clone(),
-                    };
-                    println!(
-                        "{}",
-                        crate::report::github::error_annotation(
-                            &file.display_path(),
-                            d.span.line,
-                            d.span.column,
-                            "invalid pipeline file",
-                            &message
-                        )
-                    );
-                }
-            }
-            anstream::eprintln!("error: {err}; nothing was executed");
-        }
-        _ => {
-            let message = crate::error_chain::ErrorChain(err).to_string();
-            anstream::eprintln!("error: {message}");
-            if github {
-                println!(
-                    "::error title=dagship::{}",
-                    crate::report::github::escape_data(&message)
-                );
-            }
         }
     }
 }
