@@ -197,6 +197,12 @@ pub struct Sync {
     #[serde(skip)]
     pub provider: Option<Provider>,
     pub prune: bool,
+    /// Who syncs (`pipeline/step`): only what it wrote is ever pruned by it.
+    #[serde(skip)]
+    pub owner: String,
+    /// Hidden files and caches of `source` are synced too.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub include_hidden: bool,
     pub files: FileList,
     /// The upstream step that writes `files` (their content is known only after it ran).
     #[serde(skip_serializing_if = "Option::is_none")]

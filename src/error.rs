@@ -76,23 +76,9 @@ pub enum Error {
         suggestion: Option<String>,
     },
 
-    #[error(
-        "environment `{environment}` is protected: pass `--yes` to run in it (CI runs need no flag)"
-    )]
-    Protected { environment: String },
-
-    #[error(
-        "secrets not set: {}: the steps that use them would fail, so nothing was run",
-        missing_list(missing)
-    )]
-    MissingSecrets { missing: Vec<MissingSecret> },
-
-    #[error("steps {} call {provider}, so nothing was run", quoted(steps))]
-    NoCredentials {
-        provider: Provider,
-        steps: Vec<String>,
-        source: CredentialsProblem,
-    },
+    /// `run` found reasons not to start: every one of them, so that one try tells them all.
+    #[error("{}", unready(problems))]
+    NotReady { problems: Vec<Unready> },
 
     #[error("cannot start the runtime")]
     Runtime(#[source] std::io::Error),
@@ -110,11 +96,83 @@ impl Error {
             | Error::Invalid { .. }
             | Error::UnknownEnvironment { .. }
             | Error::UnknownStep { .. }
-            | Error::Protected { .. }
-            | Error::MissingSecrets { .. }
-            | Error::NoCredentials { .. } => ExitCode::InvalidInput,
+            | Error::NotReady { .. } => ExitCode::InvalidInput,
             Error::Dags(e) if e.is_invalid_input() => ExitCode::InvalidInput,
             Error::Write { .. } | Error::Runtime(_) | Error::Dags(_) => ExitCode::StepFailed,
+        }
+    }
+}
+
+/// A reason for `run` not to start, found before anything runs.
+#[derive(Debug, thiserror::Error)]
+pub enum Unready {
+    #[error(
+        "environment `{environment}` is protected: pass `--yes` to run in it (CI runs need no flag)"
+    )]
+    Protected { environment: String },
+
+    #[error(
+        "secrets not set: {}: the steps that use them would fail",
+        missing_list(missing)
+    )]
+    MissingSecrets { missing: Vec<MissingSecret> },
+
+    #[error("steps {} call {provider}", quoted(steps))]
+    NoCredentials {
+        provider: Provider,
+        steps: Vec<String>,
+        source: CredentialsProblem,
+    },
+
+    #[error(
+        "step `{step}` reads `steps.{producer}.outputs.{output}`, but `{producer}` {why}, so the value would never be there: select `{producer}` too, or leave `{step}` out"
+    )]
+    UnproducedOutput {
+        step: String,
+        producer: String,
+        output: String,
+        why: NotRunning,
+    },
+
+    #[error(
+        "`{program}` is not installed here (not on PATH): step `{step}` runs it; install it, or put it on PATH (for the README's venv: `bash scripts/python-env.sh` and `export PATH=\"$PWD/.venv/bin:$PATH\"`)"
+    )]
+    MissingProgram { step: String, program: String },
+}
+
+/// Why a step does not run in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRunning {
+    /// `--only` or `--from` left it out.
+    NotSelected,
+    /// Its `environments:` exclude this environment.
+    NotInEnvironment,
+}
+
+impl std::fmt::Display for NotRunning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NotRunning::NotSelected => "is not selected (`--only`/`--from`)",
+            NotRunning::NotInEnvironment => "does not run in this environment",
+        })
+    }
+}
+
+/// One reason: `..., so nothing was run: cause`; several: a list, each with its causes.
+fn unready(problems: &[Unready]) -> String {
+    use crate::error_chain::ErrorChain;
+    match problems {
+        [one] => {
+            let causes = ErrorChain(one).to_string();
+            let (headline, rest) = causes.split_at(one.to_string().len());
+            format!("{headline}, so nothing was run{rest}")
+        }
+        many => {
+            let mut text = format!("nothing was run: {} things to fix first", many.len());
+            for p in many {
+                text.push_str(&format!("\n  - {}", ErrorChain(p)));
+            }
+            text
         }
     }
 }

@@ -35,6 +35,7 @@ pub struct Resolver<'a> {
     used_secrets: RefCell<BTreeSet<String>>,
     missing_secrets: RefCell<BTreeSet<String>>,
     unknown: RefCell<BTreeSet<String>>,
+    pending: RefCell<BTreeSet<(String, String)>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -52,6 +53,7 @@ impl<'a> Resolver<'a> {
             used_secrets: RefCell::default(),
             missing_secrets: RefCell::default(),
             unknown: RefCell::default(),
+            pending: RefCell::default(),
         }
     }
 
@@ -104,10 +106,14 @@ impl<'a> Resolver<'a> {
             ["steps", step, "outputs", output] => {
                 match self.outputs.get(*step).and_then(|o| o.get(*output)) {
                     Some(value) => out.push_text(value),
-                    None => out.parts.push(Piece::Pending {
-                        step: step.to_string(),
-                        output: output.to_string(),
-                    }),
+                    None => {
+                        let key = (step.to_string(), output.to_string());
+                        self.pending.borrow_mut().insert(key);
+                        out.parts.push(Piece::Pending {
+                            step: step.to_string(),
+                            output: output.to_string(),
+                        })
+                    }
                 }
             }
             // Checked at load time: no other paths reach here.
@@ -123,6 +129,11 @@ impl<'a> Resolver<'a> {
     /// Values asked for so far that cannot be known here (`git.sha` outside a repository).
     pub fn unknown_values(&self) -> Vec<String> {
         self.unknown.borrow().iter().cloned().collect()
+    }
+
+    /// Outputs of other steps asked for so far that are not known yet: (step, output).
+    pub fn pending_outputs(&self) -> Vec<(String, String)> {
+        self.pending.borrow().iter().cloned().collect()
     }
 
     /// Names of the secrets asked for so far.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use dagship::gcp::auth::Auth;
 use dagship::gcp::http::{Api, Retry};
 use dagship::gcp::storage::{Expect, Storage, StorageError};
-use dagship::sync::gcs::{GcsFolder, OWNER_KEY};
+use dagship::sync::gcs::{GcsFolder, MD5_KEY, OWNER_KEY};
 use dagship::sync::md5_hex;
 use gcp_support::proxy::{Faults, Proxy};
 use gcp_support::{FakeGcs, download, fake_storage};
@@ -28,9 +28,11 @@ fn write(dir: &Path, name: &str, text: &str) {
 }
 
 async fn sync(folder: &GcsFolder, src: &Path, prune: bool) -> dagship::sync::Diff {
-    dagship::sync::sync(folder, src, prune, 16, |_| {})
-        .await
-        .unwrap()
+    let req = dagship::sync::Request {
+        prune,
+        ..dagship::sync::Request::new(src)
+    };
+    dagship::sync::sync(folder, &req, |_| {}).await.unwrap()
 }
 
 fn writes(proxy: &Proxy) -> Vec<String> {
@@ -46,7 +48,12 @@ async fn first_sync_then_nothing_then_change_and_prune_sparing_other_files() {
     let gcs = FakeGcs::start();
     gcs.bucket("composer-bucket").await;
     let proxy = Proxy::start(&gcs.url, Faults::default()).await;
-    let folder = GcsFolder::new(storage(&proxy.url), "gs://composer-bucket", "dags");
+    let folder = GcsFolder::new(
+        storage(&proxy.url),
+        "gs://composer-bucket",
+        "dags",
+        "warehouse/upload",
+    );
     let src = tempfile::tempdir().unwrap();
     for (name, text) in [("a.py", "a = 1"), ("b.py", "b = 1"), ("sub/c.py", "c = 1")] {
         write(src.path(), name, text);
@@ -120,9 +127,14 @@ async fn first_sync_then_nothing_then_change_and_prune_sparing_other_files() {
     let listed = other.list("composer-bucket", "dags/").await.unwrap();
     let a = listed.iter().find(|o| o.name == "dags/a.py").unwrap();
     assert_eq!(
-        a.metadata.get(OWNER_KEY),
+        a.metadata.get(MD5_KEY),
         Some(&md5_hex(b"a = 2")),
         "marked as dagship's"
+    );
+    assert_eq!(
+        a.metadata.get(OWNER_KEY).map(String::as_str),
+        Some("warehouse/upload"),
+        "with who wrote it"
     );
 }
 
@@ -144,7 +156,7 @@ async fn faults_on_the_way_still_leave_exactly_the_right_files() {
         base: Duration::from_millis(100),
         max: Duration::from_secs(2),
     };
-    let folder = GcsFolder::new(Storage::new(api, &proxy.url), "dag-bucket", "dags/");
+    let folder = GcsFolder::new(Storage::new(api, &proxy.url), "dag-bucket", "dags/", "p/s");
     let src = tempfile::tempdir().unwrap();
     for i in 0..40 {
         write(src.path(), &format!("dag_{i:02}.py"), &format!("x = {i}"));
@@ -307,7 +319,7 @@ async fn preconditions_checksums_paging_and_lost_answers() {
 async fn a_failed_upload_fails_the_sync_and_prunes_nothing() {
     let (url, bucket) = fake_storage::start().await;
     let s = Storage::new(fast(Api::new(Arc::new(Auth::Anonymous))), &url);
-    let folder = GcsFolder::new(s.clone(), "bk", "dags");
+    let folder = GcsFolder::new(s.clone(), "bk", "dags", "p/s");
     let src = tempfile::tempdir().unwrap();
     write(src.path(), "old.py", "o");
     sync(&folder, src.path(), true).await;
@@ -318,7 +330,12 @@ async fn a_failed_upload_fails_the_sync_and_prunes_nothing() {
         .unwrap()
         .forbidden
         .insert("dags/new.py".into());
-    let err = dagship::sync::sync(&folder, src.path(), true, 4, |_| {})
+    let req = dagship::sync::Request {
+        prune: true,
+        concurrency: 4,
+        ..dagship::sync::Request::new(src.path())
+    };
+    let err = dagship::sync::sync(&folder, &req, |_| {})
         .await
         .unwrap_err()
         .to_string();
@@ -327,4 +344,53 @@ async fn a_failed_upload_fails_the_sync_and_prunes_nothing() {
         "{err}"
     );
     assert!(bucket.lock().unwrap().objects.contains_key("dags/old.py"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pipelines_share_a_bucket_and_earlier_objects_are_adopted_not_deleted() {
+    let gcs = FakeGcs::start();
+    gcs.bucket("shared").await;
+    let s = storage(&gcs.url);
+    let team_a = GcsFolder::new(s.clone(), "shared", "dags", "team_a/upload");
+    let team_b = GcsFolder::new(s.clone(), "shared", "dags", "team_b/upload");
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write(a.path(), "a.py", "a = 1");
+    write(b.path(), "b.py", "b = 1");
+    // Written by dagship before owners were recorded: its MD5 mark, no owner.
+    for (name, text) in [("dags/a_old.py", "old"), ("dags/b_kept.py", "kept")] {
+        let mark = BTreeMap::from([(MD5_KEY.to_string(), md5_hex(text.as_bytes()))]);
+        s.upload("shared", name, text.as_bytes(), &mark, Expect::Absent)
+            .await
+            .unwrap();
+    }
+    write(b.path(), "b_kept.py", "kept");
+
+    sync(&team_a, a.path(), true).await;
+    let d = sync(&team_b, b.path(), true).await;
+    assert!(d.deleted.is_empty(), "b's prune spares a's files: {d:?}");
+    assert_eq!(d.adopted, ["b_kept.py"], "{d:?}");
+    let d = sync(&team_a, a.path(), true).await;
+    assert!(
+        d.deleted.is_empty(),
+        "a's prune spares b's files and the unmarked one: {d:?}"
+    );
+    for name in ["dags/a.py", "dags/b.py", "dags/a_old.py", "dags/b_kept.py"] {
+        assert!(
+            download(&gcs.url, "shared", name).await.is_some(),
+            "{name} is there"
+        );
+    }
+    let listed = s.list("shared", "dags/").await.unwrap();
+    let kept = listed.iter().find(|o| o.name == "dags/b_kept.py").unwrap();
+    assert_eq!(
+        kept.metadata.get(OWNER_KEY).map(String::as_str),
+        Some("team_b/upload")
+    );
+    std::fs::remove_file(b.path().join("b_kept.py")).unwrap();
+    let d = sync(&team_b, b.path(), true).await;
+    assert_eq!(
+        d.deleted,
+        ["b_kept.py"],
+        "adopted, then pruned by its new owner"
+    );
 }

@@ -3,6 +3,7 @@
 pub(crate) mod completions;
 pub(crate) mod dags;
 pub(crate) mod plan;
+mod ready;
 pub(crate) mod run;
 pub(crate) mod schema;
 pub(crate) mod validate;

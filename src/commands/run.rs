@@ -1,6 +1,5 @@
 //! `dagship run --env ENV [--only IDS | --from ID] [--jobs N] [--fail-fast] [--dry-run] [--yes]`
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -8,8 +7,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::args::{Output, RunArgs};
-use crate::cloud::{Connections, Provider};
-use crate::error::{Error, ExitCode, MissingSecret};
+use crate::cloud::Connections;
+use crate::error::{Error, ExitCode};
 use crate::exec::mask::Masker;
 use crate::exec::process::StopPolicy;
 use crate::git::Git;
@@ -27,61 +26,9 @@ pub(crate) fn run(file: &Path, args: &RunArgs, output: &Output) -> Result<ExitCo
         anstream::print!("{}", plan::text::render(&plan));
         return Ok(ExitCode::Success);
     }
-    check_runnable(&pipeline, &plan, args.yes)?;
+    super::ready::check(&pipeline, &plan, args.yes)?;
     let reporter = report::reporter(args.output.resolve(), output.color_stdout);
     execute(&pipeline, &plan, &git, args, reporter)
-}
-
-/// Everything that would make the run fail for reasons known before it starts.
-fn check_runnable(pipeline: &Pipeline, plan: &Plan, yes: bool) -> Result<(), Error> {
-    let environment = &pipeline.environments[plan.environment.as_str()];
-    if environment.protected && !yes && !in_ci() {
-        return Err(Error::Protected {
-            environment: environment.name.clone(),
-        });
-    }
-    let running = plan.steps.iter().filter(|s| !s.skipped);
-    let missing: Vec<MissingSecret> = running
-        .flat_map(|s| {
-            s.missing_secrets.iter().map(move |name| MissingSecret {
-                step: s.id.clone(),
-                name: name.clone(),
-            })
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::MissingSecrets { missing });
-    }
-    check_credentials(plan)
-}
-
-/// Steps that call a cloud need its credentials; finding them makes no network call, so a
-/// run without any stops before it starts rather than halfway.
-fn check_credentials(plan: &Plan) -> Result<(), Error> {
-    let mut calling: BTreeMap<Provider, Vec<String>> = BTreeMap::new();
-    for step in plan.steps.iter().filter(|s| !s.skipped) {
-        let providers: BTreeSet<Provider> =
-            step.actions.iter().filter_map(|a| a.provider()).collect();
-        for provider in providers {
-            calling.entry(provider).or_default().push(step.id.clone());
-        }
-    }
-    for (provider, steps) in calling {
-        if let Some(source) = provider.credentials_problem() {
-            return Err(Error::NoCredentials {
-                provider,
-                steps,
-                source,
-            });
-        }
-    }
-    Ok(())
-}
-
-fn in_ci() -> bool {
-    ["CI", "GITHUB_ACTIONS"]
-        .iter()
-        .any(|v| std::env::var(v).is_ok_and(|x| x == "true" || x == "1"))
 }
 
 /// Runs the plan with `reporter`, returning the exit code the run deserves.

@@ -1,7 +1,7 @@
 //! Running one program of a step: its own process group, output streamed line by line, and a
 //! stop that reaches every process it spawned (dbt starts children of its own).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -126,6 +126,22 @@ fn forward(
             }
             buf.clear();
         }
+    })
+}
+
+/// Whether `program` can be started from `cwd`: a path (with a `/`) that exists, or a name
+/// found in one of the folders of `path` (`$PATH`), as the shell would look for it.
+pub(crate) fn findable(program: &str, cwd: &Path, path: Option<&std::ffi::OsStr>) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return runnable(&cwd.join(program));
+    }
+    path.is_some_and(|path| {
+        std::env::split_paths(path).any(|dir| runnable(&cwd.join(dir).join(program)))
     })
 }
 

@@ -254,6 +254,31 @@ impl Storage {
             Err(source) => Err(object_error(bucket, name, source)),
         }
     }
+
+    /// Sets these metadata keys of `name` (others stay), if it is still at `generation`.
+    pub async fn set_metadata(
+        &self,
+        bucket: &str,
+        name: &str,
+        metadata: &BTreeMap<String, String>,
+        generation: i64,
+    ) -> Result<(), StorageError> {
+        let url = self.object_url(bucket, name);
+        let query = [("ifGenerationMatch", generation.to_string())];
+        let body = serde_json::json!({ "metadata": metadata });
+        let sent = self
+            .api
+            .call(|http| http.patch(&url).query(&query).json(&body))
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(412) => Err(StorageError::Changed {
+                bucket: bucket.into(),
+                object: name.into(),
+            }),
+            Err(source) => Err(object_error(bucket, name, source)),
+        }
+    }
 }
 
 fn object_error(bucket: &str, name: &str, error: ApiError) -> StorageError {

@@ -61,6 +61,9 @@ pub struct PlannedStep {
     pub secrets: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing_secrets: Vec<String>,
+    /// Outputs of other steps its inputs read: (step, output).
+    #[serde(skip)]
+    pub reads: Vec<(String, String)>,
     pub actions: Vec<Action>,
 }
 
@@ -193,6 +196,7 @@ fn plan_step(
         Vec::new()
     } else {
         let inputs = Inputs {
+            pipeline: &req.pipeline.name,
             step,
             environment: env,
             resolver,
@@ -226,6 +230,7 @@ fn plan_step(
         retries: step.retries,
         secrets: resolver.used_secrets(),
         missing_secrets: resolver.missing_secrets(),
+        reads: resolver.pending_outputs(),
         actions,
     }
 }

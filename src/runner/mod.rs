@@ -231,6 +231,7 @@ fn start(
     let resolver = Resolver::new(environment, req.git, req.secrets, outputs);
     let kind = steps::of(step);
     let inputs = Inputs {
+        pipeline: &req.pipeline.name,
         step,
         environment,
         resolver: &resolver,

@@ -12,7 +12,7 @@ use crate::diagnostic::Diagnostic;
 use crate::exec::{Failure, Job, StepFuture};
 use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape};
-use crate::sync::{self, DEFAULT_CONCURRENCY, Diff, Place, Remote, diff, local_files};
+use crate::sync::{self, DEFAULT_CONCURRENCY, Diff, Include, Owner, Place, Remote, Request, diff};
 
 pub(super) struct ComposerDags;
 
@@ -32,6 +32,11 @@ const INPUTS: Record = Record {
             "concurrency",
             Shape::Int { min: 1, max: 64 },
             "Uploads at once (default: 16).",
+        ),
+        Field::optional(
+            "include_hidden",
+            Shape::Bool,
+            "Also sync hidden files and caches (`.DS_Store`, `__pycache__/`, `.pytest_cache/`), which stay behind by default.",
         ),
     ],
     exactly_one_of: &[],
@@ -70,8 +75,13 @@ impl StepKind for ComposerDags {
             Some(t) => t.to_string(),
             None => "(no dags_target)".to_string(),
         };
+        let include_hidden = inputs.flag("include_hidden");
         let files = match source.parts.len() {
-            1 => list_files(&inputs.dir.join(source.to_string()), &source.to_string()),
+            1 => list_files(
+                &inputs.dir.join(source.to_string()),
+                &source.to_string(),
+                include(include_hidden),
+            ),
             _ => FileList::unknown(format!("known once {source} is")),
         };
         let prune_note = if prune { " (prune)" } else { "" };
@@ -87,6 +97,8 @@ impl StepKind for ComposerDags {
             provider: env.dags_target.as_ref().and_then(sync::provider),
             destination: env.dags_target.clone(),
             prune,
+            owner: format!("{}/{}", inputs.pipeline, inputs.step.id),
+            include_hidden,
             files,
             concurrency,
             project: env.project.clone().filter(|_| remote),
@@ -125,10 +137,19 @@ impl StepKind for ComposerDags {
     }
 }
 
+fn include(hidden: bool) -> Include {
+    if hidden {
+        Include::All
+    } else {
+        Include::Visible
+    }
+}
+
 /// Where the sync runs, as the action says.
 fn place<'a>(sync: &'a Sync, dir: &'a Path, connections: &'a Connections) -> Place<'a> {
     Place {
         dir,
+        owner: &sync.owner,
         project: sync.project.as_deref(),
         region: sync.region.as_deref(),
         impersonate: sync.impersonate.as_deref(),
@@ -152,11 +173,15 @@ async fn sync_now(job: &Job, sync: &Sync) -> Result<Diff, Failure> {
             .say(&format!("syncing {} to {}", sync.source, dest.url()));
     }
     let ctx = job.ctx.clone();
-    let diff = sync::sync(&*dest, &source, sync.prune, sync.concurrency, move |line| {
-        ctx.say(&line)
-    })
-    .await
-    .map_err(Failure::of)?;
+    let req = Request {
+        source: &source,
+        include: include(sync.include_hidden),
+        prune: sync.prune,
+        concurrency: sync.concurrency,
+    };
+    let diff = sync::sync(&*dest, &req, move |line| ctx.say(&line))
+        .await
+        .map_err(Failure::of)?;
     if remote {
         let [a, c, d, u] = diff.counts().map(|(_, n)| n);
         job.ctx.say(&format!(
@@ -168,27 +193,19 @@ async fn sync_now(job: &Job, sync: &Sync) -> Result<Diff, Failure> {
 
 /// The files a sync would consider, as they are now. A later step may still write more; the
 /// plan replaces this list with that step's own when it knows it.
-fn list_files(dir: &Path, shown: &str) -> FileList {
+fn list_files(dir: &Path, shown: &str, include: Include) -> FileList {
     if !dir.is_dir() {
         return FileList::unknown(format!("{shown} does not exist yet"));
     }
-    let mut names = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(folder) = todo.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if let Ok(rel) = path.strip_prefix(dir) {
-                names.push(format!("{}/{}", shown.trim_end_matches('/'), rel.display()));
-            }
-        }
+    match sync::walk(dir, include) {
+        Ok(files) => FileList::known(
+            files
+                .into_keys()
+                .map(|name| format!("{}/{name}", shown.trim_end_matches('/')))
+                .collect(),
+        ),
+        Err(e) => FileList::unknown(format!("cannot read {shown}: {e}")),
     }
-    names.sort();
-    FileList::known(names)
 }
 
 /// What the sync would put at the destination: files with their content, or only names when
@@ -221,7 +238,7 @@ fn wanted(sync: &Sync, dir: &Path) -> Result<Wanted, String> {
                 .collect(),
         ));
     }
-    local_files(&dir.join(&source))
+    sync::checksums(&dir.join(&source), include(sync.include_hidden))
         .map(Wanted::Content)
         .map_err(|e| format!("cannot read {source}: {e}"))
 }
@@ -247,7 +264,7 @@ fn file_diff(
             let (pending, added) = names.iter().cloned().partition(|n| remote.contains_key(n));
             let deleted = remote
                 .iter()
-                .filter(|(n, r)| prune && r.ours && !names.contains(n))
+                .filter(|(n, r)| prune && r.owner == Owner::Ours && !names.contains(n))
                 .map(|(n, _)| n.clone())
                 .collect();
             FileDiff {

@@ -40,6 +40,8 @@ pub(crate) struct Live<'a> {
 
 /// A step's inputs in one environment, expressions resolved.
 pub(crate) struct Inputs<'a> {
+    /// The pipeline's `name`.
+    pub(crate) pipeline: &'a str,
     pub(crate) step: &'a Step,
     pub(crate) environment: &'a Environment,
     pub(crate) resolver: &'a Resolver<'a>,

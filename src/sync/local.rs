@@ -1,43 +1,87 @@
 //! A local folder as the destination (a local Airflow's dags folder).
 //!
-//! Which files dagship wrote is kept in `.dagship-sync.json` inside the folder, with the MD5
-//! it wrote: a file someone changed since is no longer considered ours and is never deleted.
+//! Which files dagship wrote is kept in `.dagship-sync.json` inside the folder: for each file,
+//! the MD5 it wrote and who wrote it (pipeline and step). A file someone changed since, or
+//! another sync wrote, is not this sync's and is never deleted by it. The marker of earlier
+//! versions (name → MD5, no owner) is read as unmarked files, adopted when synced unchanged.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{Checksum, Destination, Precondition, Remote, SyncError, local_files};
+use serde::{Deserialize, Serialize};
+
+use super::{Checksum, Destination, Include, Owner, Precondition, Remote, SyncError, checksums};
 use crate::checksum::md5_hex;
 
 pub(crate) const MARKER: &str = ".dagship-sync.json";
+
+/// What the marker says of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Mark {
+    md5: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Marker {
+    files: BTreeMap<String, Mark>,
+}
+
+impl Marker {
+    /// The marker as written, in this format or the first one (name → MD5).
+    fn parse(text: &str) -> Marker {
+        if let Ok(marker) = serde_json::from_str::<Marker>(text) {
+            return marker;
+        }
+        let first: BTreeMap<String, String> = serde_json::from_str(text).unwrap_or_default();
+        let files = first
+            .into_iter()
+            .map(|(name, md5)| (name, Mark { md5, owner: None }))
+            .collect();
+        Marker { files }
+    }
+}
 
 pub(crate) struct LocalDir {
     root: PathBuf,
     /// The folder as the pipeline names it, for messages.
     shown: String,
-    /// What dagship wrote there (name → MD5), as read by `list` and kept by writes.
-    written: Mutex<BTreeMap<String, String>>,
+    /// This sync, as the marker names it.
+    owner: String,
+    /// The marker as `list` read it, updated by writes.
+    marker: Mutex<Marker>,
 }
 
 impl LocalDir {
-    pub(crate) fn new(root: PathBuf, shown: &str) -> LocalDir {
+    pub(crate) fn new(root: PathBuf, shown: &str, owner: &str) -> LocalDir {
         LocalDir {
             root,
             shown: shown.trim_end_matches('/').to_string(),
-            written: Mutex::new(BTreeMap::new()),
+            owner: owner.to_string(),
+            marker: Mutex::new(Marker::default()),
         }
     }
 
-    fn read_marker(&self) -> BTreeMap<String, String> {
-        std::fs::read_to_string(self.root.join(MARKER))
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default()
+    fn marker(&self) -> std::sync::MutexGuard<'_, Marker> {
+        self.marker.lock().expect("not poisoned")
     }
 
-    fn written(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
-        self.written.lock().expect("not poisoned")
+    fn mark(&self, md5: String) -> Mark {
+        Mark {
+            md5,
+            owner: Some(self.owner.clone()),
+        }
+    }
+
+    fn owner_of(&self, mark: Option<&Mark>, md5: &str) -> Owner {
+        match mark {
+            Some(m) if m.md5 != md5 => Owner::Theirs,
+            Some(Mark { owner: None, .. }) => Owner::Unmarked,
+            Some(Mark { owner: Some(o), .. }) if *o == self.owner => Owner::Ours,
+            _ => Owner::Theirs,
+        }
     }
 
     fn write_error(&self, path: &Path) -> impl FnOnce(std::io::Error) -> SyncError {
@@ -52,13 +96,13 @@ impl Destination for LocalDir {
         format!("{}/", self.shown)
     }
 
-    /// The folder's files, each marked ours when dagship wrote exactly this content.
     async fn list(&self) -> Result<BTreeMap<String, Remote>, SyncError> {
         if !self.root.exists() {
             return Ok(BTreeMap::new());
         }
-        let written = self.read_marker();
-        let mut files = local_files(&self.root).map_err(|source| SyncError::Local {
+        let text = std::fs::read_to_string(self.root.join(MARKER)).unwrap_or_default();
+        let marker = Marker::parse(&text);
+        let mut files = checksums(&self.root, Include::All).map_err(|source| SyncError::Local {
             path: self.root.clone(),
             source,
         })?;
@@ -66,16 +110,15 @@ impl Destination for LocalDir {
         let listing = files
             .into_iter()
             .map(|(name, md5)| {
-                let ours = written.get(&name) == Some(&md5);
                 let remote = Remote {
+                    owner: self.owner_of(marker.files.get(&name), &md5),
                     checksum: Checksum::Md5(md5),
-                    ours,
                     version: Precondition::None,
                 };
                 (name, remote)
             })
             .collect();
-        *self.written() = written;
+        *self.marker() = marker;
         Ok(listing)
     }
 
@@ -88,48 +131,63 @@ impl Destination for LocalDir {
         let tmp = dest.with_extension("dagship-tmp");
         std::fs::write(&tmp, &bytes).map_err(self.write_error(&tmp))?;
         std::fs::rename(&tmp, &dest).map_err(self.write_error(&dest))?;
-        self.written().insert(name.to_string(), md5_hex(&bytes));
+        let mark = self.mark(md5_hex(&bytes));
+        self.marker().files.insert(name.to_string(), mark);
         Ok(())
     }
 
     async fn delete(&self, name: &str, _: Precondition) -> Result<(), SyncError> {
         let path = self.root.join(name);
         std::fs::remove_file(&path).map_err(self.write_error(&path))?;
-        self.written().remove(name);
+        self.marker().files.remove(name);
         Ok(())
     }
 
-    /// Records what dagship wrote; an unchanged file it syncs is adopted as its own.
+    async fn adopt(&self, name: &str, _: Precondition) -> Result<(), SyncError> {
+        if let Some(mark) = self.marker().files.get_mut(name) {
+            mark.owner = Some(self.owner.clone());
+        }
+        Ok(())
+    }
+
+    /// Records what dagship wrote; an unchanged file nobody marked is adopted as this
+    /// sync's own (it has the content this sync would write).
     async fn finish(&self, synced: &BTreeMap<String, String>) -> Result<(), SyncError> {
-        let mut written = self.written().clone();
+        let mut marker = self.marker();
         for (name, md5) in synced {
-            written.entry(name.clone()).or_insert_with(|| md5.clone());
+            if !marker.files.contains_key(name) {
+                marker.files.insert(name.clone(), self.mark(md5.clone()));
+            }
         }
         std::fs::create_dir_all(&self.root).map_err(self.write_error(&self.root))?;
-        let marker = serde_json::to_string_pretty(&written).expect("a map serialises");
+        let text = serde_json::to_string_pretty(&*marker).expect("a marker serialises");
         let path = self.root.join(MARKER);
-        std::fs::write(&path, marker).map_err(self.write_error(&path))
+        std::fs::write(&path, text).map_err(self.write_error(&path))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::sync;
+    use crate::sync::{Request, sync};
 
     fn write(dir: &Path, name: &str, text: &str) {
         std::fs::write(dir.join(name), text).unwrap();
     }
 
     async fn sync_to(target: &LocalDir, src: &Path) -> crate::sync::Diff {
-        sync(target, src, true, 4, |_| {}).await.unwrap()
+        let req = Request {
+            prune: true,
+            ..Request::new(src)
+        };
+        sync(target, &req, |_| {}).await.unwrap()
     }
 
     #[tokio::test]
     async fn first_sync_then_nothing_then_change_and_prune() {
         let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let root = dst.path().join("dags");
-        let target = LocalDir::new(root.clone(), "dags");
+        let target = LocalDir::new(root.clone(), "dags", "p/sync");
         write(src.path(), "a.py", "a");
         write(src.path(), "b.py", "b");
         let first = sync_to(&target, src.path()).await;
@@ -148,5 +206,71 @@ mod tests {
             "a file dagship did not write survives prune"
         );
         assert_eq!(std::fs::read_to_string(root.join("a.py")).unwrap(), "a2");
+    }
+}
+
+#[cfg(test)]
+mod owner_tests {
+    use super::*;
+    use crate::sync::{Request, sync};
+
+    #[tokio::test]
+    async fn two_syncs_into_one_folder_leave_each_other_alone() {
+        let (a, b, dst) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        std::fs::write(a.path().join("a.py"), "a").unwrap();
+        std::fs::write(b.path().join("b.py"), "b").unwrap();
+        let root = dst.path().to_path_buf();
+        let prune = |src| Request {
+            prune: true,
+            ..Request::new(src)
+        };
+        let first = LocalDir::new(root.clone(), "dags", "team_a/upload");
+        let second = LocalDir::new(root.clone(), "dags", "team_b/upload");
+        sync(&first, &prune(a.path()), |_| {}).await.unwrap();
+        let d = sync(&second, &prune(b.path()), |_| {}).await.unwrap();
+        assert!(
+            d.deleted.is_empty(),
+            "b's sync does not prune a's file: {d:?}"
+        );
+        let d = sync(&first, &prune(a.path()), |_| {}).await.unwrap();
+        assert!(d.deleted.is_empty(), "nor a's sync b's: {d:?}");
+        assert!(root.join("a.py").exists() && root.join("b.py").exists());
+    }
+
+    #[tokio::test]
+    async fn files_of_the_first_marker_are_adopted_not_deleted() {
+        let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let root = dst.path().to_path_buf();
+        std::fs::write(src.path().join("kept.py"), "k").unwrap();
+        std::fs::write(root.join("kept.py"), "k").unwrap();
+        std::fs::write(root.join("gone.py"), "g").unwrap();
+        let first_format =
+            serde_json::json!({ "kept.py": md5_hex(b"k"), "gone.py": md5_hex(b"g") });
+        std::fs::write(root.join(MARKER), first_format.to_string()).unwrap();
+        let target = LocalDir::new(root.clone(), "dags", "p/upload");
+        let req = Request {
+            prune: true,
+            ..Request::new(src.path())
+        };
+        let d = sync(&target, &req, |_| {}).await.unwrap();
+        assert_eq!(
+            (d.adopted.clone(), d.deleted.clone()),
+            (vec!["kept.py".to_string()], vec![])
+        );
+        assert!(
+            root.join("gone.py").exists(),
+            "an unmarked file is never deleted"
+        );
+        std::fs::remove_file(src.path().join("kept.py")).unwrap();
+        let d = sync(&target, &req, |_| {}).await.unwrap();
+        assert_eq!(
+            d.deleted,
+            ["kept.py"],
+            "once adopted, it is this sync's to prune"
+        );
     }
 }

@@ -4,9 +4,10 @@
 //! [`Destination`]: list with checksums and owner, put and delete with preconditions. The
 //! algorithm is here, once: compare by checksum so that an unchanged file is never written
 //! again, write what is new or changed, and only then, when every write succeeded, delete
-//! what dagship itself wrote earlier and is gone locally. Which destination a pipeline's
-//! `dags_target` names is decided in one place, [`open`].
+//! what this same sync (pipeline and step: its owner) wrote earlier and is gone locally.
+//! Which destination a pipeline's `dags_target` names is decided in one place, [`open`].
 
+mod files;
 pub mod gcs;
 pub(crate) mod local;
 
@@ -22,6 +23,7 @@ use crate::gcp::composer::{self, ComposerError};
 use crate::gcp::endpoints::Endpoints;
 use crate::gcp::storage::StorageError;
 use crate::pipeline::DagsTarget;
+pub use files::{Include, checksums, is_dag_file, local_files, walk};
 
 /// How many writes a sync makes at once by default.
 pub const DEFAULT_CONCURRENCY: usize = 16;
@@ -30,10 +32,22 @@ pub const DEFAULT_CONCURRENCY: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {
     pub checksum: Checksum,
-    /// Whether dagship wrote it (and may therefore delete it).
-    pub ours: bool,
+    /// Who wrote it: only what this sync wrote may be deleted by it.
+    pub owner: Owner,
     /// What a write or delete must find there to go ahead.
     pub version: Precondition,
+}
+
+/// Who wrote a file at the destination, as far as its marks tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// This sync (this pipeline's step), with the content it wrote.
+    Ours,
+    /// dagship, before owners were recorded: adopted when it is synced unchanged, never
+    /// deleted.
+    Unmarked,
+    /// Someone else: another pipeline or step, a person, or content changed since.
+    Theirs,
 }
 
 /// What the destination knows of a file's content.
@@ -70,6 +84,9 @@ pub trait Destination: Send + Sync {
     async fn put(&self, name: &str, bytes: Vec<u8>, expect: Precondition) -> Result<(), SyncError>;
     /// Deletes `name`, if it is still as `expect` says.
     async fn delete(&self, name: &str, expect: Precondition) -> Result<(), SyncError>;
+    /// Marks `name` (unchanged, written by dagship before owners were recorded) as this
+    /// sync's own, if it is still as `expect` says.
+    async fn adopt(&self, name: &str, expect: Precondition) -> Result<(), SyncError>;
     /// After a sync: `synced` (name → MD5) is what the destination holds now.
     async fn finish(&self, _synced: &BTreeMap<String, String>) -> Result<(), SyncError> {
         Ok(())
@@ -114,6 +131,8 @@ pub struct Diff {
     pub changed: Vec<String>,
     pub deleted: Vec<String>,
     pub unchanged: Vec<String>,
+    /// Unchanged files dagship wrote before owners were recorded: now marked as this sync's.
+    pub adopted: Vec<String>,
 }
 
 impl Diff {
@@ -125,32 +144,6 @@ impl Diff {
             ("unchanged", self.unchanged.len()),
         ]
     }
-}
-
-/// The files of `dir` (relative names with `/`) and their MD5, sorted.
-pub fn local_files(dir: &Path) -> std::io::Result<BTreeMap<String, String>> {
-    let mut files = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(folder) = todo.pop() {
-        for entry in std::fs::read_dir(&folder)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                todo.push(path);
-                continue;
-            }
-            let name = path
-                .strip_prefix(dir)
-                .expect("under dir")
-                .to_string_lossy()
-                .replace('\\', "/");
-            // Python caches are not DAGs, and Airflow rebuilds them on its side.
-            if name.contains("__pycache__/") || name.ends_with(".pyc") {
-                continue;
-            }
-            files.insert(name, md5_hex(&std::fs::read(&path)?));
-        }
-    }
-    Ok(files)
 }
 
 /// What to write and delete so that the destination holds `local` (the files of `source`);
@@ -165,14 +158,19 @@ pub fn diff(
     for (name, md5) in local {
         match remote.get(name) {
             None => d.added.push(name.clone()),
-            Some(r) if same(&r.checksum, md5, &source.join(name)) => d.unchanged.push(name.clone()),
+            Some(r) if same(&r.checksum, md5, &source.join(name)) => {
+                d.unchanged.push(name.clone());
+                if r.owner == Owner::Unmarked {
+                    d.adopted.push(name.clone());
+                }
+            }
             Some(_) => d.changed.push(name.clone()),
         }
     }
     if prune {
         d.deleted = remote
             .iter()
-            .filter(|(name, r)| r.ours && !local.contains_key(*name))
+            .filter(|(name, r)| r.owner == Owner::Ours && !local.contains_key(*name))
             .map(|(name, _)| name.clone())
             .collect();
     }
@@ -188,46 +186,82 @@ fn same(checksum: &Checksum, md5: &str, path: &Path) -> bool {
     }
 }
 
-/// Makes `dest` hold `source`'s files: writes new and changed ones (`concurrency` at once),
-/// then, with `prune` and only if every write succeeded, deletes the files dagship wrote
-/// earlier that are gone locally. `say` hears of each file written or deleted, in order.
+/// What to sync: a folder's files, which of them, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub source: &'a Path,
+    pub include: Include,
+    /// Delete the files dagship wrote earlier that are gone locally.
+    pub prune: bool,
+    /// Writes at once.
+    pub concurrency: usize,
+}
+
+impl<'a> Request<'a> {
+    /// Visible files of `source`, without pruning, [`DEFAULT_CONCURRENCY`] writes at once.
+    pub fn new(source: &'a Path) -> Request<'a> {
+        Request {
+            source,
+            include: Include::Visible,
+            prune: false,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+/// Makes `dest` hold the files `req` names: writes new and changed ones (`concurrency` at
+/// once, helper modules before DAG files), then, with `prune` and only if every write
+/// succeeded, deletes the files dagship wrote earlier that are gone locally. `say` hears of
+/// each file written or deleted, in order.
 pub async fn sync(
     dest: &dyn Destination,
-    source: &Path,
-    prune: bool,
-    concurrency: usize,
+    req: &Request<'_>,
     say: impl Fn(String) + Send + Sync,
 ) -> Result<Diff, SyncError> {
-    let local = local_files(source).map_err(|e| SyncError::Local {
+    let source = req.source;
+    let local = checksums(source, req.include).map_err(|e| SyncError::Local {
         path: source.to_path_buf(),
         source: e,
     })?;
     let remote = dest.list().await?;
-    let d = diff(&local, &remote, source, prune);
+    let d = diff(&local, &remote, source, req.prune);
     let url = dest.url();
     let told = |verb: &str, name: &str| say(format!("{verb} {url}{name}"));
     // Futures made in plain loops: closures over borrowed names trip the compiler's check
     // that the whole sync is `Send`.
-    let mut writes: Vec<Pending<'_>> = Vec::new();
+    let (mut helpers, mut dags): (Vec<Pending<'_>>, Vec<Pending<'_>>) = (Vec::new(), Vec::new());
     let verbs = d.added.iter().map(|n| ("added", n));
     for (verb, name) in verbs.chain(d.changed.iter().map(|n| ("changed", n))) {
+        let path = source.join(name);
+        let bytes = std::fs::read(&path).map_err(|source| SyncError::Local { path, source })?;
+        let phase = if is_dag_file(name, &bytes) {
+            &mut dags
+        } else {
+            &mut helpers
+        };
         let expect = remote.get(name).map_or(Precondition::Absent, |r| r.version);
-        writes.push(Box::pin(write(dest, source, verb, name, expect)));
+        phase.push(Box::pin(write(dest, verb, name, bytes, expect)));
     }
-    let writes = stream::iter(writes).buffered(concurrency.max(1));
-    if let Some((failed, total, first)) = each(writes, &told).await {
-        return Err(SyncError::Uploads {
-            failed,
-            total,
-            first: Box::new(first),
-        });
+    // A DAG file may import a helper: none is written unless every helper was.
+    for phase in [helpers, dags] {
+        let writes = stream::iter(phase).buffered(req.concurrency.max(1));
+        if let Some((failed, total, first)) = each(writes, &told).await {
+            return Err(SyncError::Uploads {
+                failed,
+                total,
+                first: Box::new(first),
+            });
+        }
     }
-    let mut deletes: Vec<Pending<'_>> = Vec::new();
+    let mut marks: Vec<Pending<'_>> = Vec::new();
+    for name in &d.adopted {
+        marks.push(Box::pin(adopt(dest, name, remote[name].version)));
+    }
     for name in &d.deleted {
-        deletes.push(Box::pin(delete(dest, name, remote[name].version)));
+        marks.push(Box::pin(delete(dest, name, remote[name].version)));
     }
-    let deletes = stream::iter(deletes).buffered(concurrency.max(1));
-    if let Some((_, _, first)) = each(deletes, &told).await {
+    let marks = stream::iter(marks).buffered(req.concurrency.max(1));
+    if let Some((_, _, first)) = each(marks, &told).await {
         return Err(first);
     }
     dest.finish(&local).await?;
@@ -245,17 +279,20 @@ type Pending<'a> = std::pin::Pin<
 
 async fn write<'a>(
     dest: &'a dyn Destination,
-    source: &'a Path,
     verb: &'static str,
+    name: &'a str,
+    bytes: Vec<u8>,
+    expect: Precondition,
+) -> (&'static str, &'a str, Result<(), SyncError>) {
+    (verb, name, dest.put(name, bytes, expect).await)
+}
+
+async fn adopt<'a>(
+    dest: &'a dyn Destination,
     name: &'a str,
     expect: Precondition,
 ) -> (&'static str, &'a str, Result<(), SyncError>) {
-    let path = source.join(name);
-    let written = match tokio::fs::read(&path).await {
-        Ok(bytes) => dest.put(name, bytes, expect).await,
-        Err(source) => Err(SyncError::Local { path, source }),
-    };
-    (verb, name, written)
+    ("adopted", name, dest.adopt(name, expect).await)
 }
 
 async fn delete<'a>(
@@ -292,6 +329,8 @@ async fn each<'a>(
 /// clouds are reached (a Composer environment is looked up in `project` and `region`).
 pub struct Place<'a> {
     pub dir: &'a Path,
+    /// Who syncs (`pipeline/step`): only what it wrote is ever pruned by it.
+    pub owner: &'a str,
     pub project: Option<&'a str>,
     pub region: Option<&'a str>,
     pub impersonate: Option<&'a str>,
@@ -324,11 +363,16 @@ pub async fn open(
 ) -> Result<Box<dyn Destination>, SyncError> {
     let google = || place.connections.google(place.project, place.impersonate);
     match target {
-        DagsTarget::Dir { path } => Ok(Box::new(local::LocalDir::new(place.dir.join(path), path))),
+        DagsTarget::Dir { path } => Ok(Box::new(local::LocalDir::new(
+            place.dir.join(path),
+            path,
+            place.owner,
+        ))),
         DagsTarget::Bucket { bucket, prefix } => Ok(Box::new(gcs::GcsFolder::new(
             google().storage.clone(),
             bucket,
             prefix,
+            place.owner,
         ))),
         DagsTarget::Composer { environment } => {
             let cloud = google();
@@ -349,6 +393,7 @@ pub async fn open(
                 cloud.storage.clone(),
                 &found.bucket,
                 &found.prefix,
+                place.owner,
             )))
         }
     }
@@ -358,10 +403,10 @@ pub async fn open(
 mod tests {
     use super::*;
 
-    fn remote(md5: &str, ours: bool) -> Remote {
+    fn remote(md5: &str, owner: Owner) -> Remote {
         Remote {
             checksum: Checksum::Md5(md5.into()),
-            ours,
+            owner,
             version: Precondition::None,
         }
     }
@@ -374,21 +419,24 @@ mod tests {
             ("c.py".into(), "3".into()),
         ]);
         let remote = BTreeMap::from([
-            ("a.py".into(), remote("1", true)),
-            ("b.py".into(), remote("x", true)),
-            ("old.py".into(), remote("9", true)),
-            ("theirs.py".into(), remote("8", false)),
+            ("a.py".into(), remote("1", Owner::Ours)),
+            ("b.py".into(), remote("x", Owner::Ours)),
+            ("c.py".into(), remote("3", Owner::Unmarked)),
+            ("old.py".into(), remote("9", Owner::Ours)),
+            ("legacy.py".into(), remote("7", Owner::Unmarked)),
+            ("theirs.py".into(), remote("8", Owner::Theirs)),
         ]);
         let d = diff(&local, &remote, Path::new("."), true);
         assert_eq!(
             (d.added, d.changed, d.unchanged),
             (
-                vec!["c.py".to_string()],
+                Vec::<String>::new(),
                 vec!["b.py".to_string()],
-                vec!["a.py".to_string()]
+                vec!["a.py".to_string(), "c.py".to_string()]
             )
         );
-        assert_eq!(d.deleted, vec!["old.py".to_string()]);
+        assert_eq!(d.adopted, ["c.py"], "unchanged and unmarked: adopted");
+        assert_eq!(d.deleted, ["old.py"], "only our own gone file is deleted");
         assert!(
             diff(&local, &remote, Path::new("."), false)
                 .deleted
@@ -404,7 +452,7 @@ mod tests {
         let local = local_files(dir.path()).unwrap();
         let crc = |checksum: String| Remote {
             checksum: Checksum::Crc32c(checksum),
-            ours: true,
+            owner: Owner::Ours,
             version: Precondition::Version(1),
         };
         let remote = BTreeMap::from([
@@ -416,5 +464,102 @@ mod tests {
             (d.unchanged, d.changed),
             (vec!["a.py".into()], vec!["b.py".into()])
         );
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A destination in memory that records its writes in order and refuses some names.
+    #[derive(Default)]
+    struct Recorder {
+        writes: Mutex<Vec<String>>,
+        refused: Vec<&'static str>,
+    }
+
+    #[async_trait::async_trait]
+    impl Destination for Recorder {
+        fn url(&self) -> String {
+            "mem/".into()
+        }
+        async fn list(&self) -> Result<BTreeMap<String, Remote>, SyncError> {
+            Ok(BTreeMap::new())
+        }
+        async fn put(&self, name: &str, _: Vec<u8>, _: Precondition) -> Result<(), SyncError> {
+            if self.refused.contains(&name) {
+                return Err(SyncError::Write {
+                    path: name.into(),
+                    source: std::io::Error::other("refused"),
+                });
+            }
+            self.writes.lock().unwrap().push(name.to_string());
+            Ok(())
+        }
+        async fn delete(&self, _: &str, _: Precondition) -> Result<(), SyncError> {
+            Ok(())
+        }
+        async fn adopt(&self, _: &str, _: Precondition) -> Result<(), SyncError> {
+            Ok(())
+        }
+    }
+
+    fn folder() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            ("a_dag.py", "from airflow import DAG"),
+            ("settings.py", "PROJECT = 'acme'"),
+            ("z_dag.py", "from airflow.sdk import dag"),
+            ("data/seed.csv", "a,b"),
+            ("__pycache__/settings.cpython-311.pyc", "cache"),
+            (".DS_Store", "finder"),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    #[tokio::test]
+    async fn helpers_go_before_dag_files_and_caches_stay_behind() {
+        let dir = folder();
+        let dest = Recorder::default();
+        let req = Request {
+            concurrency: 1,
+            ..Request::new(dir.path())
+        };
+        let d = sync(&dest, &req, |_| {}).await.unwrap();
+        assert_eq!(d.added.len(), 4, "{d:?}");
+        assert_eq!(
+            *dest.writes.lock().unwrap(),
+            ["data/seed.csv", "settings.py", "a_dag.py", "z_dag.py"]
+        );
+    }
+
+    #[tokio::test]
+    async fn no_dag_file_is_written_when_a_helper_fails() {
+        let dir = folder();
+        let dest = Recorder {
+            refused: vec!["settings.py"],
+            ..Recorder::default()
+        };
+        let err = sync(&dest, &Request::new(dir.path()), |_| {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SyncError::Uploads {
+                    failed: 1,
+                    total: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(*dest.writes.lock().unwrap(), ["data/seed.csv"]);
     }
 }
