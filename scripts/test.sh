@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need, then runs formatting, lints and every test.
+# Each phase is announced on stderr; pip and cargo show their progress (on a first run pip
+# installs the Python tools, and cargo checks every dependency for clippy, then builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+phase() { echo "==> $*" >&2; }
+
+phase "Python tools in .venv"
 bash scripts/python-env.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
+phase "PostgreSQL for the alembic tests"
 eval "$(bash scripts/postgres.sh start)"
 trap 'bash scripts/postgres.sh stop "$DAGSHIP_TEST_POSTGRES_DIR"' EXIT
 
+phase "cargo fmt --check"
 cargo fmt --check
-cargo clippy --all-targets --quiet -- -D warnings
+phase "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
 # --all-targets also runs each benchmark once, so benchmarks cannot rot.
+phase "cargo test --all-targets --no-fail-fast"
 cargo test --all-targets --no-fail-fast

@@ -1,5 +1,5 @@
 //! Fidelity against dbt itself: every selector and `--select` expression recorded in
-//! `shared/corpus/expected/*.selections.json` (from `dbt ls`) must match exactly.
+//! `tests/corpus/expected/*.selections.json.gz` (from `dbt ls`) must match exactly.
 
 mod dbt_support;
 
@@ -18,9 +18,8 @@ const PROJECTS: [&str; 3] = [
 ];
 
 fn expected(project: &str) -> Value {
-    let path = dbt_support::corpus_dir().join(format!("expected/{project}.selections.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    let bytes = dbt_support::read(&format!("expected/{project}.selections.json"));
+    serde_json::from_slice(&bytes).unwrap()
 }
 
 fn expected_ids(entry: &Value) -> BTreeSet<String> {
@@ -118,7 +117,7 @@ fn default_selectors_are_found() {
 }
 
 /// Not an assertion: how long loading spellbook and evaluating its selectors takes.
-/// Run `cargo test --release --test corpus -- --nocapture spellbook_timing`.
+/// Run `cargo test --release --test dbt_corpus -- --nocapture spellbook_timing`.
 #[test]
 fn spellbook_timing() {
     let path = dbt_support::corpus_dir().join("spellbook_daily.manifest.json.gz");

@@ -1,8 +1,8 @@
 """Differential oracle: runs dbt-core's own selector (dbt ls semantics) over a corpus
-manifest and records the results as golden data for tests/oracle.rs.
+manifest and records the results as golden data for tests/dbt_oracle.rs.
 
-    python3 -m venv venv && venv/bin/pip install "dbt-core>=1.10,<1.12" dbt-duckdb
-    venv/bin/python tools/dbt_oracle.py /work/shared/corpus tests/data/dbt/oracle
+    bash scripts/python-env.sh requirements.txt   # dbt-core and dbt-duckdb in .venv
+    .venv/bin/python tools/dbt_oracle.py tests/corpus tests/data/dbt/oracle
 
 dbt's `path:` method globs the project directory, which the corpus does not ship; we
 recreate the root project's files the manifest reveals (the same approximation the Rust

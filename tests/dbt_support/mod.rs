@@ -1,4 +1,4 @@
-//! Shared helpers: locating and gunzipping the fidelity corpus.
+//! Shared helpers: locating, reading and gunzipping the fidelity corpus (`tests/corpus/`).
 
 #![allow(dead_code)]
 
@@ -7,22 +7,31 @@ use std::path::{Path, PathBuf};
 
 use dagship::dbt::manifest::Manifest;
 
-/// `$DBT_CORPUS_DIR`, else `shared/corpus` next to this crate or its parents.
+/// `tests/corpus` of this repository; `$DBT_CORPUS_DIR` overrides it, to try another set of
+/// manifests laid out the same way.
 pub fn corpus_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DBT_CORPUS_DIR") {
-        return PathBuf::from(dir);
+    match std::env::var_os("DBT_CORPUS_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus"),
     }
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let found = here
-        .ancestors()
-        .map(|a| a.join("shared/corpus"))
-        .find(|c| c.join("README.md").is_file());
-    found.unwrap_or_else(|| {
+}
+
+/// The bytes of the corpus file `relative` (e.g. `expected/tuva.selections.json`). The
+/// repository keeps large JSON gzipped as `relative.gz`; an override folder may hold either.
+pub fn read(relative: &str) -> Vec<u8> {
+    let plain = corpus_dir().join(relative);
+    if plain.is_file() {
+        return std::fs::read(&plain).unwrap_or_else(|e| panic!("read {}: {e}", plain.display()));
+    }
+    let gz = corpus_dir().join(format!("{relative}.gz"));
+    if !gz.is_file() {
         panic!(
-            "fidelity corpus not found: set DBT_CORPUS_DIR or put shared/corpus beside {}",
-            here.display()
-        )
-    })
+            "corpus file {relative} not found: neither {} nor {} exists",
+            plain.display(),
+            gz.display()
+        );
+    }
+    gunzip(&gz)
 }
 
 pub fn gunzip(path: &Path) -> Vec<u8> {
