@@ -186,9 +186,38 @@ pub struct Generate {
     pub options: Result<Box<crate::dags::DagOptions>, crate::expr::Unrevealed>,
 }
 
+/// Which of Airflow's folders a sync fills (Cloud Composer's bucket layout: `dags/`, and
+/// `plugins/` and `data/` beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Folder {
+    #[default]
+    Dags,
+    Plugins,
+    Data,
+}
+
+impl Folder {
+    /// The folder's name beside `dags/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Folder::Dags => "dags",
+            Folder::Plugins => "plugins",
+            Folder::Data => "data",
+        }
+    }
+
+    fn is_dags(&self) -> bool {
+        *self == Folder::Dags
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Sync {
     pub description: String,
+    /// Which folder of the destination this fills.
+    #[serde(skip_serializing_if = "Folder::is_dags")]
+    pub folder: Folder,
     pub source: Resolved,
     pub target: String,
     /// `None` where the environment has no `dags_target` (refused when the pipeline loads).

@@ -6,10 +6,11 @@ use std::path::Path;
 
 use super::kind::{Live as LiveAt, LiveFuture};
 use super::{Inputs, StepKind, Unplanned};
-use crate::action::{Action, FileDiff, FileList, Live, Sync};
+use crate::action::{Action, FileDiff, FileList, Folder, Live, Sync};
 use crate::cloud::Connections;
 use crate::diagnostic::Diagnostic;
 use crate::exec::{Failure, Job, StepFuture};
+use crate::expr::Resolved;
 use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape};
 use crate::sync::{self, DEFAULT_CONCURRENCY, Diff, Include, Owner, Place, Remote, Request, diff};
@@ -22,6 +23,16 @@ const INPUTS: Record = Record {
             "source",
             Shape::Template,
             "Local folder of DAG files to sync.",
+        ),
+        Field::optional(
+            "plugins",
+            Shape::Template,
+            "Local folder synced to the `plugins/` folder beside the DAG folder (Composer's bucket layout), before the DAG files.",
+        ),
+        Field::optional(
+            "data",
+            Shape::Template,
+            "Local folder synced to the `data/` folder beside the DAG folder, before the DAG files.",
         ),
         Field::optional(
             "prune",
@@ -67,46 +78,17 @@ impl KindSchema for ComposerDags {
 }
 
 impl StepKind for ComposerDags {
+    /// One sync per folder: plugins and data first (DAG files may import from them), then
+    /// the DAG files.
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {
-        let source = inputs.text_or("source", "");
-        let prune = inputs.flag("prune");
-        let env = inputs.environment;
-        let target = match &env.dags_target {
-            Some(t) => t.to_string(),
-            None => "(no dags_target)".to_string(),
-        };
-        let include_hidden = inputs.flag("include_hidden");
-        let files = match source.parts.len() {
-            1 => list_files(
-                &inputs.dir.join(source.to_string()),
-                &source.to_string(),
-                include(include_hidden),
-            ),
-            _ => FileList::unknown(format!("known once {source} is")),
-        };
-        let prune_note = if prune { " (prune)" } else { "" };
-        let concurrency = inputs
-            .text("concurrency")
-            .and_then(|c| c.to_string().parse().ok())
-            .unwrap_or(DEFAULT_CONCURRENCY);
-        let remote = env.dags_target.as_ref().is_some_and(|t| !t.is_local());
-        vec![Action::Sync(Sync {
-            description: format!("sync {source} → {target}{prune_note}"),
-            source,
-            target,
-            provider: env.dags_target.as_ref().and_then(sync::provider),
-            destination: env.dags_target.clone(),
-            prune,
-            owner: format!("{}/{}", inputs.pipeline, inputs.step.id),
-            include_hidden,
-            files,
-            concurrency,
-            project: env.project.clone().filter(|_| remote),
-            region: env.region.clone().filter(|_| remote),
-            impersonate: env.impersonate_service_account.clone().filter(|_| remote),
-            generated_by: None,
-            live: None,
-        })]
+        [
+            (Folder::Plugins, inputs.text("plugins")),
+            (Folder::Data, inputs.text("data")),
+            (Folder::Dags, Some(inputs.text_or("source", ""))),
+        ]
+        .into_iter()
+        .filter_map(|(folder, source)| Some(Action::Sync(sync_of(inputs, folder, source?))))
+        .collect()
     }
 
     fn live<'a>(&'a self, actions: &'a mut [Action], at: &'a LiveAt<'a>) -> LiveFuture<'a> {
@@ -121,19 +103,64 @@ impl StepKind for ComposerDags {
 
     fn execute(&self, job: Job) -> StepFuture {
         Box::pin(async move {
-            let Some(Action::Sync(sync)) = job.actions.first() else {
-                return Err(Failure::of(Unplanned(
-                    "a composer_dags step plans one sync",
-                )));
-            };
-            let work = sync_now(&job, sync);
-            let diff = job.ctx.or_stopped(work).await?;
-            Ok(diff
+            let mut total = Diff::default();
+            for action in &job.actions {
+                let Action::Sync(sync) = action else {
+                    return Err(Failure::of(Unplanned("a composer_dags step plans syncs")));
+                };
+                let work = sync_now(&job, sync);
+                let diff = job.ctx.or_stopped(work).await?;
+                total.add(diff);
+            }
+            Ok(total
                 .counts()
                 .iter()
                 .map(|(k, n)| (k.to_string(), n.to_string()))
                 .collect())
         })
+    }
+}
+
+/// The sync of the local folder `source` into `folder` of the environment's `dags_target`.
+fn sync_of(inputs: &Inputs, folder: Folder, source: Resolved) -> Sync {
+    let prune = inputs.flag("prune");
+    let env = inputs.environment;
+    let target = match &env.dags_target {
+        Some(t) => sync::describe(t, folder),
+        None => "(no dags_target)".to_string(),
+    };
+    let include_hidden = inputs.flag("include_hidden");
+    let files = match source.parts.len() {
+        1 => list_files(
+            &inputs.dir.join(source.to_string()),
+            &source.to_string(),
+            include(include_hidden),
+        ),
+        _ => FileList::unknown(format!("known once {source} is")),
+    };
+    let prune_note = if prune { " (prune)" } else { "" };
+    let concurrency = inputs
+        .text("concurrency")
+        .and_then(|c| c.to_string().parse().ok())
+        .unwrap_or(DEFAULT_CONCURRENCY);
+    let remote = env.dags_target.as_ref().is_some_and(|t| !t.is_local());
+    Sync {
+        description: format!("sync {source} → {target}{prune_note}"),
+        folder,
+        source,
+        target,
+        provider: env.dags_target.as_ref().and_then(sync::provider),
+        destination: env.dags_target.clone(),
+        prune,
+        owner: format!("{}/{}", inputs.pipeline, inputs.step.id),
+        include_hidden,
+        files,
+        concurrency,
+        project: env.project.clone().filter(|_| remote),
+        region: env.region.clone().filter(|_| remote),
+        impersonate: env.impersonate_service_account.clone().filter(|_| remote),
+        generated_by: None,
+        live: None,
     }
 }
 
@@ -163,7 +190,7 @@ async fn sync_now(job: &Job, sync: &Sync) -> Result<Diff, Failure> {
     let Some(target) = &sync.destination else {
         return Err(Failure::of(Unplanned("no `dags_target` here")));
     };
-    let dest = sync::open(target, &place(sync, dir, &job.connections))
+    let dest = sync::open(target, sync.folder, &place(sync, dir, &job.connections))
         .await
         .map_err(Failure::of)?;
     // A local folder is quick: what changed says enough. A bucket takes a while.
@@ -291,7 +318,7 @@ async fn live(sync: &Sync, at: &LiveAt<'_>) -> Live<FileDiff> {
         Ok(w) => w,
         Err(reason) => return Live::unknown(reason),
     };
-    let dest = match sync::open(target, &place).await {
+    let dest = match sync::open(target, sync.folder, &place).await {
         Ok(d) => d,
         Err(e) => return Live::unknown(crate::error_chain::ErrorChain(&e).to_string()),
     };

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use futures_util::{StreamExt, stream};
 
+use crate::action::Folder;
 use crate::checksum::crc32c_b64;
 pub use crate::checksum::md5_hex;
 use crate::cloud::{Connections, Provider};
@@ -136,6 +137,15 @@ pub struct Diff {
 }
 
 impl Diff {
+    /// Adds another sync's changes (one step syncing several folders).
+    pub fn add(&mut self, other: Diff) {
+        self.added.extend(other.added);
+        self.changed.extend(other.changed);
+        self.deleted.extend(other.deleted);
+        self.unchanged.extend(other.unchanged);
+        self.adopted.extend(other.adopted);
+    }
+
     pub fn counts(&self) -> [(&'static str, usize); 4] {
         [
             ("added", self.added.len()),
@@ -346,6 +356,39 @@ pub fn provider(target: &DagsTarget) -> Option<Provider> {
     }
 }
 
+/// Where `folder` is, given the DAG folder `dags` (a path or an object prefix): the DAG folder
+/// itself, or the folder of that name beside it (`a/dags/` → `a/plugins/`).
+pub fn beside(dags: &str, folder: Folder) -> String {
+    if folder == Folder::Dags {
+        return dags.to_string();
+    }
+    let trimmed = dags.trim_end_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((parent, _)) => format!("{parent}/{}", folder.name()),
+        None if trimmed.is_empty() => folder.name().to_string(),
+        None => folder.name().to_string(),
+    }
+}
+
+/// How a plan names the destination of `folder` for `target`.
+pub fn describe(target: &DagsTarget, folder: Folder) -> String {
+    match (target, folder) {
+        (_, Folder::Dags) => target.to_string(),
+        (DagsTarget::Dir { path }, _) => beside(path, folder),
+        (DagsTarget::Bucket { bucket, prefix }, _) => {
+            let at = DagsTarget::Bucket {
+                bucket: bucket.clone(),
+                prefix: format!("{}/", beside(prefix, folder)),
+            };
+            at.to_string()
+        }
+        (DagsTarget::Composer { environment }, _) => format!(
+            "the {} folder of Composer environment `{environment}`",
+            folder.name()
+        ),
+    }
+}
+
 /// Why `target` cannot be reached from `place` for want of credentials, if it cannot.
 pub fn credentials_problem(target: &DagsTarget, place: &Place<'_>) -> Option<String> {
     match provider(target)? {
@@ -356,22 +399,24 @@ pub fn credentials_problem(target: &DagsTarget, place: &Place<'_>) -> Option<Str
     }
 }
 
-/// The destination `target` names, looking a Composer environment's bucket up when it is one.
+/// The folder `target` names for `folder` (Airflow's `dags/`, or `plugins/` or `data/`
+/// beside it), looking a Composer environment's bucket up when it is one.
 pub async fn open(
     target: &DagsTarget,
+    folder: Folder,
     place: &Place<'_>,
 ) -> Result<Box<dyn Destination>, SyncError> {
     let google = || place.connections.google(place.project, place.impersonate);
     match target {
-        DagsTarget::Dir { path } => Ok(Box::new(local::LocalDir::new(
-            place.dir.join(path),
-            path,
-            place.owner,
-        ))),
+        DagsTarget::Dir { path } => {
+            let path = beside(path, folder);
+            let root = place.dir.join(&path);
+            Ok(Box::new(local::LocalDir::new(root, &path, place.owner)))
+        }
         DagsTarget::Bucket { bucket, prefix } => Ok(Box::new(gcs::GcsFolder::new(
             google().storage.clone(),
             bucket,
-            prefix,
+            &beside(prefix, folder),
             place.owner,
         ))),
         DagsTarget::Composer { environment } => {
@@ -392,7 +437,7 @@ pub async fn open(
             Ok(Box::new(gcs::GcsFolder::new(
                 cloud.storage.clone(),
                 &found.bucket,
-                &found.prefix,
+                &beside(&found.prefix, folder),
                 place.owner,
             )))
         }
