@@ -6,7 +6,7 @@ use std::path::Path;
 use indexmap::IndexMap;
 
 use super::{Inputs, Outputs, StepKind};
-use crate::dags::{self, DagOptions, Executor, ExtraKind, ExtraTask, TestsMode};
+use crate::dags::{self, DagOptions, ExtraKind, ExtraTask, Operator, OperatorSettings, TestsMode};
 use crate::dbt::selectors_file::SelectorsFile;
 use crate::diagnostic::Diagnostic;
 use crate::expr::{Resolved, Template};
@@ -296,15 +296,7 @@ fn generate(
 
 /// One line for the plan: the choices that shape the DAGs.
 fn summary(o: &DagOptions) -> String {
-    let executor = match &o.executor {
-        Executor::Bash { .. } => "executor bash".to_string(),
-        Executor::CloudRunJob {
-            project,
-            region,
-            job,
-            ..
-        } => format!("executor cloud_run_job (job {job} in {project}/{region})"),
-    };
+    let executor = format!("executor {}", o.operator.dbt_operator().describe());
     let tests = match o.tests {
         TestsMode::AfterEach => "tests after each unit",
         TestsMode::Build => "tests in dbt build",
@@ -318,19 +310,20 @@ fn summary(o: &DagOptions) -> String {
 fn options(inputs: &Inputs) -> Result<DagOptions, String> {
     let text = |name: &str| inputs.text(name).map(|r| r.reveal()).transpose();
     let defaults = DagOptions::default();
-    let executor = match inputs.text("executor").map(|r| r.to_string()).as_deref() {
-        Some("cloud_run_job") => Executor::CloudRunJob {
-            project: inputs.text_or_env("project").reveal()?,
-            region: inputs.text_or_env("region").reveal()?,
-            job: text("job")?.unwrap_or_default(),
-            project_dir: text("project_dir")?,
-            profiles_dir: text("profiles_dir")?,
-        },
-        _ => Executor::Bash {
-            project_dir: text("project_dir")?,
-            profiles_dir: text("profiles_dir")?,
-        },
+    /// An operator's settings from the inputs named after them, else from the
+    /// environment's field of that name (`project`, `region`); a missing one is empty,
+    /// which `check` reported and `DagOptions::check` refuses.
+    struct Settings<'a, 'b>(&'a Inputs<'b>);
+    impl OperatorSettings for Settings<'_, '_> {
+        fn required(&self, _operator: &str, name: &str) -> Result<String, String> {
+            self.0.text_or_env(name).reveal()
+        }
+    }
+    let operator = match inputs.text("executor") {
+        Some(name) => Operator::from_settings(&name.to_string(), &Settings(inputs))?,
+        None => Operator::default(),
     };
+    let (project_dir, profiles_dir) = (text("project_dir")?, text("profiles_dir")?);
     let schedules = inputs
         .map("schedules")
         .into_iter()
@@ -343,7 +336,9 @@ fn options(inputs: &Inputs) -> Result<DagOptions, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let number = |name: &str| text(name).map(|v| v.and_then(|v| v.parse::<u64>().ok()));
     Ok(DagOptions {
-        executor,
+        operator,
+        project_dir,
+        profiles_dir,
         target: text("target")?,
         tests: text("tests")?
             .as_deref()
