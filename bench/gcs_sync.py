@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Benchmark: syncing 1,000 DAG files to Cloud Storage (fake-gcs-server, local).
 
-Measures, in one run and on one server:
-  * dagship's first sync (`dagship run`, a `composer_dags` step to a bucket) against a
-    sequential upload loop with Google's Python client (`google-cloud-storage`), the way
-    hand-written deploy scripts usually do it (target: dagship >= 10x faster). Twice: on
-    localhost as it is, where an upload costs about a millisecond and both sides are bound by
-    the CPU the server shares with them, and with a round trip added to every request (20 ms by
-    default; writes to Cloud Storage take longer than that), which is what a deploy waits on;
-  * the requests of a re-sync when nothing changed (target: list calls only), counted by a
-    small proxy in front of the server.
+Measures, in one run and on one server, the runs alternating (baseline, dagship, baseline, ...)
+and each figure the median of `--rounds`:
+  * dagship's first sync (`dagship run`, a `composer_dags` step to a bucket) against two
+    `gcloud storage rsync`-like baselines with Google's Python client (`google-cloud-storage`):
+    a sequential upload loop, the way hand-written deploy scripts usually do it (target:
+    dagship >= 10x faster), and the same with a pool of 16 threads. Twice: on localhost as it
+    is, where an upload costs about a millisecond and every side is bound by the CPU the server
+    shares with them, and with a round trip added to every request (20 ms by default; writes to
+    Cloud Storage take longer than that), which is what a deploy waits on;
+  * a re-sync when nothing changed (target: under 1 s, list calls only, no upload) and one
+    after 10 files changed (10 uploads), their requests counted by a small proxy in front of
+    the server.
 
 Needs the project venv (`bash scripts/python-env.sh`) and a dagship binary:
     cargo build --release && .venv/bin/python bench/gcs_sync.py
@@ -131,17 +134,39 @@ def make_dags(folder, count):
             f.write(text)
 
 
-def python_sequential(url, bucket, folder):
+def python_client(url):
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
-    client = storage.Client(project="bench", credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": url})
-    target = client.bucket(bucket)
+    return storage.Client(project="bench", credentials=AnonymousCredentials(),
+                          client_options={"api_endpoint": url})
+
+
+def python_sequential(url, bucket, folder):
+    target = python_client(url).bucket(bucket)
     names = sorted(os.listdir(folder))
     started = time.perf_counter()
     for name in names:
         target.blob(f"dags/{name}").upload_from_filename(os.path.join(folder, name))
+    return time.perf_counter() - started
+
+
+def python_pool(url, bucket, folder, threads=16):
+    """The same uploads from 16 threads, one client each (what `gcloud storage rsync` does in
+    parallel, without its checksum listing)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+
+    def upload(name):
+        if not hasattr(local, "bucket"):
+            local.bucket = python_client(url).bucket(bucket)
+        local.bucket.blob(f"dags/{name}").upload_from_filename(os.path.join(folder, name))
+
+    names = sorted(os.listdir(folder))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(upload, names))
     return time.perf_counter() - started
 
 
@@ -162,9 +187,50 @@ def dagship_sync(binary, workdir, storage_url, bucket):
     return elapsed, finished["outputs"]
 
 
+def median(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def first_syncs(args, work, url, port, latency, tag):
+    """Alternating first syncs into fresh buckets: median seconds of each side."""
+    dags = os.path.join(work, "dags")
+    proxy = start_proxy(port, latency) if latency else None
+    via = f"http://127.0.0.1:{proxy.server_address[1]}" if proxy else url
+    times = {"sequential": [], "pool": [], "dagship": []}
+    for r in range(args.rounds):
+        for side in times:
+            bucket = f"{side}-{tag}-{r}"
+            create_bucket(url, bucket)
+            if side == "sequential":
+                times[side].append(python_sequential(via, bucket, dags))
+            elif side == "pool":
+                times[side].append(python_pool(via, bucket, dags))
+            else:
+                elapsed, outputs = dagship_sync(args.dagship, work, via, bucket)
+                assert outputs["added"] == str(args.files), outputs
+                times[side].append(elapsed)
+    if proxy:
+        proxy.shutdown()
+    return {side: median(t) for side, t in times.items()}
+
+
+def resync(args, work, port, bucket):
+    """A sync into a bucket dagship filled already: seconds, list requests, other requests."""
+    proxy = start_proxy(port, 0.0)
+    via = f"http://127.0.0.1:{proxy.server_address[1]}"
+    elapsed, outputs = dagship_sync(args.dagship, work, via, bucket)
+    lists = [r for r in proxy.requests if r.startswith("GET /storage/v1/b/") and "/o?" in r]
+    uploads = [r for r in proxy.requests if r.startswith("POST /upload/")]
+    others = [r for r in proxy.requests if r not in lists and r not in uploads]
+    proxy.shutdown()
+    return elapsed, outputs, len(lists), len(uploads), others
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-ms", type=float, default=20,
                         help="round trip added to every request in the second comparison")
     target_dir = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -176,44 +242,39 @@ def main():
     proc, url = start_fake_gcs()
     work = tempfile.mkdtemp(prefix="dagship-bench-")
     try:
-        make_dags(os.path.join(work, "dags"), args.files)
-        size = sum(os.path.getsize(os.path.join(work, "dags", n)) for n in os.listdir(os.path.join(work, "dags")))
-        port = int(url.rsplit(":", 1)[1])
         dags = os.path.join(work, "dags")
-        rows = []
-        for label, latency in [("localhost, straight to the server", None),
-                               (f"{args.latency_ms:g} ms added to every request (a proxy)", args.latency_ms / 1000)]:
-            proxy = start_proxy(port, latency) if latency else None
-            via = f"http://127.0.0.1:{proxy.server_address[1]}" if proxy else url
-            tag = "slow" if latency else "fast"
-            create_bucket(url, f"python-{tag}")
-            create_bucket(url, f"dagship-{tag}")
-            py = python_sequential(via, f"python-{tag}", dags)
-            first, outputs = dagship_sync(args.dagship, work, via, f"dagship-{tag}")
-            assert outputs["added"] == str(args.files), outputs
-            if proxy:
-                proxy.shutdown()
-            rows.append((label, py, first))
-
-        proxy = start_proxy(port, 0.0)
-        via = f"http://127.0.0.1:{proxy.server_address[1]}"
-        again, outputs = dagship_sync(args.dagship, work, via, "dagship-fast")
-        assert outputs["unchanged"] == str(args.files), outputs
-        lists = [r for r in proxy.requests if r.startswith("GET /storage/v1/b/") and "/o?" in r]
-        others = [r for r in proxy.requests if r not in lists]
-        proxy.shutdown()
-
-        print(f"files: {args.files} DAG files, {size / 1e6:.1f} MB; server: fake-gcs-server (memory), 127.0.0.1")
+        make_dags(dags, args.files)
+        size = sum(os.path.getsize(os.path.join(dags, n)) for n in os.listdir(dags))
+        port = int(url.rsplit(":", 1)[1])
+        print(f"files: {args.files} DAG files, {size / 1e6:.1f} MB; server: fake-gcs-server (memory), "
+              f"127.0.0.1; medians of {args.rounds} alternating rounds; {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.2f} at the start")
         print(f"dagship binary: {args.dagship}")
-        for label, py, first in rows:
-            print(f"{label}:")
-            print(f"  python google-cloud-storage, sequential upload loop: {py:7.2f} s")
-            print(f"  dagship first sync (whole `dagship run`, 16 at once): {first:7.2f} s")
-            print(f"  speed-up: {py / first:.1f}x (target >= 10x)")
-        print(f"unchanged re-sync: {again:.2f} s, {len(proxy.requests)} requests: "
-              f"{len(lists)} list, {len(others)} other (target: list calls only)")
+        for label, latency, tag in [("localhost, straight to the server", None, "fast"),
+                                    (f"{args.latency_ms:g} ms added to every request (a proxy)",
+                                     args.latency_ms / 1000, "slow")]:
+            t = first_syncs(args, work, url, port, latency, tag)
+            print(f"{label}, first sync:")
+            print(f"  python google-cloud-storage, sequential upload loop: {t['sequential']:7.2f} s")
+            print(f"  python google-cloud-storage, 16 threads:             {t['pool']:7.2f} s")
+            print(f"  dagship (whole `dagship run`, 16 at once):           {t['dagship']:7.2f} s")
+            print(f"  speed-up: {t['sequential'] / t['dagship']:.1f}x the sequential loop (target >= 10x), "
+                  f"{t['pool'] / t['dagship']:.1f}x the pool")
+
+        bucket = "dagship-fast-0"
+        again, outputs, lists, uploads, others = resync(args, work, port, bucket)
+        assert outputs["unchanged"] == str(args.files), outputs
+        print(f"unchanged re-sync: {again:.2f} s (target < 1 s), {lists} list calls, {uploads} uploads, "
+              f"{len(others)} other requests (target: list calls only)")
         for r in others:
             print(f"  other: {r}")
+        for i in range(10):
+            with open(os.path.join(dags, f"dbt_{i:04d}.py"), "a") as f:
+                f.write("# changed\n")
+        changed, outputs, lists, uploads, others = resync(args, work, port, bucket)
+        assert outputs["changed"] == "10", outputs
+        print(f"10 files changed: {changed:.2f} s, {lists} list calls, {uploads} uploads, "
+              f"{len(others)} other requests")
     finally:
         proc.kill()
         shutil.rmtree(work, ignore_errors=True)

@@ -183,7 +183,7 @@ pub struct Generate {
     /// The generator's settings from the step's other inputs (the description sums them
     /// up), or why they are not known yet.
     #[serde(skip)]
-    pub options: Result<Box<crate::dags::DagOptions>, crate::expr::Unrevealed>,
+    pub options: Result<Box<crate::dags::DagOptions>, crate::dags::OperatorError>,
 }
 
 /// Which of Airflow's folders a sync fills (Cloud Composer's bucket layout: `dags/`, and

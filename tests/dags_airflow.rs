@@ -6,7 +6,7 @@
 //! Projects: the example warehouse (compiled with the venv's dbt), the fidelity corpus
 //! (real manifests with packages, ephemeral models, versioned models, relationship tests)
 //! and a small synthetic manifest (`bench/gen_manifest.py`: shared names across packages,
-//! `meta.dagship` settings). Both executors; every `tests` mode.
+//! `meta.dagship` settings). Both operators; every `tests` mode.
 
 mod dbt_support;
 mod example_dbt;
@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dagship::dags::{self, DagOptions, Executor, ExtraKind, ExtraTask, LoadedManifest, TestsMode};
+use dagship::dags::{
+    self, Bash, CloudRunJob, DagOptions, ExtraKind, ExtraTask, LoadedManifest, Operator, TestsMode,
+};
 use dagship::dbt::manifest::{Manifest, Node, ResourceType};
 use dagship::dbt::select::{EvalOptions, IndirectSelection, select_expression_with};
 use dagship::dbt::selectors_file::SelectorsFile;
@@ -43,20 +45,24 @@ fn load(path: &Path) -> LoadedManifest {
     dags::load_manifest(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn cloud_run() -> Executor {
-    Executor::CloudRunJob {
-        project: "acme-data-prod".into(),
-        region: "europe-west1".into(),
-        job: "dbt-runner".into(),
+fn cloud_run() -> DagOptions {
+    DagOptions {
+        operator: Operator::CloudRunJob(CloudRunJob {
+            project: "acme-data-prod".into(),
+            region: "europe-west1".into(),
+            job: "dbt-runner".into(),
+        }),
         project_dir: Some("/dbt".into()),
-        profiles_dir: None,
+        ..DagOptions::default()
     }
 }
 
-fn bash(dir: &str) -> Executor {
-    Executor::Bash {
+fn bash(dir: &str) -> DagOptions {
+    DagOptions {
+        operator: Operator::Bash(Bash),
         project_dir: Some(dir.into()),
         profiles_dir: Some(dir.into()),
+        ..DagOptions::default()
     }
 }
 
@@ -95,7 +101,7 @@ fn airflow_view(root: &Path, cases: &[Case]) -> Value {
 }
 
 #[test]
-fn example_warehouse_loads_in_airflow_with_every_executor_and_tests_mode() {
+fn example_warehouse_loads_in_airflow_with_every_operator_and_tests_mode() {
     let manifest = example_dbt::example_manifest("dags_airflow");
     let selectors = || Some(SelectorsFile::from_path(&example_dbt::example_selectors()).unwrap());
     let mut cases = vec![
@@ -105,14 +111,13 @@ fn example_warehouse_loads_in_airflow_with_every_executor_and_tests_mode() {
             loaded: load(manifest),
             selectors: selectors(),
             options: DagOptions {
-                executor: bash("/opt/airflow/dbt"),
                 target: Some("local".into()),
                 source_freshness: true,
                 schedules: [("daily".to_string(), "0 5 * * *".to_string())].into(),
                 pool: Some("dbt".into()),
                 before: vec![bash_task("sync_raw", "echo sync {{ ds }}")],
                 after: vec![bash_task("notify", "echo done")],
-                ..DagOptions::default()
+                ..bash("/opt/airflow/dbt")
             },
         },
         Case {
@@ -121,10 +126,9 @@ fn example_warehouse_loads_in_airflow_with_every_executor_and_tests_mode() {
             loaded: load(manifest),
             selectors: selectors(),
             options: DagOptions {
-                executor: cloud_run(),
                 target: Some("prod".into()),
                 tests: TestsMode::Build,
-                ..DagOptions::default()
+                ..cloud_run()
             },
         },
         Case {
@@ -133,9 +137,8 @@ fn example_warehouse_loads_in_airflow_with_every_executor_and_tests_mode() {
             loaded: load(manifest),
             selectors: None,
             options: DagOptions {
-                executor: cloud_run(),
                 tests: TestsMode::None,
-                ..DagOptions::default()
+                ..cloud_run()
             },
         },
     ];
@@ -203,10 +206,7 @@ fn corpus_and_synthetic_manifests_load_in_airflow() {
             folder: PathBuf::new(),
             loaded: corpus(project),
             selectors: Some(corpus_selectors(project)),
-            options: DagOptions {
-                executor: bash("/dbt"),
-                ..DagOptions::default()
-            },
+            options: bash("/dbt"),
         });
     }
     for project in ["jaffle_shop", "tuva_integration_tests"] {
@@ -215,10 +215,7 @@ fn corpus_and_synthetic_manifests_load_in_airflow() {
             folder: PathBuf::new(),
             loaded: corpus(project),
             selectors: None,
-            options: DagOptions {
-                executor: cloud_run(),
-                ..DagOptions::default()
-            },
+            options: cloud_run(),
         });
     }
     cases.push(Case {
@@ -226,10 +223,7 @@ fn corpus_and_synthetic_manifests_load_in_airflow() {
         folder: PathBuf::new(),
         loaded: load(&synthetic),
         selectors: None,
-        options: DagOptions {
-            executor: bash("/dbt"),
-            ..DagOptions::default()
-        },
+        options: bash("/dbt"),
     });
     generate(root.path(), &mut cases);
     let view = airflow_view(root.path(), &cases);

@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use dagship::dags::{self, DagOptions, Executor, ExtraKind, ExtraTask, LoadedManifest};
+use dagship::dags::{
+    self, Bash, CloudRunJob, DagOptions, ExtraKind, ExtraTask, LoadedManifest, Operator,
+};
 use dagship::dbt::manifest::{Manifest, ResourceType};
 use dagship::dbt::select::{EvalOptions, IndirectSelection, select_expression_with};
 use dagship::dbt::selectors_file::SelectorsFile;
@@ -152,22 +154,18 @@ fn selectors_yaml(case: &Case) -> String {
 }
 
 fn options(case: &Case) -> DagOptions {
-    let executor = if case.cloud_run {
-        Executor::CloudRunJob {
+    let operator = if case.cloud_run {
+        Operator::CloudRunJob(CloudRunJob {
             project: format!("p{}", case.tag),
             region: format!("r{}", case.target),
             job: format!("j{}", case.command),
-            project_dir: Some(case.project_dir.clone()),
-            profiles_dir: None,
-        }
+        })
     } else {
-        Executor::Bash {
-            project_dir: Some(case.project_dir.clone()),
-            profiles_dir: None,
-        }
+        Operator::Bash(Bash)
     };
     DagOptions {
-        executor,
+        operator,
+        project_dir: Some(case.project_dir.clone()),
         target: Some(case.target.clone()),
         tags: vec![case.tag.clone(), "dbt".into()],
         pool: Some(case.tag.clone()),

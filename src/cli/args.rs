@@ -184,8 +184,8 @@ pub struct DagsArgs {
     pub list: bool,
 
     /// How tasks run dbt.
-    #[arg(long, value_enum, default_value_t = DagsExecutor::Bash)]
-    pub executor: DagsExecutor,
+    #[arg(long, value_enum, default_value_t = DagsOperator::Bash)]
+    pub executor: DagsOperator,
 
     /// Where dbt tests run: a `test` task after each unit's `run`, inside `dbt build`, or not at all.
     #[arg(long, value_enum, default_value_t = DagsTests::AfterEach)]
@@ -260,8 +260,9 @@ pub struct DagsArgs {
     pub after: Vec<(String, String)>,
 }
 
+/// The Airflow operator of the dbt tasks, by its name in `dags::Operator::NAMES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DagsExecutor {
+pub enum DagsOperator {
     Bash,
     #[value(name = "cloud_run_job")]
     CloudRunJob,

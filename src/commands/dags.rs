@@ -2,10 +2,14 @@
 //! DAG files from a dbt manifest, without a pipeline file (the `airflow_dags` step runs the
 //! same code).
 
+use clap::ValueEnum;
 use indexmap::IndexMap;
 
-use crate::cli::args::{DagsArgs, DagsExecutor, DagsTests, Output};
-use crate::dags::{self, DagOptions, DagsError, Executor, ExtraKind, ExtraTask, TestsMode};
+use crate::cli::args::{DagsArgs, DagsTests, Output};
+use crate::dags::{
+    self, DagOptions, DagsError, ExtraKind, ExtraTask, Operator, OperatorError, OperatorSettings,
+    TestsMode,
+};
 use crate::dbt::selectors_file::SelectorsFile;
 use crate::error::{Error, ExitCode};
 
@@ -61,26 +65,10 @@ pub(crate) fn run(args: &DagsArgs, output: &Output) -> Result<ExitCode, Error> {
 }
 
 fn options(args: &DagsArgs) -> Result<DagOptions, DagsError> {
-    let executor = match args.executor {
-        DagsExecutor::Bash => Executor::Bash {
-            project_dir: args.project_dir.clone(),
-            profiles_dir: args.profiles_dir.clone(),
-        },
-        DagsExecutor::CloudRunJob => {
-            let need = |value: &Option<String>, flag: &str| {
-                value.clone().ok_or_else(|| {
-                    DagsError::Options(format!("`--executor cloud_run_job` needs `{flag}`"))
-                })
-            };
-            Executor::CloudRunJob {
-                project: need(&args.project, "--project")?,
-                region: need(&args.region, "--region")?,
-                job: need(&args.job, "--job")?,
-                project_dir: args.project_dir.clone(),
-                profiles_dir: args.profiles_dir.clone(),
-            }
-        }
-    };
+    let value = args.executor.to_possible_value();
+    let name = value.as_ref().map_or("", |v| v.get_name());
+    let operator = Operator::from_settings(name, &Flags(args))
+        .map_err(|e| DagsError::Options(e.to_string()))?;
     let extra = |list: &[(String, String)]| -> Vec<ExtraTask> {
         list.iter()
             .map(|(id, command)| ExtraTask {
@@ -95,7 +83,9 @@ fn options(args: &DagsArgs) -> Result<DagOptions, DagsError> {
         schedules.insert(name.clone(), cron.clone());
     }
     Ok(DagOptions {
-        executor,
+        operator,
+        project_dir: args.project_dir.clone(),
+        profiles_dir: args.profiles_dir.clone(),
         target: args.target.clone(),
         tests: match args.tests {
             DagsTests::AfterEach => TestsMode::AfterEach,
@@ -118,4 +108,52 @@ fn options(args: &DagsArgs) -> Result<DagOptions, DagsError> {
         before: extra(&args.before),
         after: extra(&args.after),
     })
+}
+
+/// An operator's settings from the flags named after them.
+struct Flags<'a>(&'a DagsArgs);
+
+impl OperatorSettings for Flags<'_> {
+    fn required(
+        &self,
+        operator: &'static str,
+        name: &'static str,
+    ) -> Result<String, OperatorError> {
+        let value = match name {
+            "project" => &self.0.project,
+            "region" => &self.0.region,
+            "job" => &self.0.job,
+            // A setting without a flag yet: the flag is part of adding its operator.
+            _ => &None,
+        };
+        value.clone().ok_or_else(|| OperatorError::Missing {
+            operator,
+            flag: format!("--{name}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::DagsOperator;
+    use crate::shape::Shape;
+
+    /// `--executor` and the step's `executor:` offer exactly the operators there are.
+    #[test]
+    fn every_operator_is_offered_by_the_flag_and_the_step() {
+        let flag: Vec<String> = DagsOperator::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|v| v.get_name().to_string())
+            .collect();
+        assert_eq!(flag, Operator::NAMES);
+        use crate::pipeline::Catalog;
+        let step = crate::steps::Kinds.kind("airflow_dags").expect("a step kind");
+        let field = step.inputs().fields.iter().find(|f| f.name == "executor");
+        match field.map(|f| &f.shape) {
+            Some(Shape::Enum(names)) => assert_eq!(names, &Operator::NAMES),
+            other => panic!("the step's `executor` is {other:?}"),
+        }
+    }
 }

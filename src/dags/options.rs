@@ -3,28 +3,8 @@
 
 use indexmap::IndexMap;
 
+use crate::dags::operator::Operator;
 use crate::dags::python;
-
-/// How a task runs dbt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Executor {
-    /// `BashOperator` running `dbt` on the Airflow worker.
-    Bash {
-        /// `--project-dir` as the workers see it.
-        project_dir: Option<String>,
-        /// `--profiles-dir`.
-        profiles_dir: Option<String>,
-    },
-    /// `CloudRunExecuteJobOperator` (google provider), deferrable, running the job with
-    /// the dbt arguments as container argument overrides.
-    CloudRunJob {
-        project: String,
-        region: String,
-        job: String,
-        project_dir: Option<String>,
-        profiles_dir: Option<String>,
-    },
-}
 
 /// Where dbt tests run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,7 +50,11 @@ pub enum ExtraKind {
 /// Everything but the manifest and the selectors.
 #[derive(Debug, Clone)]
 pub struct DagOptions {
-    pub executor: Executor,
+    pub operator: Operator,
+    /// `--project-dir` of every dbt command, as the workers (or the job's container) see it.
+    pub project_dir: Option<String>,
+    /// `--profiles-dir` of every dbt command.
+    pub profiles_dir: Option<String>,
     /// `--target` of every dbt command.
     pub target: Option<String>,
     pub tests: TestsMode,
@@ -96,10 +80,9 @@ pub struct DagOptions {
 impl Default for DagOptions {
     fn default() -> Self {
         DagOptions {
-            executor: Executor::Bash {
-                project_dir: None,
-                profiles_dir: None,
-            },
+            operator: Operator::default(),
+            project_dir: None,
+            profiles_dir: None,
             target: None,
             tests: TestsMode::AfterEach,
             schedules: IndexMap::new(),
@@ -171,20 +154,7 @@ impl DagOptions {
                 }
             }
         }
-        if let Executor::CloudRunJob {
-            project,
-            region,
-            job,
-            ..
-        } = &self.executor
-        {
-            for (what, value) in [("project", project), ("region", region), ("job", job)] {
-                if value.trim().is_empty() {
-                    return Err(format!("executor `cloud_run_job` needs a {what}"));
-                }
-            }
-        }
-        Ok(())
+        self.operator.dbt_operator().check()
     }
 }
 
@@ -256,5 +226,15 @@ mod tests {
             kind: ExtraKind::Bash("true".into()),
         });
         assert!(o.check().unwrap_err().contains("task id `a/b`"));
+        o.before.clear();
+        o.operator = Operator::CloudRunJob(crate::dags::CloudRunJob {
+            project: "p".into(),
+            region: "r".into(),
+            job: String::new(),
+        });
+        assert_eq!(
+            o.check().unwrap_err(),
+            "executor `cloud_run_job` needs a job"
+        );
     }
 }

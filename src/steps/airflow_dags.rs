@@ -8,7 +8,9 @@ use indexmap::IndexMap;
 use super::{Inputs, StepKind};
 use crate::action::{Action, FileList, Generate};
 use crate::dags::naming::dag_file_name;
-use crate::dags::{self, DagOptions, Executor, ExtraKind, ExtraTask, TestsMode};
+use crate::dags::{
+    self, DagOptions, ExtraKind, ExtraTask, Operator, OperatorError, OperatorSettings, TestsMode,
+};
 use crate::dbt::selectors_file::SelectorsFile;
 use crate::diagnostic::Diagnostic;
 use crate::exec::{Failure, Job, StepContext, StepError, StepFuture};
@@ -227,7 +229,7 @@ impl StepKind for AirflowDags {
                 let manifest = dir.join(g.manifest.reveal()?);
                 let selectors = g.selectors.as_ref().map(Resolved::reveal).transpose()?;
                 let out = g.out.reveal()?;
-                let options = g.options.clone()?;
+                let options = g.options.clone().map_err(Failure::of)?;
                 let ctx = job.ctx.clone();
                 let selectors = selectors.map(|s| dir.join(s));
                 // Files are named in the log as the pipeline names the folder.
@@ -291,15 +293,7 @@ fn generate(
 
 /// One line for the plan: the choices that shape the DAGs.
 fn summary(o: &DagOptions) -> String {
-    let executor = match &o.executor {
-        Executor::Bash { .. } => "executor bash".to_string(),
-        Executor::CloudRunJob {
-            project,
-            region,
-            job,
-            ..
-        } => format!("executor cloud_run_job (job {job} in {project}/{region})"),
-    };
+    let executor = format!("executor {}", o.operator.dbt_operator().describe());
     let tests = match o.tests {
         TestsMode::AfterEach => "tests after each unit",
         TestsMode::Build => "tests in dbt build",
@@ -310,22 +304,23 @@ fn summary(o: &DagOptions) -> String {
 
 /// The generator's options from the step's inputs; an error when a value is not known yet
 /// (the step is planned again, with upstream outputs, when it starts).
-fn options(inputs: &Inputs) -> Result<DagOptions, Unrevealed> {
+fn options(inputs: &Inputs) -> Result<DagOptions, OperatorError> {
     let text = |name: &str| inputs.text(name).map(|r| r.reveal()).transpose();
     let defaults = DagOptions::default();
-    let executor = match inputs.text("executor").map(|r| r.to_string()).as_deref() {
-        Some("cloud_run_job") => Executor::CloudRunJob {
-            project: inputs.text_or_env("project").reveal()?,
-            region: inputs.text_or_env("region").reveal()?,
-            job: text("job")?.unwrap_or_default(),
-            project_dir: text("project_dir")?,
-            profiles_dir: text("profiles_dir")?,
-        },
-        _ => Executor::Bash {
-            project_dir: text("project_dir")?,
-            profiles_dir: text("profiles_dir")?,
-        },
+    /// An operator's settings from the inputs named after them, else from the
+    /// environment's field of that name (`project`, `region`); a missing one is empty,
+    /// which `check` reported and `DagOptions::check` refuses.
+    struct Settings<'a, 'b>(&'a Inputs<'b>);
+    impl OperatorSettings for Settings<'_, '_> {
+        fn required(&self, _: &'static str, name: &'static str) -> Result<String, OperatorError> {
+            Ok(self.0.text_or_env(name).reveal()?)
+        }
+    }
+    let operator = match inputs.text("executor") {
+        Some(name) => Operator::from_settings(&name.to_string(), &Settings(inputs))?,
+        None => Operator::default(),
     };
+    let (project_dir, profiles_dir) = (text("project_dir")?, text("profiles_dir")?);
     let schedules = inputs
         .map("schedules")
         .into_iter()
@@ -338,7 +333,9 @@ fn options(inputs: &Inputs) -> Result<DagOptions, Unrevealed> {
         .collect::<Result<Vec<_>, _>>()?;
     let number = |name: &str| text(name).map(|v| v.and_then(|v| v.parse::<u64>().ok()));
     Ok(DagOptions {
-        executor,
+        operator,
+        project_dir,
+        profiles_dir,
         target: text("target")?,
         tests: text("tests")?
             .as_deref()

@@ -1,0 +1,185 @@
+//! The Airflow operator that runs the dbt commands of a DAG's tasks: a closed set, parsed
+//! from `--executor` or an `airflow_dags` step's `executor:`, one file per operator.
+//!
+//! Adding an operator is a new file implementing [`DbtOperator`], a variant with one arm in
+//! [`Operator::from_settings`] and [`Operator::dbt_operator`], and its name where users
+//! give it (`--executor`'s values, the step's `executor:`; a test holds them equal to
+//! [`Operator::NAMES`]), plus flags and step inputs for settings no operator had before.
+//! Nothing outside this module names an operator.
+
+mod bash;
+mod cloud_run_job;
+
+use std::borrow::Cow;
+
+pub use bash::Bash;
+pub use cloud_run_job::CloudRunJob;
+
+/// How the tasks run dbt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operator {
+    Bash(Bash),
+    CloudRunJob(CloudRunJob),
+}
+
+/// Where an operator's settings are read from: `dagship dags` flags or an `airflow_dags`
+/// step's inputs.
+pub trait OperatorSettings {
+    /// The value of setting `name` (`project`, `job`, ...) of the operator `operator`.
+    /// A source may give a missing one as empty (a step's checks reported it already);
+    /// the operator's own check (`DagOptions::check`) refuses empty values.
+    fn required(&self, operator: &'static str, name: &'static str)
+    -> Result<String, OperatorError>;
+}
+
+/// Why an operator could not be had from its settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperatorError {
+    #[error("executor `{name}` is not one of: {}", Operator::NAMES.join(", "))]
+    Unknown { name: String },
+    /// A setting the source has no value for, and the flag that gives it.
+    #[error("`--executor {operator}` needs `{flag}`")]
+    Missing {
+        operator: &'static str,
+        flag: String,
+    },
+    /// A setting whose value is known only once an upstream step ran.
+    #[error(transparent)]
+    NotKnownYet(#[from] crate::expr::Unrevealed),
+}
+
+impl Operator {
+    /// Every operator, by the name `--executor` and the step's `executor:` give it.
+    pub const NAMES: &'static [&'static str] = &[bash::NAME, cloud_run_job::NAME];
+
+    /// The operator called `name`, with its settings.
+    pub fn from_settings(
+        name: &str,
+        settings: &dyn OperatorSettings,
+    ) -> Result<Operator, OperatorError> {
+        match name {
+            bash::NAME => Ok(Operator::Bash(Bash)),
+            cloud_run_job::NAME => CloudRunJob::from_settings(settings).map(Operator::CloudRunJob),
+            _ => Err(OperatorError::Unknown { name: name.into() }),
+        }
+    }
+
+    /// What every operator provides; the one place that tells them apart.
+    pub(crate) fn dbt_operator(&self) -> &dyn DbtOperator {
+        match self {
+            Operator::Bash(bash) => bash,
+            Operator::CloudRunJob(job) => job,
+        }
+    }
+}
+
+impl Default for Operator {
+    fn default() -> Self {
+        Operator::Bash(Bash)
+    }
+}
+
+/// What the DAG file and the plan ask of an operator. Every operator runs the same dbt
+/// commands with the same trailing options (`--project-dir`, `--profiles-dir`, `--target`:
+/// [`crate::dags::DagOptions`]); they differ in how the command reaches dbt.
+pub(crate) trait DbtOperator: Sync {
+    /// The name `--executor` gives it, also written in each file's header.
+    fn name(&self) -> &'static str;
+
+    /// Its name and settings, for a plan: `cloud_run_job (job dbt-runner in p/r)`.
+    fn describe(&self) -> String {
+        self.name().to_string()
+    }
+
+    /// Checks what the source of the settings could not, such as blank names.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The import statements the file needs for [`DbtOperator::base_class`], each a
+    /// whole block of lines; a block equal to another import of the file is written once.
+    fn imports(&self) -> &'static [&'static str];
+
+    /// The operator class that `DbtTask` derives from.
+    fn base_class(&self) -> &'static str;
+
+    /// `COMMANDS` (by `Command::index`) and `DBT_OPTIONS` (ending every command, from
+    /// `options`), and the constants the task lines use.
+    fn write_commands(&self, out: &mut String, options: &[String]);
+
+    /// A `--select` or `--exclude` value as a row of `TASKS` holds it.
+    fn selection_word<'a>(&self, word: &'a str) -> Cow<'a, str>;
+
+    /// The lines in the loop over `TASKS` that create `task`, a `DbtTask`, from `group`,
+    /// `task_id`, `command`, `select`, `exclude` and `settings`.
+    fn task_lines(&self) -> &'static str;
+}
+
+/// Airflow's `BashOperator`, used by the `bash` operator and by `bash:` tasks of the step.
+pub(crate) const BASH_OPERATOR_IMPORT: &str = "try:  # Airflow 3: apache-airflow-providers-standard\n    \
+     from airflow.providers.standard.operators.bash import BashOperator\n\
+     except ImportError:  # Airflow 2\n    from airflow.operators.bash import BashOperator\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Given<'a>(&'a [(&'a str, &'a str)]);
+
+    impl OperatorSettings for Given<'_> {
+        fn required(
+            &self,
+            operator: &'static str,
+            name: &'static str,
+        ) -> Result<String, OperatorError> {
+            let found = self.0.iter().find(|(n, _)| *n == name);
+            found
+                .map(|(_, v)| v.to_string())
+                .ok_or_else(|| OperatorError::Missing {
+                    operator,
+                    flag: name.to_string(),
+                })
+        }
+    }
+
+    #[test]
+    fn every_name_is_an_operator_of_that_name() {
+        let all = Given(&[("project", "p"), ("region", "r"), ("job", "j")]);
+        for name in Operator::NAMES {
+            let operator = Operator::from_settings(name, &all).unwrap();
+            assert_eq!(operator.dbt_operator().name(), *name);
+        }
+        assert_eq!(
+            Operator::from_settings("ecs", &all)
+                .unwrap_err()
+                .to_string(),
+            "executor `ecs` is not one of: bash, cloud_run_job"
+        );
+    }
+
+    #[test]
+    fn settings_are_read_from_the_source_and_checked() {
+        let missing = Given(&[("project", "p"), ("region", "r")]);
+        assert_eq!(
+            Operator::from_settings("cloud_run_job", &missing).unwrap_err(),
+            OperatorError::Missing {
+                operator: "cloud_run_job",
+                flag: "job".into()
+            }
+        );
+        let blank = Given(&[("project", "p"), ("region", "r"), ("job", " ")]);
+        let operator = Operator::from_settings("cloud_run_job", &blank).unwrap();
+        assert_eq!(
+            operator.dbt_operator().check().unwrap_err(),
+            "executor `cloud_run_job` needs a job"
+        );
+        let given = Given(&[("project", "p"), ("region", "r"), ("job", "dbt")]);
+        let operator = Operator::from_settings("cloud_run_job", &given).unwrap();
+        assert!(operator.dbt_operator().check().is_ok());
+        assert_eq!(
+            operator.dbt_operator().describe(),
+            "cloud_run_job (job dbt in p/r)"
+        );
+        assert_eq!(Operator::default().dbt_operator().describe(), "bash");
+    }
+}
