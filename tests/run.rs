@@ -260,7 +260,7 @@ fn refuses_before_running_what_it_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
     let steps = [
         command("first", &[], "[touch, ran]"),
-        "  deploy:\n    uses: cloud_run_job\n    with: { name: j, image: i, project: p, region: r }\n".to_string(),
+        "  deploy:\n    uses: cloud_run_job\n    with: { name: j, image: gcr.io/p/i, project: p, region: europe-west1 }\n".to_string(),
     ]
     .concat();
     pipeline(dir.path(), &steps);

@@ -13,14 +13,21 @@
 //!
 //! An environment's `impersonate_service_account` then trades those for the service account's
 //! own token through the IAM Service Account Credentials API.
+//!
+//! Fetching a token (from STS, IAM, the metadata server, Google's OAuth endpoint) is retried
+//! on what the crate calls transient (408, 429, 5xx, a dropped connection), with exponential
+//! backoff: the crate tries once unless its builders are given a policy.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
+use std::time::Duration;
 
 use google_cloud_auth::build_errors::Error as BuildError;
 use google_cloud_auth::credentials::{
     AccessTokenCredentials, external_account, impersonated, mds, service_account, user_account,
 };
+use google_cloud_gax::exponential_backoff::{ExponentialBackoff, ExponentialBackoffBuilder};
+use google_cloud_gax::retry_policy::{Aip194Strict, LimitedAttemptCount, RetryPolicyExt};
 use serde_json::{Value, json};
 
 use super::endpoints::Endpoints;
@@ -170,6 +177,24 @@ impl Auth {
     }
 }
 
+/// Tries of a token fetch in all: with the backoff, about half a minute of a busy endpoint.
+const TOKEN_TRIES: u32 = 6;
+
+/// Retries what the crate marks transient, and nothing else: AIP-194's rule continues on
+/// transient errors raised before the request (a credentials error is one) and stops on a
+/// permanent one (403 from IAM, a bad key) at once.
+fn token_retry() -> LimitedAttemptCount<Aip194Strict> {
+    Aip194Strict.with_attempt_limit(TOKEN_TRIES)
+}
+
+/// 1 s, 2 s, 4 s ... up to 16 s, each with jitter.
+fn token_backoff() -> ExponentialBackoff {
+    ExponentialBackoffBuilder::new()
+        .with_initial_delay(Duration::from_secs(1))
+        .with_maximum_delay(Duration::from_secs(16))
+        .clamp()
+}
+
 fn build(
     source: &Source,
     impersonate: Option<&str>,
@@ -190,39 +215,52 @@ fn build(
                 "source_credentials": json,
             }))
             .with_scopes(scopes)
+            .with_retry_policy(token_retry())
+            .with_backoff_policy(token_backoff())
             .build_access_token_credentials()
         }
-        (Source::Metadata, None) => mds::Builder::default()
-            .with_scopes(scopes)
-            .build_access_token_credentials(),
-        (Source::Metadata, Some(account)) => {
-            let source = mds::Builder::default().with_scopes(scopes).build();
-            source.and_then(|s| {
-                impersonated::Builder::from_source_credentials(s)
-                    .with_target_principal(account)
-                    .with_scopes(scopes)
-                    .build_access_token_credentials()
-            })
-        }
+        (Source::Metadata, None) => metadata_server().build_access_token_credentials(),
+        (Source::Metadata, Some(account)) => metadata_server().build().and_then(|s| {
+            impersonated::Builder::from_source_credentials(s)
+                .with_target_principal(account)
+                .with_scopes(scopes)
+                .with_retry_policy(token_retry())
+                .with_backoff_policy(token_backoff())
+                .build_access_token_credentials()
+        }),
     };
     built.map_err(|e| e.to_string())
+}
+
+fn metadata_server() -> mds::Builder {
+    mds::Builder::default()
+        .with_scopes([CLOUD_PLATFORM])
+        .with_retry_policy(token_retry())
+        .with_backoff_policy(token_backoff())
 }
 
 fn from_json(json: Value) -> Result<AccessTokenCredentials, BuildError> {
     let scopes = [CLOUD_PLATFORM];
     match json["type"].as_str().unwrap_or_default() {
+        // Signs its own tokens: no call to retry.
         "service_account" => service_account::Builder::new(json)
             .with_access_specifier(service_account::AccessSpecifier::from_scopes(scopes))
             .build_access_token_credentials(),
         "authorized_user" => user_account::Builder::new(json)
             .with_scopes(scopes)
+            .with_retry_policy(token_retry())
+            .with_backoff_policy(token_backoff())
             .build_access_token_credentials(),
         "external_account" => external_account::Builder::new(json)
             .with_scopes(scopes)
+            .with_retry_policy(token_retry())
+            .with_backoff_policy(token_backoff())
             .build_access_token_credentials(),
         // gcloud's `--impersonate-service-account`, and anything newer: the crate knows.
         _ => impersonated::Builder::new(json)
             .with_scopes(scopes)
+            .with_retry_policy(token_retry())
+            .with_backoff_policy(token_backoff())
             .build_access_token_credentials(),
     }
 }

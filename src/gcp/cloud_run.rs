@@ -2,6 +2,9 @@
 //!
 //! Resources are handled as JSON, read-modify-write: an update changes the fields dagship
 //! manages and keeps everything else someone set on the resource (VPC access, probes, ...).
+//! What is written back is what `GET` returned, never an operation's `response`: that one is a
+//! `google.protobuf.Any` with an `@type` field, which the JSON front end refuses in a request
+//! ("Invalid JSON payload received. Unknown name \"@type\"").
 
 use std::time::{Duration, Instant};
 
@@ -50,7 +53,7 @@ pub enum RunError {
         name: String,
         message: String,
     },
-    #[error("Cloud Run {noun} `{name}` was not ready after {waited:?}")]
+    #[error("Cloud Run {noun} `{name}` was still changing after {}", crate::report::human_duration(*waited))]
     NotReady {
         noun: &'static str,
         name: String,
@@ -74,8 +77,9 @@ pub struct CloudRun<'a> {
     pub target: &'a Target,
     /// How often to look at an operation or a resource while waiting; grows to 8 s.
     pub poll: Duration,
-    /// How long to wait for an operation and readiness in all.
-    pub patience: Duration,
+    /// When waiting gives up. `None`: never, the step's `timeout` (which stops the whole
+    /// attempt) is the limit.
+    pub deadline: Option<Instant>,
 }
 
 impl CloudRun<'_> {
@@ -148,9 +152,10 @@ impl CloudRun<'_> {
         reply.and_then(|r| r.json()).map_err(|e| self.error(e))
     }
 
-    /// Waits for operation `op` to finish; returns its `response` (the resource).
-    pub async fn wait_operation(&self, mut op: Value, since: Instant) -> Result<Value, RunError> {
-        let mut poll = self.poll;
+    /// Waits for operation `op` to finish; returns its `response` (the resource, without the
+    /// `@type` it carries as an `Any`).
+    pub async fn wait_operation(&self, mut op: Value) -> Result<Value, RunError> {
+        let (mut poll, since) = (self.poll, Instant::now());
         while op["done"] != Value::Bool(true) {
             self.pause(&mut poll, since).await?;
             let name = op["name"].as_str().unwrap_or_default().to_string();
@@ -165,13 +170,17 @@ impl CloudRun<'_> {
         if let Some(message) = op["error"]["message"].as_str() {
             return Err(self.failed(message));
         }
-        Ok(op["response"].clone())
+        let mut resource = op["response"].take();
+        if let Some(fields) = resource.as_object_mut() {
+            fields.remove("@type");
+        }
+        Ok(resource)
     }
 
     /// Waits until the resource has settled (`reconciling` false) and succeeded
     /// (`terminalCondition` `CONDITION_SUCCEEDED`); returns it as it is then.
-    pub async fn wait_ready(&self, mut resource: Value, since: Instant) -> Result<Value, RunError> {
-        let mut poll = self.poll;
+    pub async fn wait_ready(&self, mut resource: Value) -> Result<Value, RunError> {
+        let (mut poll, since) = (self.poll, Instant::now());
         loop {
             let settled = resource["reconciling"] != Value::Bool(true);
             let condition = &resource["terminalCondition"];
@@ -190,15 +199,35 @@ impl CloudRun<'_> {
         }
     }
 
-    async fn pause(&self, poll: &mut Duration, since: Instant) -> Result<(), RunError> {
-        if since.elapsed() > self.patience {
-            return Err(RunError::NotReady {
-                noun: self.target.resource.noun(),
-                name: self.target.name.clone(),
-                waited: since.elapsed(),
-            });
+    /// Waits until the resource is not changing any more (`reconciling` false), whatever its
+    /// outcome: after a 409, the change under way (perhaps dagship's own create, whose answer
+    /// was lost) must end before the resource is read and written again. `None`: it is gone.
+    pub async fn settle(&self) -> Result<Option<Value>, RunError> {
+        let (mut poll, since) = (self.poll, Instant::now());
+        loop {
+            match self.get().await? {
+                Some(r) if r["reconciling"] == Value::Bool(true) => {}
+                settled => return Ok(settled),
+            }
+            self.pause(&mut poll, since).await?;
         }
-        tokio::time::sleep(*poll).await;
+    }
+
+    /// Sleeps before the next look, never past the deadline.
+    async fn pause(&self, poll: &mut Duration, since: Instant) -> Result<(), RunError> {
+        let mut wait = *poll;
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(RunError::NotReady {
+                    noun: self.target.resource.noun(),
+                    name: self.target.name.clone(),
+                    waited: since.elapsed(),
+                });
+            }
+            wait = wait.min(left);
+        }
+        tokio::time::sleep(wait).await;
         *poll = (*poll * 3 / 2).min(Duration::from_secs(8));
         Ok(())
     }

@@ -134,10 +134,20 @@ impl Api {
     /// Sends the request `build` makes (again on every try) until it succeeds, fails for good,
     /// or the tries run out. Any status below 300 is success.
     pub async fn call(&self, build: impl Fn(&Client) -> RequestBuilder) -> Result<Reply, ApiError> {
+        self.call_answering(&[], build).await
+    }
+
+    /// As [`Api::call`], and an answer with one of the statuses in `answers` is returned as
+    /// it is rather than as an error (a registry's 401 carries the challenge to follow).
+    pub async fn call_answering(
+        &self,
+        answers: &[u16],
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Reply, ApiError> {
         let mut tries = 0;
         loop {
             tries += 1;
-            match self.once(&build).await {
+            match self.once(&build, answers).await {
                 Err(f) if f.error.transient() && tries < self.retry.attempts => {
                     let backoff = self.retry.delay(tries);
                     let asked = f.retry_after.map(|d| d.min(self.retry.max));
@@ -149,7 +159,11 @@ impl Api {
         }
     }
 
-    async fn once(&self, build: &impl Fn(&Client) -> RequestBuilder) -> Result<Reply, Failure> {
+    async fn once(
+        &self,
+        build: &impl Fn(&Client) -> RequestBuilder,
+        answers: &[u16],
+    ) -> Result<Reply, Failure> {
         let mut request = build(&self.http);
         if let Some(token) = self
             .auth
@@ -166,7 +180,7 @@ impl Api {
             response.url().to_string(),
         );
         let body = response.bytes().await.map_err(transport)?;
-        if status.as_u16() >= 300 {
+        if status.as_u16() >= 300 && !answers.contains(&status.as_u16()) {
             return Err(Failure {
                 error: google_error(status.as_u16(), &body),
                 retry_after: retry_after(&headers),

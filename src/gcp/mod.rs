@@ -1,7 +1,7 @@
 //! Google Cloud: credentials, the REST APIs dagship calls, and retries. One concept a file:
 //! [`auth`] finds and builds credentials, [`http`] signs, retries and reads Google's errors,
-//! [`endpoints`] says where each API is, and [`storage`], [`cloud_run`] (with [`run_spec`]),
-//! [`composer`] and [`registry`] are the APIs themselves.
+//! [`endpoints`] says where each API is, and [`storage`], [`cloud_run`] (with [`run_spec`],
+//! [`run_traffic`] and [`run_values`]), [`composer`] and [`registry`] are the APIs themselves.
 
 pub mod auth;
 pub mod cloud_run;
@@ -10,6 +10,8 @@ pub mod endpoints;
 pub mod http;
 pub mod registry;
 pub mod run_spec;
+pub mod run_traffic;
+pub mod run_values;
 pub mod storage;
 
 use std::sync::Arc;

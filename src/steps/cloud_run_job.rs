@@ -63,7 +63,7 @@ impl KindSchema for CloudRunJob {
         Outputs::Named(&["image_digest", "job"])
     }
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
-        cloud_run::check(step, pipeline, diags);
+        cloud_run::check(step, pipeline, Resource::CloudRunJob, diags);
     }
 }
 

@@ -65,7 +65,7 @@ impl KindSchema for CloudRunService {
         Outputs::Named(&["image_digest", "revision", "url"])
     }
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
-        cloud_run::check(step, pipeline, diags);
+        cloud_run::check(step, pipeline, Resource::CloudRunService, diags);
     }
 }
 

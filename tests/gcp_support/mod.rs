@@ -1,10 +1,12 @@
 //! What the Google Cloud tests share: fake-gcs-server (the Cloud Storage emulator, from the
-//! project venv), a fault-injecting proxy in front of any HTTP server, and free ports. All of it
-//! listens on 127.0.0.1 only.
+//! project venv), fakes of Google's other APIs and of a container registry, a fault-injecting
+//! proxy in front of any HTTP server, and free ports. All of it listens on 127.0.0.1 only.
 
 #![allow(dead_code)]
 
+pub mod fake_cloud_run;
 pub mod fake_google;
+pub mod fake_registry;
 pub mod fake_storage;
 pub mod proxy;
 
