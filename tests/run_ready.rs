@@ -33,7 +33,7 @@ fn every_reason_not_to_start_is_told_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let steps = "  first:\n    uses: command\n    with: { argv: [touch, ran] }\n  \
                  secret:\n    uses: command\n    with: { argv: [echo, '${{ secrets.NOT_SET_ANYWHERE }}'] }\n  \
-                 deploy:\n    uses: cloud_run_job\n    with: { name: j, image: r.io/i:1, project: p, region: r }\n  \
+                 deploy:\n    uses: cloud_run_job\n    with: { name: j, image: r.io/i:1, project: p, region: europe-west1 }\n  \
                  tool:\n    uses: command\n    with: { argv: [no-such-program-dagship, --version] }\n";
     pipeline(dir.path(), steps);
     let (code, stderr) = run(dir.path(), "prod", &[]);
