@@ -277,17 +277,6 @@ pub enum AirflowAt {
     Url { url: String },
 }
 
-impl std::fmt::Display for AirflowAt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AirflowAt::Composer { environment } => {
-                write!(f, "the Airflow of Composer environment `{environment}`")
-            }
-            AirflowAt::Url { url } => write!(f, "the Airflow at {url}"),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Migrations {
     pub description: String,

@@ -227,7 +227,7 @@ async fn the_plan_says_what_it_will_confirm_and_asks_no_airflow() {
     assert_eq!(code, 0, "{err}");
     assert!(
         text.contains(&format!(
-            "sync out → {}/airflow/dags (prune), then wait up to 2m00s for the Airflow at {url} to parse its DAG files",
+            "sync out → {}/airflow/dags (prune), then wait up to 2m00s for the Airflow at {url} to parse the DAG files",
             dir.display()
         )),
         "{text}"
@@ -320,6 +320,7 @@ async fn composer_2_confirms_through_airflow_2_api_with_google_token() {
         dags,
         scripted: vec![("dbt_a.py".into(), Outcome::Dags(vec!["dbt_a".into()]))],
         lag: Duration::from_millis(1500),
+        unavailable: vec!["/api/v1/importErrors".into()],
         ..fake_v1::Fake::default()
     })
     .await;
@@ -343,12 +344,12 @@ async fn composer_2_confirms_through_airflow_2_api_with_google_token() {
     let project = tempfile::tempdir().unwrap();
     let dir = project.path().to_path_buf();
     wif_file(&dir, &google_url);
-    let run = |timeout: &str| {
-        std::fs::write(
-            dir.join("pipeline.yaml"),
-            COMPOSER_PIPELINE.replace("TIMEOUT", timeout),
-        )
-        .unwrap();
+    let run = |timeout: &str, step_timeout: &str| {
+        let mut text = COMPOSER_PIPELINE.replace("TIMEOUT", timeout);
+        if !step_timeout.is_empty() {
+            text.push_str(&format!("    timeout: {step_timeout}\n"));
+        }
+        std::fs::write(dir.join("pipeline.yaml"), text).unwrap();
         let mut cmd = common::dagship(&dir);
         cmd.args(["run", "--env", "staging", "--output", "json"])
             .env("GOOGLE_APPLICATION_CREDENTIALS", dir.join("gha-creds.json"))
@@ -368,8 +369,16 @@ async fn composer_2_confirms_through_airflow_2_api_with_google_token() {
     };
 
     write(&dir, "dags/dbt_a.py", &dag_file("dbt_a"));
-    let ran = run("20s").await.unwrap();
+    let ran = run("20s", "").await.unwrap();
     assert_eq!(ran.code, 0, "{}", ran.printed);
+    assert!(
+        ran.said(&format!(
+            "Airflow answered {airflow_url}/api/v1/importErrors with HTTP 503: \
+             The server is temporarily unable to service your request.; waiting on"
+        )),
+        "a restarting web server is waited out: {:#?}",
+        ran.lines()
+    );
     assert!(
         ran.said("Airflow parsed dbt_a.py: DAG dbt_a"),
         "{:#?}",
@@ -403,7 +412,7 @@ async fn composer_2_confirms_through_airflow_2_api_with_google_token() {
         fake.lag = Duration::from_millis(500);
         fake.first_listing = None;
     }
-    let ran = run("20s").await.unwrap();
+    let ran = run("20s", "").await.unwrap();
     assert_eq!(ran.code, 1, "{}", ran.printed);
     assert_eq!(
         ran.reason(),
@@ -418,12 +427,28 @@ async fn composer_2_confirms_through_airflow_2_api_with_google_token() {
     // Never parsed: the timeout names the file.
     std::fs::remove_file(dir.join("dags/dbt_b.py")).unwrap();
     write(&dir, "dags/dbt_c.py", &dag_file("dbt_c"));
-    let ran = run("3s").await.unwrap();
+    let ran = run("3s", "").await.unwrap();
     assert_eq!(ran.code, 1, "{}", ran.printed);
     assert!(
         ran.reason()
             .starts_with("Airflow had not parsed 1 of 1 DAG files after 3.0s: dbt_c.py"),
         "{}",
         ran.reason()
+    );
+
+    // The step's own timeout stops the wait.
+    write(&dir, "dags/dbt_d.py", &dag_file("dbt_d"));
+    let started = std::time::Instant::now();
+    let ran = run("10m", "2s").await.unwrap();
+    assert_eq!(ran.code, 1, "{}", ran.printed);
+    assert!(
+        ran.reason().contains("timed out after 2.0s"),
+        "{}",
+        ran.reason()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
     );
 }

@@ -89,7 +89,8 @@ impl Signer {
                     })?;
                 Ok(Signer::Jwt(login.access_token))
             }
-            403 if matches!(credentials, Credentials::Anonymous) => {
+            // No user, and no `all_admins`: 403, or another auth manager's 404 or 405.
+            400..=499 if matches!(credentials, Credentials::Anonymous) => {
                 Err(AirflowError::LoginNeeded { url: base.into() })
             }
             400..=403 => match credentials {

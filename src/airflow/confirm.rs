@@ -286,13 +286,12 @@ impl Watch<'_> {
             Some(a) => a,
             None => {
                 let connected = Airflow::connect(url, credentials).await?;
-                let what = if self.pending.is_empty() {
-                    format!(
-                        "to hold no import error for {} unchanged",
-                        files_phrase(self.wait.unchanged.len())
-                    )
-                } else {
-                    format!("to parse {}", files_phrase(self.pending.len()))
+                let what = match self.wait.unchanged.len() {
+                    n if !self.pending.is_empty() || n == 0 => {
+                        format!("to parse {}", files_phrase(self.pending.len()))
+                    }
+                    1 => "to hold no import error for the unchanged DAG file".to_string(),
+                    n => format!("to hold no import error for the {n} unchanged DAG files"),
                 };
                 say(format!(
                     "waiting for Airflow {} at {} {what} (up to {})",

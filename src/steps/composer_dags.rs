@@ -65,7 +65,7 @@ const INPUTS: Record = Record {
         Field::optional(
             "confirm",
             Shape::Bool,
-            "After the sync, wait until Airflow has parsed every DAG file it wrote, and fail with Airflow's import error when one does not load (default: true where the Airflow is known: a Composer environment, or a `dir` with `airflow_url`).",
+            "After the sync, wait until Airflow has parsed every DAG file it wrote (and holds no import error for those it left unchanged); fail with Airflow's own import error when one does not load. Default: true where the Airflow is known (a Composer environment, or a `dir` with `airflow_url`).",
         ),
         Field::optional(
             "confirm_timeout",
@@ -185,11 +185,12 @@ fn sync_of(inputs: &Inputs, folder: Folder, source: Resolved) -> Sync {
         .then(|| confirmation(inputs))
         .flatten();
     let confirm_note = confirm.as_ref().map_or(String::new(), |c| {
-        format!(
-            ", then wait up to {} for {} to parse its DAG files",
-            crate::report::human_duration(c.timeout()),
-            c.airflow
-        )
+        let airflow = match &c.airflow {
+            AirflowAt::Composer { .. } => "its Airflow".to_string(),
+            AirflowAt::Url { url } => format!("the Airflow at {url}"),
+        };
+        let timeout = crate::report::human_duration(c.timeout());
+        format!(", then wait up to {timeout} for {airflow} to parse the DAG files")
     });
     let concurrency = inputs
         .text("concurrency")

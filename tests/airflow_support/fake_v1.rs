@@ -8,6 +8,7 @@
 //!
 //! Its DAG processor is a script: `scripted` parses happen `lag` after the first listing
 //! dagship asks for (after the upload, as Composer's copy of the bucket reaches Airflow).
+//! Paths in `unavailable` answer 503 once, as a web server does while it restarts.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,6 +44,8 @@ pub struct Fake {
     /// Parses to come: `(file relative to the DAG folder, outcome)`.
     pub scripted: Vec<(String, Outcome)>,
     pub lag: Duration,
+    /// Paths answered once each with 503, as a restarting web server does.
+    pub unavailable: Vec<String>,
     pub first_listing: Option<Instant>,
     pub next_error_id: u64,
 }
@@ -113,6 +116,15 @@ async fn handle(
             "Unauthorized",
             Value::Null,
             "Unauthenticated",
+        );
+    }
+    if let Some(i) = fake.unavailable.iter().position(|p| p == uri.path()) {
+        fake.unavailable.remove(i);
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            json!("The server is temporarily unable to service your request."),
+            "Unknown",
         );
     }
     if method != Method::GET {
