@@ -154,6 +154,11 @@ pub enum ConfirmError {
         /// Why the last poll could not look, if it could not.
         problem: Option<String>,
     },
+    #[error("Airflow did not answer in {}: {last}", human_duration(*waited))]
+    Unanswered {
+        waited: Duration,
+        last: AirflowError,
+    },
     #[error(transparent)]
     Airflow(#[from] AirflowError),
 }
@@ -231,10 +236,12 @@ pub async fn confirm(
     let mut pause = wait.pause;
     let mut problem: Option<AirflowError> = None;
     let mut progress_at = started + wait.progress_every;
+    let mut answered = false;
     loop {
         let looked = match watch.poll(url, credentials, &mut airflow, &say).await {
             Ok(()) => {
                 problem = None;
+                answered = true;
                 true
             }
             Err(ConfirmError::Airflow(e)) if e.is_transient() => {
@@ -251,6 +258,12 @@ pub async fn confirm(
         }
         let now = Instant::now();
         if now >= deadline {
+            if let Some(last) = problem.take().filter(|_| !answered) {
+                return Err(ConfirmError::Unanswered {
+                    waited: wait.timeout,
+                    last,
+                });
+            }
             return Err(ConfirmError::TimedOut {
                 unseen: watch.pending.into_iter().collect(),
                 total: wait.written.len(),
@@ -503,6 +516,40 @@ mod tests {
         );
         watch.import_errors(&[], wait.since, &say).unwrap();
         assert!(watch.stale.is_empty(), "an error gone is a file fixed");
+    }
+
+    #[tokio::test]
+    async fn an_airflow_that_never_answers_is_waited_for_then_named() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let mut wait = Wait::new(
+            BTreeMap::from([("a.py".to_string(), SOURCE.to_string())]),
+            BTreeMap::new(),
+            Timestamp::now(),
+            Duration::from_millis(700),
+        );
+        wait.pause = Duration::from_millis(50);
+        let said = std::sync::Mutex::new(Vec::new());
+        let started = Instant::now();
+        let e = confirm(&url, &Credentials::Anonymous, &wait, |l| {
+            said.lock().unwrap().push(l)
+        })
+        .await
+        .unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(700));
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "Airflow did not answer in 0.7s: cannot reach Airflow at {url}"
+            )),
+            "{text}"
+        );
+        assert_eq!(
+            said.lock().unwrap().len(),
+            1,
+            "told once, not once a poll: {said:?}"
+        );
     }
 
     #[test]

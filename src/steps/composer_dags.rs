@@ -250,10 +250,11 @@ fn confirmation(inputs: &Inputs) -> Option<Confirm> {
     })
 }
 
-/// The DAG files (as Airflow tells them) among those the sync wrote, and among those it
-/// found unchanged, with their content.
+/// Files by name, with their content.
 type Sources = BTreeMap<String, String>;
 
+/// The DAG files (as Airflow tells them) among those the sync wrote, and among those it
+/// found unchanged.
 fn dag_files(job: &Job, sync: &Sync, diff: &Diff) -> Result<(Sources, Sources), Failure> {
     let source = job.ctx.dir().join(sync.source.reveal()?);
     let dags = |names: &mut dyn Iterator<Item = &String>| -> Sources {
