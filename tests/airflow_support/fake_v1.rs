@@ -4,7 +4,9 @@
 //! v1.yaml`, every field of `DAG` and `ImportError`); like connexion with strict validation,
 //! an unknown query parameter or a non-integer `limit` is a 400 problem (RFC 7807) and a
 //! `limit` above `maximum_page_limit` (100) is cut to it; `/api/v2/...` is Airflow 2's HTML
-//! 404 page. Files are named by their absolute path in Composer's DAG folder.
+//! 404 page. Error bodies are those a real Airflow 2.10.5 sent (checked by hand against one
+//! started from PyPI: this machine's venv holds Airflow 3, which the project tests for real).
+//! Files are named by their absolute path in Composer's DAG folder.
 //!
 //! Its DAG processor is a script: `scripted` parses happen `lag` after the first listing
 //! dagship asks for (after the upload, as Composer's copy of the bucket reaches Airflow).
@@ -91,10 +93,15 @@ fn problem(status: StatusCode, title: &str, detail: Value, kind: &str) -> Respon
     (status, axum::Json(body)).into_response()
 }
 
-fn bad_request(detail: String) -> Response {
-    let body =
-        json!({ "detail": detail, "status": 400, "title": "Bad Request", "type": "about:blank" });
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+/// connexion's 400, as a real Airflow 2.10.5 answers: the title is `null` for an unknown
+/// parameter, "Bad Request" for a value of the wrong type.
+fn bad_request(title: Option<&str>, detail: String) -> Response {
+    let body = json!({
+        "detail": detail, "status": 400, "title": title,
+        "type": "https://airflow.apache.org/docs/apache-airflow/2.10.5/stable-rest-api-ref.html#section/Errors/BadRequest"
+    });
+    let problem = [("content-type", "application/problem+json")];
+    (StatusCode::BAD_REQUEST, problem, body.to_string()).into_response()
 }
 
 async fn handle(
@@ -197,23 +204,23 @@ impl Fake {
             .filter(|k| !allowed.contains(k))
             .collect();
         if !extra.is_empty() {
-            return bad_request(format!(
-                "Extra query parameter(s) {} not in spec",
-                extra.join(", ")
-            ));
+            return bad_request(
+                None,
+                format!("Extra query parameter(s) {} not in spec", extra.join(", ")),
+            );
         }
         // connexion checks the schema's `type: integer` before the endpoint runs.
         let number = |name: &str, default: usize| -> Result<usize, String> {
             match pairs.iter().find(|(k, _)| k == name) {
                 None => Ok(default),
-                Some((_, v)) => v
-                    .parse()
-                    .map_err(|_| format!("'{v}' is not of type 'integer'")),
+                Some((_, v)) => v.parse().map_err(|_| {
+                    format!("Wrong type, expected 'integer' for query parameter '{name}'")
+                }),
             }
         };
         let (limit, offset) = match (number("limit", MAX_LIMIT), number("offset", 0)) {
             (Ok(l), Ok(o)) => (l.min(MAX_LIMIT), o),
-            (Err(detail), _) | (_, Err(detail)) => return bad_request(detail),
+            (Err(detail), _) | (_, Err(detail)) => return bad_request(Some("Bad Request"), detail),
         };
         self.parse_now();
         let all = if collection == "dags" {
