@@ -248,6 +248,33 @@ pub struct Sync {
     /// What the destination holds now and what would change (`plan` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<Live<FileDiff>>,
+    /// After the sync, waiting until Airflow has parsed the DAG files it wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<Confirm>,
+}
+
+/// Waiting, after a sync, until Airflow has parsed the DAG files it wrote (and failing with
+/// Airflow's import error when one does not load).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Confirm {
+    pub airflow: AirflowAt,
+    pub timeout_seconds: u64,
+}
+
+impl Confirm {
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_seconds)
+    }
+}
+
+/// Which Airflow is asked.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AirflowAt {
+    /// The Composer environment's own, found through the Composer API (`config.airflowUri`).
+    Composer { environment: String },
+    /// The REST API at this base URL (a local Airflow).
+    Url { url: String },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

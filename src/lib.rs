@@ -5,8 +5,8 @@
 //! before it:
 //!
 //! - [`source`], [`yaml`], [`diagnostic`], [`expr`], [`shape`], [`report`] (events), and the
-//!   clouds' own APIs, [`gcp`], which know nothing of pipelines; [`dbt`] and [`dags`] read
-//!   manifests and write DAG files;
+//!   clouds' own APIs, [`gcp`] and [`airflow`], which know nothing of pipelines; [`dbt`] and
+//!   [`dags`] read manifests and write DAG files;
 //! - [`pipeline`]: `pipeline.yaml` as typed values, checked against the step kinds' schemas;
 //! - [`action`], [`exec`], `steps::kind`: what a step kind is given and returns;
 //! - [`sync`]: where DAG files go, behind one trait;
@@ -14,6 +14,7 @@
 //! - `commands` and [`cli`].
 
 pub mod action;
+pub mod airflow;
 pub mod checksum;
 pub mod cli;
 mod cloud;

@@ -1,4 +1,5 @@
-//! Cloud Composer (API v1): where an environment's Airflow reads its DAGs.
+//! Cloud Composer (API v1): where an environment's Airflow reads its DAGs
+//! (`config.dagGcsPrefix`) and where its Airflow answers (`config.airflowUri`).
 
 use serde::Deserialize;
 
@@ -16,6 +17,8 @@ pub enum ComposerError {
     NoDagFolder { name: String, state: String },
     #[error("Composer environment `{name}`: unexpected DAG folder `{prefix}`")]
     BadPrefix { name: String, prefix: String },
+    #[error("Composer environment `{name}` has no Airflow web server yet (state {state})")]
+    NoAirflowUri { name: String, state: String },
     #[error("reading Composer environment `{name}`: {error}")]
     Api { name: String, error: ApiError },
 }
@@ -40,18 +43,30 @@ struct Environment {
 #[serde(rename_all = "camelCase")]
 struct Config {
     dag_gcs_prefix: Option<String>,
+    airflow_uri: Option<String>,
 }
 
-/// Looks up `config.dagGcsPrefix` (`gs://BUCKET/dags`) of environment `name`.
-pub async fn dag_folder(
+impl Environment {
+    /// The environment's state, for a sentence (`CREATING`, `RUNNING`, ...).
+    fn state(self) -> String {
+        if self.state.is_empty() {
+            "unknown".into()
+        } else {
+            self.state
+        }
+    }
+}
+
+/// Reads environment `name`.
+async fn environment(
     api: &Api,
     base: &str,
     project: &str,
     region: &str,
     name: &str,
-) -> Result<DagFolder, ComposerError> {
+) -> Result<Environment, ComposerError> {
     let url = format!("{base}/v1/projects/{project}/locations/{region}/environments/{name}");
-    let env: Environment = match api.call(|http| http.get(&url)).await {
+    match api.call(|http| http.get(&url)).await {
         Ok(reply) => reply.json(),
         Err(e) => Err(e),
     }
@@ -65,21 +80,47 @@ pub async fn dag_folder(
             name: name.into(),
             error,
         },
-    })?;
-    let Some(prefix) = env.config.dag_gcs_prefix.filter(|p| !p.is_empty()) else {
+    })
+}
+
+/// Looks up `config.dagGcsPrefix` (`gs://BUCKET/dags`) of environment `name`.
+pub async fn dag_folder(
+    api: &Api,
+    base: &str,
+    project: &str,
+    region: &str,
+    name: &str,
+) -> Result<DagFolder, ComposerError> {
+    let mut env = environment(api, base, project, region, name).await?;
+    let Some(prefix) = env.config.dag_gcs_prefix.take().filter(|p| !p.is_empty()) else {
         return Err(ComposerError::NoDagFolder {
             name: name.into(),
-            state: if env.state.is_empty() {
-                "unknown".into()
-            } else {
-                env.state
-            },
+            state: env.state(),
         });
     };
     parse_gs(&prefix).ok_or(ComposerError::BadPrefix {
         name: name.into(),
         prefix,
     })
+}
+
+/// Looks up `config.airflowUri` of environment `name`: the base URL of its Airflow web server
+/// and REST API (`https://...composer.googleusercontent.com`), without a trailing `/`.
+pub async fn airflow_uri(
+    api: &Api,
+    base: &str,
+    project: &str,
+    region: &str,
+    name: &str,
+) -> Result<String, ComposerError> {
+    let mut env = environment(api, base, project, region, name).await?;
+    match env.config.airflow_uri.take().filter(|u| !u.is_empty()) {
+        Some(uri) => Ok(uri.trim_end_matches('/').to_string()),
+        None => Err(ComposerError::NoAirflowUri {
+            name: name.into(),
+            state: env.state(),
+        }),
+    }
 }
 
 /// `gs://bucket/dags` → bucket `bucket`, prefix `dags/`.

@@ -88,6 +88,11 @@ pub(crate) const DAGS_TARGET: Record = Record {
             Shape::Str,
             "A Cloud Composer environment; its DAG bucket is looked up through the Composer API.",
         ),
+        Field::optional(
+            "airflow_url",
+            Shape::Str,
+            "With `dir`: the Airflow that reads the folder (`http://localhost:8080`), asked through its REST API whether it parsed the files a sync wrote.",
+        ),
     ],
     exactly_one_of: &["dir", "bucket", "composer_environment"],
 };

@@ -37,6 +37,7 @@ pub fn load(path: &Path, kinds: &dyn Catalog) -> Result<(Pipeline, Vec<Diagnosti
     }
     TOP.check(&root, "", &mut diags);
     check_version(&root, &mut diags);
+    check_airflow_urls(&root, &mut diags);
     let pipeline = Pipeline {
         name: root.get("name").and_then(Node::as_str).unwrap_or("").into(),
         environments: environments(&root),
@@ -91,6 +92,45 @@ fn check_version(root: &Node, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// `airflow_url` names the Airflow of a local folder (a Composer environment's own is looked
+/// up, a bare bucket's is unknown), by an `http(s)://` URL.
+fn check_airflow_urls(root: &Node, diags: &mut Vec<Diagnostic>) {
+    let entries = root
+        .get("environments")
+        .and_then(Node::as_map)
+        .unwrap_or(&[]);
+    for (key, env) in entries {
+        let Some(target) = env.get("dags_target").filter(|t| t.as_map().is_some()) else {
+            continue;
+        };
+        let Some((url_key, url)) = target
+            .as_map()
+            .unwrap_or(&[])
+            .iter()
+            .find(|(k, _)| k.name == "airflow_url")
+        else {
+            continue;
+        };
+        let path = format!("environments.{}.dags_target.airflow_url", key.name);
+        if target.get("dir").is_none() {
+            diags.push(
+                Diagnostic::error(url_key.span, format!("`{path}` needs `dir`"))
+                    .label("the Airflow of a local folder")
+                    .expected("`airflow_url` beside `dir`; a Composer environment's Airflow is looked up through the Composer API"),
+            );
+        }
+        if let Some(text) = url.as_str()
+            && !(text.starts_with("http://") || text.starts_with("https://"))
+        {
+            diags.push(
+                Diagnostic::error(url.span, format!("wrong value for `{path}`"))
+                    .label("not an http(s) URL")
+                    .expected("the Airflow's base URL, such as `http://localhost:8080`"),
+            );
+        }
+    }
+}
+
 fn environments(root: &Node) -> IndexMap<String, Environment> {
     let entries = root
         .get("environments")
@@ -118,6 +158,11 @@ fn environment(name: &str, span: crate::diagnostic::Span, node: &Node) -> Enviro
         region: text("region"),
         vars,
         dags_target: node.get("dags_target").and_then(dags_target),
+        airflow_url: node
+            .get("dags_target")
+            .and_then(|t| t.get("airflow_url"))
+            .and_then(Node::as_str)
+            .map(|url| url.trim_end_matches('/').to_string()),
         state: node.get("state").and_then(state_store),
         promote_from: node.get("promote_from").and_then(named),
         protected: matches!(

@@ -41,6 +41,9 @@ pub struct Environment {
     pub region: Option<String>,
     pub vars: IndexMap<String, Template>,
     pub dags_target: Option<DagsTarget>,
+    /// `dags_target.airflow_url`: the REST API of the Airflow that reads a `dir` target,
+    /// asked whether it parsed what a sync wrote (a Composer environment's is looked up).
+    pub airflow_url: Option<String>,
     pub state: Option<StateStore>,
     pub promote_from: Option<Named>,
     pub protected: bool,

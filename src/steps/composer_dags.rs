@@ -1,19 +1,32 @@
 //! `composer_dags`: puts DAG files where Airflow reads them: a Cloud Composer environment's
-//! bucket, any bucket and prefix, or a local dags folder.
+//! bucket, any bucket and prefix, or a local dags folder; then, where the Airflow that reads
+//! them is known, waits until it has parsed the DAG files the sync wrote.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::kind::{Live as LiveAt, LiveFuture};
 use super::{Inputs, StepKind, Unplanned};
-use crate::action::{Action, FileDiff, FileList, Folder, Live, Sync};
+use crate::action::{Action, AirflowAt, Confirm, FileDiff, FileList, Folder, Live, Sync};
+use crate::airflow::{self, Credentials, TokenError, TokenSource, Wait};
 use crate::cloud::Connections;
 use crate::diagnostic::Diagnostic;
 use crate::exec::{Failure, Job, StepFuture};
 use crate::expr::Resolved;
-use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
-use crate::shape::{Field, Record, Shape};
+use crate::gcp::{Cloud, composer};
+use crate::pipeline::{DagsTarget, Environment, KindSchema, Outputs, Pipeline, Step};
+use crate::shape::{Field, Record, Shape, parse_duration};
 use crate::sync::{self, DEFAULT_CONCURRENCY, Diff, Include, Owner, Place, Remote, Request, diff};
+use crate::yaml::Value;
+
+/// How long a confirmation waits by default: Composer copies its bucket to Airflow within a
+/// minute or two, and parses a file again every 30 s or so.
+const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(600);
+/// Airflow's user for a local Airflow (`dir` with `airflow_url`).
+const USERNAME_VAR: &str = "DAGSHIP_AIRFLOW_USERNAME";
+const PASSWORD_VAR: &str = "DAGSHIP_AIRFLOW_PASSWORD";
 
 pub(super) struct ComposerDags;
 
@@ -49,6 +62,16 @@ const INPUTS: Record = Record {
             Shape::Bool,
             "Also sync hidden files and caches (`.DS_Store`, `__pycache__/`, `.pytest_cache/`), which stay behind by default.",
         ),
+        Field::optional(
+            "confirm",
+            Shape::Bool,
+            "After the sync, wait until Airflow has parsed every DAG file it wrote (and holds no import error for those it left unchanged); fail with Airflow's own import error when one does not load. Default: true where the Airflow is known (a Composer environment, or a `dir` with `airflow_url`).",
+        ),
+        Field::optional(
+            "confirm_timeout",
+            Shape::Duration,
+            "How long to wait for Airflow to parse the DAG files (default: 10m).",
+        ),
     ],
     exactly_one_of: &[],
 };
@@ -74,6 +97,17 @@ impl KindSchema for ComposerDags {
             |env| env.dags_target.is_some(),
             diags,
         );
+        if matches!(
+            step.with.get("confirm").map(|n| &n.value),
+            Some(Value::Bool(true))
+        ) {
+            pipeline.require_in_environments(
+                step,
+                "an Airflow to ask for `confirm: true` (a `dags_target` with `composer_environment`, or `dir` and `airflow_url`)",
+                |env| env.dags_target.is_none() || airflow_at(env).is_some(),
+                diags,
+            );
+        }
     }
 }
 
@@ -110,6 +144,14 @@ impl StepKind for ComposerDags {
                 };
                 let work = sync_now(&job, sync);
                 let diff = job.ctx.or_stopped(work).await?;
+                if let Some(confirm) = &sync.confirm {
+                    let written = jiff::Timestamp::now();
+                    let (changed, unchanged) = dag_files(&job, sync, &diff)?;
+                    let wait = Wait::new(changed, unchanged, written, confirm.timeout());
+                    job.ctx
+                        .or_stopped(confirm_now(&job, sync, confirm, wait))
+                        .await?;
+                }
                 total.add(diff);
             }
             Ok(total
@@ -139,13 +181,24 @@ fn sync_of(inputs: &Inputs, folder: Folder, source: Resolved) -> Sync {
         _ => FileList::unknown(format!("known once {source} is")),
     };
     let prune_note = if prune { " (prune)" } else { "" };
+    let confirm = (folder == Folder::Dags)
+        .then(|| confirmation(inputs))
+        .flatten();
+    let confirm_note = confirm.as_ref().map_or(String::new(), |c| {
+        let airflow = match &c.airflow {
+            AirflowAt::Composer { .. } => "its Airflow".to_string(),
+            AirflowAt::Url { url } => format!("the Airflow at {url}"),
+        };
+        let timeout = crate::report::human_duration(c.timeout());
+        format!(", then wait up to {timeout} for {airflow} to parse the DAG files")
+    });
     let concurrency = inputs
         .text("concurrency")
         .and_then(|c| c.to_string().parse().ok())
         .unwrap_or(DEFAULT_CONCURRENCY);
     let remote = env.dags_target.as_ref().is_some_and(|t| !t.is_local());
     Sync {
-        description: format!("sync {source} → {target}{prune_note}"),
+        description: format!("sync {source} → {target}{prune_note}{confirm_note}"),
         folder,
         source,
         target,
@@ -161,6 +214,121 @@ fn sync_of(inputs: &Inputs, folder: Folder, source: Resolved) -> Sync {
         impersonate: env.impersonate_service_account.clone().filter(|_| remote),
         generated_by: None,
         live: None,
+        confirm,
+    }
+}
+
+/// The Airflow that reads an environment's `dags_target`, where it is known.
+fn airflow_at(env: &Environment) -> Option<AirflowAt> {
+    match (&env.dags_target, &env.airflow_url) {
+        (Some(DagsTarget::Composer { environment }), _) => Some(AirflowAt::Composer {
+            environment: environment.clone(),
+        }),
+        (Some(DagsTarget::Dir { .. }), Some(url)) => Some(AirflowAt::Url { url: url.clone() }),
+        _ => None,
+    }
+}
+
+/// Whether and how the step confirms that Airflow parsed its DAG files: by default wherever
+/// the Airflow is known.
+fn confirmation(inputs: &Inputs) -> Option<Confirm> {
+    let wanted = !matches!(
+        inputs.node("confirm").map(|n| &n.value),
+        Some(Value::Bool(false))
+    );
+    let timeout = inputs
+        .node("confirm_timeout")
+        .and_then(|n| match &n.value {
+            Value::Int(seconds) => u64::try_from(*seconds).ok(),
+            Value::Str(text) => parse_duration(text),
+            _ => None,
+        })
+        .unwrap_or(DEFAULT_CONFIRM_TIMEOUT.as_secs());
+    Some(Confirm {
+        airflow: airflow_at(inputs.environment).filter(|_| wanted)?,
+        timeout_seconds: timeout,
+    })
+}
+
+/// Files by name, with their content.
+type Sources = BTreeMap<String, String>;
+
+/// The DAG files (as Airflow tells them) among those the sync wrote, and among those it
+/// found unchanged.
+fn dag_files(job: &Job, sync: &Sync, diff: &Diff) -> Result<(Sources, Sources), Failure> {
+    let source = job.ctx.dir().join(sync.source.reveal()?);
+    let dags = |names: &mut dyn Iterator<Item = &String>| -> Sources {
+        names
+            .filter_map(|name| {
+                let bytes = std::fs::read(source.join(name)).ok()?;
+                sync::is_dag_file(name, &bytes)
+                    .then(|| (name.clone(), String::from_utf8_lossy(&bytes).into_owned()))
+            })
+            .collect()
+    };
+    Ok((
+        dags(&mut diff.added.iter().chain(&diff.changed)),
+        dags(&mut diff.unchanged.iter()),
+    ))
+}
+
+async fn confirm_now(job: &Job, sync: &Sync, confirm: &Confirm, wait: Wait) -> Result<(), Failure> {
+    if wait.written.is_empty() && wait.unchanged.is_empty() {
+        job.ctx
+            .say("no DAG file here: nothing for Airflow to parse");
+        return Ok(());
+    }
+    let (url, credentials) = match &confirm.airflow {
+        AirflowAt::Composer { environment } => {
+            let cloud = job
+                .connections
+                .google(sync.project.as_deref(), sync.impersonate.as_deref());
+            let (Some(project), Some(region)) = (cloud.project.as_deref(), sync.region.as_deref())
+            else {
+                return Err(Failure::of(Unplanned(
+                    "a Composer environment is looked up in the environment's project and region",
+                )));
+            };
+            let api = &cloud.endpoints.composer;
+            let url = composer::airflow_uri(&cloud.api, api, project, region, environment)
+                .await
+                .map_err(Failure::of)?;
+            (
+                url,
+                Credentials::Bearer(Arc::new(GoogleToken(Arc::clone(&cloud)))),
+            )
+        }
+        AirflowAt::Url { url } => (url.clone(), local_credentials()),
+    };
+    let ctx = job.ctx.clone();
+    airflow::confirm(&url, &credentials, &wait, move |line| ctx.say(&line))
+        .await
+        .map_err(Failure::of)
+}
+
+/// A local Airflow's user, from the process environment; none when it is not set (Airflow
+/// 3's simple auth manager with `all_admins`, or an open Airflow 2).
+fn local_credentials() -> Credentials {
+    let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match var(USERNAME_VAR) {
+        Some(username) => Credentials::User {
+            username,
+            password: var(PASSWORD_VAR).unwrap_or_default(),
+        },
+        None => Credentials::Anonymous,
+    }
+}
+
+/// Google's access token, which Composer's Airflow takes for its REST API.
+struct GoogleToken(Arc<Cloud>);
+
+#[async_trait::async_trait]
+impl TokenSource for GoogleToken {
+    async fn token(&self) -> Result<String, TokenError> {
+        match self.0.api.auth().token().await? {
+            Some(token) => Ok(token),
+            None => Err("no Google Cloud credentials are sent to this endpoint".into()),
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! Fakes of Google's APIs that follow their REST references closely enough for dagship:
 //! GitHub's OIDC token endpoint, STS (`/v1/token`), IAM Service Account Credentials
 //! (`generateAccessToken`), the metadata server's token, Cloud Run Admin v2
-//! (`fake_cloud_run`) and Composer v1 (environments). Errors are `google.rpc.Status` bodies.
-//! Scripted failures (409, 429, 503) can be queued for any request, and a request can be
-//! carried out and its answer lost (answered 503), as a dropped connection does.
+//! (`fake_cloud_run`) and Composer v1 (environments, as [`composer_environment`] makes them:
+//! DAG folder, Airflow URI, image version). Errors are `google.rpc.Status` bodies. Scripted
+//! failures (409, 429, 503) can be queued for any request, and a request can be carried out
+//! and its answer lost (answered 503), as a dropped connection does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,33 @@ pub const GITHUB_OIDC_TOKEN: &str = "eyJ.github-oidc.jwt";
 pub const STS_TOKEN: &str = "sts-federated-token";
 /// The token the metadata server hands out.
 pub const MDS_TOKEN: &str = "metadata-server-token";
+
+/// A running Composer environment as `environments.get` returns it: its DAG folder in
+/// `bucket`, its Airflow web server (and REST API) at `airflow_uri`, and the Composer and
+/// Airflow versions of its image.
+pub fn composer_environment(
+    name: &str,
+    bucket: &str,
+    airflow_uri: &str,
+    image_version: &str,
+) -> Value {
+    json!({
+        "name": name,
+        "uuid": "2f1d3a52-7d5e-4f3b-9b1c-0a7c2d3e4f50",
+        "state": "RUNNING",
+        "createTime": "2024-05-01T08:00:00.000Z",
+        "updateTime": "2024-05-01T08:30:00.000Z",
+        "config": {
+            "gkeCluster": format!("{name}/gke"),
+            "dagGcsPrefix": format!("gs://{bucket}/dags"),
+            "airflowUri": airflow_uri,
+            "airflowByoidUri": format!("{airflow_uri}/byoid"),
+            "softwareConfig": { "imageVersion": image_version, "pythonVersion": "3" },
+            "environmentSize": "ENVIRONMENT_SIZE_SMALL"
+        },
+        "storageConfig": { "bucket": bucket }
+    })
+}
 
 /// The token IAM mints for a service account.
 pub fn account_token(account: &str) -> String {
