@@ -52,8 +52,10 @@ pub struct MappedManifest {
 enum Bytes {
     #[cfg(target_os = "linux")]
     Mapped {
+        // Declared first, so dropped first: the guarded range may be mapped again by
+        // someone else once the map is gone.
+        guard: sigbus::Guard,
         map: memmap2::Mmap,
-        guard: Option<sigbus::Guard>,
     },
     Read(Vec<u8>),
 }
@@ -102,6 +104,7 @@ impl MappedManifest {
                 map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
             };
         }
+        #[cfg(not(target_os = "linux"))]
         let _ = (start, end);
     }
 
@@ -109,9 +112,7 @@ impl MappedManifest {
     /// be a mix of two versions.
     pub fn changed(&self) -> bool {
         #[cfg(target_os = "linux")]
-        if let Bytes::Mapped {
-            guard: Some(guard), ..
-        } = &self.bytes
+        if let Bytes::Mapped { guard, .. } = &self.bytes
             && guard.faulted()
         {
             return true;
@@ -141,25 +142,21 @@ impl MappedManifest {
 impl Bytes {
     #[cfg(target_os = "linux")]
     fn of(file: &File) -> std::io::Result<Bytes> {
-        // SAFETY: the map is only read; a truncation while it is read raises SIGBUS,
-        // which the guard turns into zeros (see the module's comment). Without a guard
-        // slot (many maps at once) the file is read instead.
-        // Not populated up front: pages come in as the readers reach them and leave behind
-        // them, so the file is never resident whole (as fast, half the peak memory).
-        let len = file.metadata()?.len() as usize;
-        if len == 0 {
+        if file.metadata()?.len() == 0 {
             return Ok(Bytes::Read(Vec::new()));
         }
+        // SAFETY: the map is only read; a truncation while it is read raises SIGBUS,
+        // which the guard turns into zeros (see the module's comment).
         let map = unsafe { memmap2::MmapOptions::new().map(file) }?;
+        // Without a free guard slot (many maps at once) the file is read instead.
         let Some(guard) = sigbus::Guard::new(map.as_ptr() as usize, map.len()) else {
             drop(map);
             return read_whole(file);
         };
+        // Not populated up front: pages come in as the readers reach them and leave
+        // behind them, so the file is never resident whole (as fast, half the peak memory).
         let _ = map.advise(memmap2::Advice::Sequential);
-        Ok(Bytes::Mapped {
-            map,
-            guard: Some(guard),
-        })
+        Ok(Bytes::Mapped { guard, map })
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -173,16 +170,6 @@ fn read_whole(mut file: &File) -> std::io::Result<Bytes> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
     Ok(Bytes::Read(bytes))
-}
-
-impl Drop for MappedManifest {
-    fn drop(&mut self) {
-        // The guard is released before the map is unmapped: its range may be reused.
-        #[cfg(target_os = "linux")]
-        if let Bytes::Mapped { guard, .. } = &mut self.bytes {
-            guard.take();
-        }
-    }
 }
 
 /// Catching SIGBUS in our own maps (Linux).
