@@ -309,11 +309,11 @@ fn inputs_that_are_not_regular_files_are_refused_at_once() {
         // Opening a FIFO without a writer blocks forever, unless it is not opened so.
         (
             &["--manifest", "fifo"],
-            "not a regular file (it is a FIFO (named pipe))",
+            "not a regular file (it is a FIFO or pipe)",
         ),
         (
             &["--manifest", "manifest.json", "--selectors", "fifo"],
-            "selectors file fifo: not a regular file (it is a FIFO (named pipe))",
+            "selectors file fifo: not a regular file (it is a FIFO or pipe)",
         ),
         (
             &["--manifest", "manifest.json", "--selectors", "folder"],
@@ -328,6 +328,15 @@ fn inputs_that_are_not_regular_files_are_refused_at_once() {
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
+    // A pipe, as `--manifest <(…)` or `/dev/stdin` give.
+    let out = dagship(dir.path())
+        .args(["dags", "--manifest", "/dev/stdin", "--out", "out"])
+        .stdin(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a regular file (it is a FIFO or pipe)"), "{stderr}");
 }
 
 /// `dbt parse` rewrites `target/manifest.json` in place: truncated, then written. A

@@ -49,7 +49,7 @@ fn kind_of(metadata: &Metadata) -> &'static str {
     {
         use std::os::unix::fs::FileTypeExt;
         if file_type.is_fifo() {
-            return "a FIFO (named pipe)";
+            return "a FIFO or pipe";
         }
         if file_type.is_char_device() || file_type.is_block_device() {
             return "a device";
@@ -97,6 +97,6 @@ mod tests {
         let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: a valid C string; mkfifo only creates the node.
         assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-        assert_eq!(refused(&fifo), "a FIFO (named pipe)");
+        assert_eq!(refused(&fifo), "a FIFO or pipe");
     }
 }
