@@ -336,7 +336,10 @@ fn inputs_that_are_not_regular_files_are_refused_at_once() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("not a regular file (it is a FIFO or pipe)"), "{stderr}");
+    assert!(
+        stderr.contains("not a regular file (it is a FIFO or pipe)"),
+        "{stderr}"
+    );
 }
 
 /// `dbt parse` rewrites `target/manifest.json` in place: truncated, then written. A
