@@ -5,6 +5,8 @@ mod common;
 mod dbt_support;
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use common::{dagship, run};
 
@@ -257,4 +259,136 @@ fn the_airflow_dags_step_generates_in_a_run() {
     assert!(file.contains("schedule=\"@daily\""));
     assert!(file.contains("DBT_OPTIONS = \" --target dev\""));
     assert!(file.contains("\"dbt build --indirect-selection cautious\""));
+}
+
+/// Runs `dagship dags` in `dir`; its exit code (`None` for a signal) and stderr, or `None`
+/// if it still runs after `limit` (it is then killed).
+fn dags_within(dir: &Path, args: &[&str], limit: Duration) -> Option<(Option<i32>, String)> {
+    let mut child = dagship(dir)
+        .arg("dags")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    Some((
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn inputs_that_are_not_regular_files_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    jaffle(dir.path());
+    std::fs::create_dir(dir.path().join("folder")).unwrap();
+    let fifo = dir.path().join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--manifest", "folder"],
+            "dbt manifest folder: not a regular file (it is a directory)",
+        ),
+        (
+            &["--manifest", "/dev/null"],
+            "not a regular file (it is a device)",
+        ),
+        // Opening a FIFO without a writer blocks forever, unless it is not opened so.
+        (
+            &["--manifest", "fifo"],
+            "not a regular file (it is a FIFO or pipe)",
+        ),
+        (
+            &["--manifest", "manifest.json", "--selectors", "fifo"],
+            "selectors file fifo: not a regular file (it is a FIFO or pipe)",
+        ),
+        (
+            &["--manifest", "manifest.json", "--selectors", "folder"],
+            "selectors file folder: not a regular file (it is a directory)",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = args.to_vec();
+        all.extend(["--out", "out"]);
+        let (code, stderr) = dags_within(dir.path(), &all, Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("{args:?} still runs after 30 s"));
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    // A pipe, as `--manifest <(…)` or `/dev/stdin` give.
+    let out = dagship(dir.path())
+        .args(["dags", "--manifest", "/dev/stdin", "--out", "out"])
+        .stdin(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not a regular file (it is a FIFO or pipe)"),
+        "{stderr}"
+    );
+}
+
+/// `dbt parse` rewrites `target/manifest.json` in place: truncated, then written. A
+/// mapped file cut short under the reader raised SIGBUS (exit 135); it must be an exit 2
+/// that says what happened, whenever the rewrite comes.
+#[test]
+fn a_manifest_rewritten_while_it_is_read_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(jaffle(dir.path())).unwrap();
+    // Large enough to take a while to read (tens of MB), all of it valid.
+    let value: serde_json::Value = serde_json::from_slice(&good).unwrap();
+    let mut big = value.clone();
+    let nodes = big["nodes"].as_object_mut().unwrap();
+    let template = value["nodes"]["model.jaffle_shop.orders"].clone();
+    for i in 0..12_000 {
+        let mut node = template.clone();
+        let id = format!("model.jaffle_shop.copy_{i}");
+        node["unique_id"] = id.clone().into();
+        node["name"] = format!("copy_{i}").into();
+        node["fqn"] = serde_json::json!(["jaffle_shop", format!("copy_{i}")]);
+        node["raw_code"] = "x".repeat(3000).into();
+        nodes.insert(id, node);
+    }
+    let big = serde_json::to_vec(&big).unwrap();
+    let path = dir.path().join("big.json");
+    let mut changed = 0;
+    for delay_ms in [30, 60, 120, 250, 500, 1000] {
+        std::fs::write(&path, &big).unwrap();
+        let child = dagship(dir.path())
+            .args(["dags", "--manifest", "big.json", "--out", "out"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        // As dbt writes: the file is truncated, then the new text written.
+        std::fs::write(&path, &good[..good.len() / 3]).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0 | 2)),
+            "after {delay_ms} ms: {:?} (a signal when None): {stderr}",
+            out.status
+        );
+        if stderr.contains("changed while it was read") {
+            changed += 1;
+            break;
+        }
+    }
+    assert!(changed > 0, "no run overlapped the rewrite");
 }

@@ -13,10 +13,15 @@ fn file(yaml: &str) -> SelectorsFile {
     SelectorsFile::from_yaml_str(yaml, Path::new("selectors.yml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The criteria a selector is, through `method: selector` references.
 fn criteria(f: &SelectorsFile, name: &str) -> dagship::dbt::select::Criteria {
-    match f.get(name).unwrap().spec().unwrap() {
-        Spec::Criteria(c) => (**c).clone(),
-        other => panic!("{name}: not a criteria: {other:?}"),
+    let mut spec = f.get(name).unwrap().spec().unwrap();
+    loop {
+        match spec {
+            Spec::Criteria(c) => return (**c).clone(),
+            Spec::Selector(named) => spec = &named.spec,
+            other => panic!("{name}: not a criteria: {other:?}"),
+        }
     }
 }
 
@@ -159,4 +164,40 @@ fn resource_type_filter_and_selection_api() {
     assert!(sel.nodes().all(|n| n.resource_type == ResourceType::Model));
     let err = select_expression_with(&m, &["c"], &["resource_type:nope"], &options).unwrap_err();
     assert!(matches!(err, SelectError::InvalidValue { .. }), "{err}");
+}
+
+/// Each selector is the one before it, twice: 2^60 paths through 61 definitions. Shared
+/// and evaluated once each, they take as long as the file is long.
+#[test]
+fn selectors_referencing_each_other_are_evaluated_once_each() {
+    let mut yaml = String::from(
+        "selectors:\n  - {name: s0, definition: {method: fqn, value: b, children: true}}\n",
+    );
+    for i in 1..=60 {
+        yaml.push_str(&format!(
+            "  - name: s{i}\n    definition: {{union: [{{method: selector, value: s{p}}}, {{method: selector, value: s{p}}}]}}\n",
+            p = i - 1
+        ));
+    }
+    let f = file(&yaml);
+    let m = chain();
+    let want: Vec<String> = select_expression_with(&m, &["b+"], &[], &EvalOptions::default())
+        .unwrap()
+        .unique_ids()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        want,
+        ["model.p.b", "model.p.c", "test.p.t_ac", "test.p.t_b"]
+    );
+    let got = f.evaluate("s60", &m).unwrap();
+    assert_eq!(got.unique_ids().collect::<Vec<_>>(), want);
+    let names: Vec<String> = (0..=60).map(|i| format!("s{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    for result in f.evaluate_all(&names, &m, &EvalOptions::default()) {
+        assert_eq!(result.unwrap().unique_ids().collect::<Vec<_>>(), want);
+    }
+    // Printing a spec names the selectors it references rather than copying them.
+    let shown = format!("{:?}", f.get("s60").unwrap().spec().unwrap());
+    assert!(shown.len() < 500, "{shown}");
 }

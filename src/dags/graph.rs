@@ -181,6 +181,9 @@ impl<'m> ManifestIndex<'m> {
     pub(crate) fn args(&self, i: NodeIdx) -> Result<NodeArgs, GraphError> {
         let node = self.node(i);
         let args = node_args(node, &self.prefixes);
+        if args.select.contains('\0') {
+            return Err(nul_in_name(&node.unique_id));
+        }
         if args.approximate && !selects_only(self.manifest, node, &args) {
             return Err(format!(
                 "cannot write a dbt selection that picks only {} (its fqn has a space, comma \
@@ -190,6 +193,16 @@ impl<'m> ManifestIndex<'m> {
         }
         Ok(args)
     }
+}
+
+/// A NUL character cannot be in a command line (nor in Airflow's `bash_command`): the
+/// task could never run.
+fn nul_in_name(unique_id: &str) -> GraphError {
+    format!(
+        "{}: its name, package or fqn holds a NUL character, which no command line can \
+         carry; dbt cannot have written it",
+        unique_id.escape_default()
+    )
 }
 
 /// By node: the enabled tests (and unit tests) whose only parent it is.
@@ -261,7 +274,7 @@ pub fn build(
     // Source freshness tasks first: they are roots.
     let mut freshness_of_unit: Vec<Vec<u32>> = vec![Vec::new(); n];
     if options.source_freshness {
-        add_freshness(index, &units, &mut graph, &mut freshness_of_unit);
+        add_freshness(index, &units, &mut graph, &mut freshness_of_unit)?;
     }
 
     let order = topological(&units, &unit_parents)?;
@@ -325,7 +338,7 @@ fn add_freshness(
     units: &[NodeIdx],
     graph: &mut DagGraph,
     freshness_of_unit: &mut [Vec<u32>],
-) {
+) -> Result<(), GraphError> {
     let mut tables_of: BTreeMap<(String, String), BTreeSet<NodeIdx>> = BTreeMap::new();
     let mut readers: BTreeMap<(String, String), BTreeSet<NodeIdx>> = BTreeMap::new();
     for &u in units {
@@ -357,7 +370,14 @@ fn add_freshness(
             format!("freshness__{source}")
         };
         let name = graph.namer.allocate(&label);
-        let select: Vec<String> = tables.iter().map(|t| source_arg(index.node(*t))).collect();
+        let mut select: Vec<String> = Vec::with_capacity(tables.len());
+        for &t in tables {
+            let arg = source_arg(index.node(t));
+            if arg.contains('\0') {
+                return Err(nul_in_name(&index.node(t).unique_id));
+            }
+            select.push(arg);
+        }
         let args = NodeArgs {
             select: select.join(" "),
             exclude: None,
@@ -368,6 +388,7 @@ fn add_freshness(
             freshness_of_unit[*u as usize].push(task);
         }
     }
+    Ok(())
 }
 
 /// Sources `u` reads, directly or through ephemeral models.

@@ -18,13 +18,13 @@ pub mod render;
 pub mod unit_tasks;
 pub mod units;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 
-use crate::dbt::manifest::{Manifest, ManifestError};
-use crate::dbt::select::{SelectError, select_expression};
+use crate::dbt::manifest::{Manifest, ManifestError, MappedManifest};
+use crate::dbt::select::{EvalOptions, SelectError, select_expression};
 use crate::dbt::selectors_file::{SelectorsFile, SelectorsFileError};
 pub use operator::{Bash, CloudRunJob, Operator, OperatorError, OperatorSettings};
 pub use options::{DagOptions, ExtraKind, ExtraTask, TestsMode};
@@ -42,6 +42,27 @@ pub enum DagsError {
     Select { origin: String, error: SelectError },
     #[error("{0}")]
     Options(String),
+    #[error(
+        "{origin} defines selector `{name}` twice; dbt would use the later one, but a DAG \
+         needs one definition: rename or remove one"
+    )]
+    DuplicateSelector { origin: String, name: String },
+    #[error("selectors `{first}` and `{second}` would both become DAG `{dag_id}`")]
+    SameDag {
+        first: String,
+        second: String,
+        dag_id: String,
+    },
+    #[error(
+        "selectors `{first}` and `{second}` would make files `{}` and `{}`, which are one \
+         file on a case-insensitive filesystem (macOS, Windows); rename one",
+        files[0], files[1]
+    )]
+    FilesDifferInCase {
+        first: String,
+        second: String,
+        files: [String; 2],
+    },
     #[error("DAG {dag_id}: {message}")]
     Graph { dag_id: String, message: String },
     #[error("cannot write `{}`", path.display())]
@@ -61,11 +82,19 @@ impl DagsError {
 /// A manifest and the XXH3-128 hash of its bytes (named in every file's header).
 pub struct LoadedManifest {
     pub manifest: Manifest,
-    hash: OnceLock<Result<String, String>>,
+    hash: OnceLock<Result<String, HashFailure>>,
     /// Hashing runs on its own thread from the start, yielding to parsing, and is waited
     /// for once the files are rendered.
-    hashing: Mutex<Option<JoinHandle<std::io::Result<String>>>>,
+    hashing: Mutex<Option<JoinHandle<Result<String, HashFailure>>>>,
     path: PathBuf,
+}
+
+/// Why the manifest's hash is not known.
+#[derive(Debug, Clone)]
+enum HashFailure {
+    Io(String),
+    /// The file changed while it was hashed: the hash is not that of what was parsed.
+    Changed,
 }
 
 impl LoadedManifest {
@@ -80,66 +109,55 @@ impl LoadedManifest {
     }
 
     /// The XXH3-128 hash of the manifest file, in hex; an error if the file could not be
-    /// read again for it.
+    /// read again for it, or changed meanwhile.
     pub fn hash(&self) -> Result<&str, DagsError> {
         let hash = self.hash.get_or_init(|| {
             // Only `load_manifest` leaves the hash to be made, and it starts the thread.
             let hashing = self.hashing.lock().expect("not poisoned").take();
             let hashing = hashing.expect("the hashing thread was started");
-            let hashed = hashing.join().expect("hashing does not panic");
-            hashed.map_err(|e| e.to_string())
+            hashing.join().expect("hashing does not panic")
         });
-        hash.as_deref().map_err(|message| {
-            DagsError::Manifest(ManifestError::Io {
-                path: self.path.clone(),
-                source: std::io::Error::other(message.clone()),
+        let path = self.path.clone();
+        hash.as_deref().map_err(|failure| {
+            DagsError::Manifest(match failure {
+                HashFailure::Io(message) => ManifestError::Io {
+                    path,
+                    source: std::io::Error::other(message.clone()),
+                },
+                HashFailure::Changed => ManifestError::ChangedWhileRead { path },
             })
         })
     }
 }
 
-/// Reads a manifest; its bytes are hashed on another thread meanwhile.
+/// Reads a manifest; its bytes are hashed on another thread meanwhile. A file that is not
+/// a regular file, or that changes while it is read (`dbt parse` rewriting it), is an
+/// error (see [`MappedManifest`]).
 pub fn load_manifest(path: &Path) -> Result<LoadedManifest, DagsError> {
-    let io = |source| ManifestError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    // SAFETY: the map is only read. Were the file truncated while it is read (dbt
-    // rewriting it at that moment), reading past its new end would crash; a copy
-    // would cost as much time as all the rest of reading a large manifest.
-    // Not populated up front: pages come in as the readers reach them and leave behind
-    // them, so the file is never resident whole (as fast, half the peak memory).
-    let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(io)?;
-    let _ = map.advise(memmap2::Advice::Sequential);
+    let file = MappedManifest::open(path)?;
     // Hashing reads the file on its own (through one small buffer, so that memory does
     // not hold the file twice) while it is parsed.
     let hashing = std::thread::spawn({
-        let file = file.try_clone().map_err(io)?;
+        let copy = file.file().try_clone();
+        let stamp = file.stamp().clone();
         move || {
             // Parsing is what everything waits for; the hash only for the header.
             yield_to_parsing();
-            xxh128_of(file)
+            let mut copy = copy.map_err(|e| HashFailure::Io(e.to_string()))?;
+            let hash = xxh128_of(&mut copy).map_err(|e| HashFailure::Io(e.to_string()))?;
+            if !stamp.matches(&copy) {
+                return Err(HashFailure::Changed);
+            }
+            Ok(hash)
         }
     });
-    let manifest =
-        Manifest::from_slice_releasing(&map, path, &|start, end| give_back(&map, start, end))?;
+    let manifest = file.parse(path)?;
     Ok(LoadedManifest {
         manifest,
         hash: OnceLock::new(),
         hashing: Mutex::new(Some(hashing)),
         path: path.to_path_buf(),
     })
-}
-
-/// Gives the pages of `start..end` back to the page cache: what was read is not kept
-/// twice (in the map and in the parsed manifest), which halves peak memory.
-fn give_back(map: &memmap2::Mmap, start: usize, end: usize) {
-    // SAFETY: a read-only file mapping: released pages read the same bytes again from
-    // the file if they are touched later.
-    let _ = unsafe {
-        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
-    };
 }
 
 /// Lowers the calling thread's priority to the least there is. Only Linux gives each
@@ -157,13 +175,13 @@ fn yield_to_parsing() {
 /// XXH3-128 (`xxhsum -H2` shows the same): the header names the file, it does not sign
 /// it. Reading a 650 MB file takes 72 ms; XXH3 adds 20 ms to that, BLAKE3 72 ms, and
 /// every millisecond is taken from the parsing threads on a 2-core runner.
-fn xxh128_of(mut file: std::fs::File) -> std::io::Result<String> {
+fn xxh128_of(file: &mut std::fs::File) -> std::io::Result<String> {
     use std::io::Seek;
     file.rewind()?;
     // Read through a small buffer rather than from the map: mapped pages touched here
     // would stay resident until the parsing threads reach (and give back) them.
     let mut hash = xxhash_rust::xxh3::Xxh3::new();
-    read_in_pieces(&mut file, |piece| {
+    read_in_pieces(file, |piece| {
         hash.update(piece);
         true
     })?;
@@ -207,18 +225,7 @@ pub fn generate(
 ) -> Result<Vec<DagFile>, DagsError> {
     options.check().map_err(DagsError::Options)?;
     let manifest = &loaded.manifest;
-    let names: Vec<&str> = match selectors {
-        Some(file) => {
-            let mut names: Vec<&str> = Vec::new();
-            for s in file.selectors() {
-                if !names.contains(&s.name.as_str()) {
-                    names.push(&s.name);
-                }
-            }
-            names
-        }
-        None => vec!["all"],
-    };
+    let names = dag_names(selectors)?;
     if let Some(unknown) = options
         .schedules
         .keys()
@@ -230,27 +237,15 @@ pub fn generate(
             names.join(", ")
         )));
     }
-    let mut by_id: HashMap<String, &str> = HashMap::new();
-    for name in &names {
-        if let Some(other) = by_id.insert(naming::dag_id(name), name) {
-            return Err(DagsError::Options(format!(
-                "selectors `{other}` and `{name}` would both become DAG `{}`",
-                naming::dag_id(name)
-            )));
-        }
-    }
     // The index, the dependency graph and the selections are built at once.
     let (index, selections) = std::thread::scope(|scope| {
         let index = scope.spawn(|| graph::ManifestIndex::build(manifest));
         // Built here, beside the index, rather than by whichever needs it first.
         manifest.graph();
-        let selections: Vec<_> = names
-            .iter()
-            .map(|name| match selectors.and_then(|f| f.get(name)) {
-                Some(s) => s.evaluate(manifest),
-                None => select_expression(manifest, &[], &[]),
-            })
-            .collect();
+        let selections: Vec<_> = match selectors {
+            Some(file) => file.evaluate_all(&names, manifest, &EvalOptions::default()),
+            None => vec![select_expression(manifest, &[], &[])],
+        };
         (index.join().expect("indexing does not panic"), selections)
     });
     let mut files = Vec::with_capacity(names.len());
@@ -333,14 +328,57 @@ pub fn selections<'m>(
     match selectors {
         None => Ok(vec![select("all", select_expression(manifest, &[], &[]))?]),
         Some(file) => {
-            let mut seen = std::collections::HashSet::new();
-            file.selectors()
+            let names = dag_names(selectors)?;
+            let evaluated = file.evaluate_all(&names, manifest, &EvalOptions::default());
+            names
                 .iter()
-                .filter(|s| seen.insert(s.name.as_str()))
-                .map(|s| select(&s.name, file.evaluate(&s.name, manifest)))
+                .zip(evaluated)
+                .map(|(name, result)| select(name, result))
                 .collect()
         }
     }
+}
+
+/// The selectors that become DAGs, in file order (`all` without a selectors file). A
+/// name defined twice is an error: dbt would quietly take the later definition, and
+/// which one the DAG should follow is a guess. So are two names that would make the same
+/// file, or files that differ only in case: on macOS and Windows (case-insensitive
+/// filesystems, and so a Composer bucket synced from one) they are one file.
+fn dag_names(selectors: Option<&SelectorsFile>) -> Result<Vec<&str>, DagsError> {
+    let Some(file) = selectors else {
+        return Ok(vec!["all"]);
+    };
+    let mut names: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut by_file: HashMap<String, &str> = HashMap::new();
+    for selector in file.selectors() {
+        let name = selector.name.as_str();
+        if !seen.insert(name) {
+            return Err(DagsError::DuplicateSelector {
+                origin: origin(selectors),
+                name: name.to_string(),
+            });
+        }
+        let dag_id = naming::dag_id(name);
+        if let Some(other) = by_file.insert(dag_id.to_lowercase(), name) {
+            let other_id = naming::dag_id(other);
+            return Err(if other_id == dag_id {
+                DagsError::SameDag {
+                    first: other.to_string(),
+                    second: name.to_string(),
+                    dag_id,
+                }
+            } else {
+                DagsError::FilesDifferInCase {
+                    first: other.to_string(),
+                    second: name.to_string(),
+                    files: [format!("{other_id}.py"), format!("{dag_id}.py")],
+                }
+            });
+        }
+        names.push(name);
+    }
+    Ok(names)
 }
 
 /// Where the selections come from, for messages.

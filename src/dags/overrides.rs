@@ -68,11 +68,16 @@ impl Overrides {
 pub fn settings(node: &Node) -> Result<Option<String>, String> {
     // Looking a key up parses the config; most nodes have no settings to find (and a
     // vectorised search says so several times faster than `str::contains`).
+    // A key may also be spelled with escapes (`dagshi\u0070`), which only `\u` can do.
     static DAGSHIP: LazyLock<memmem::Finder> = LazyLock::new(|| memmem::Finder::new("dagship"));
-    if DAGSHIP.find(node.config.raw().as_bytes()).is_none() {
+    let raw = node.config.raw().as_bytes();
+    if DAGSHIP.find(raw).is_none() && memmem::find(raw, b"\\u").is_none() {
         return Ok(None);
     }
-    let Some(meta) = node.config.lookup(&["meta", "dagship"]) else {
+    let found = node.config.find(&["meta", "dagship"]);
+    let found =
+        found.map_err(|e| format!("{}: meta.dagship cannot be read: {e}", node.unique_id))?;
+    let Some(meta) = found else {
         return Ok(None);
     };
     let json = canonical(&meta).map_err(|e| format!("{}: meta.dagship{e}", node.unique_id))?;

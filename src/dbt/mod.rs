@@ -22,6 +22,7 @@
 //!   we return a [`select::SelectError`] instead.
 
 pub mod fnmatch;
+pub mod input_file;
 pub mod manifest;
 pub mod select;
 pub mod selectors_file;

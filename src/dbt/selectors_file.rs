@@ -10,13 +10,17 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use crate::dbt::input_file::{OpenError, open_regular};
 use crate::dbt::manifest::Manifest;
 use crate::dbt::select::definition::parse_definition;
-use crate::dbt::select::{EvalOptions, SelectError, Selection, Spec, evaluate_spec};
+use crate::dbt::select::{
+    EvalOptions, NamedSpec, SelectError, Selection, Spec, evaluate_named, evaluate_spec,
+};
 
 /// Why a selectors file could not be read at all.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +30,8 @@ pub enum SelectorsFileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read selectors file {path}: not a regular file (it is {kind})")]
+    NotRegularFile { path: PathBuf, kind: &'static str },
     #[error("selectors file {path} is not valid YAML: {message}")]
     Yaml { path: PathBuf, message: String },
     #[error("selectors file {path}: {reason}")]
@@ -51,12 +57,17 @@ pub struct Selector {
     pub definition: Value,
     /// Keys other than name, description, definition and default, in file order.
     pub extra: IndexMap<String, Value>,
-    spec: Result<Spec, SelectError>,
+    spec: Result<Arc<NamedSpec>, SelectError>,
 }
 
 impl Selector {
-    /// The parsed definition, with `method: selector` references resolved.
+    /// The parsed definition, with `method: selector` references resolved (to
+    /// [`Spec::Selector`], which shares the referenced selector's spec).
     pub fn spec(&self) -> Result<&Spec, SelectError> {
+        self.named().map(|named| &named.spec)
+    }
+
+    fn named(&self) -> Result<&Arc<NamedSpec>, SelectError> {
         self.spec.as_ref().map_err(Clone::clone)
     }
 
@@ -96,10 +107,20 @@ struct Entry {
 impl SelectorsFile {
     /// Reads `selectors.yml`.
     pub fn from_path(path: &Path) -> Result<SelectorsFile, SelectorsFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SelectorsFileError::Io {
+        use std::io::Read;
+        let io = |source| SelectorsFileError::Io {
             path: path.to_path_buf(),
             source,
+        };
+        let (mut file, _) = open_regular(path).map_err(|e| match e {
+            OpenError::Io(source) => io(source),
+            OpenError::NotRegular(kind) => SelectorsFileError::NotRegularFile {
+                path: path.to_path_buf(),
+                kind,
+            },
         })?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(io)?;
         SelectorsFile::from_yaml_str(&text, path)
     }
 
@@ -224,6 +245,36 @@ impl SelectorsFile {
             .evaluate(manifest)
     }
 
+    /// `dbt ls --selector NAME` for each of `names`, with a selector that several of
+    /// them reference evaluated once for all: the work grows with the file's size.
+    pub fn evaluate_all<'m>(
+        &self,
+        names: &[&str],
+        manifest: &'m Manifest,
+        options: &EvalOptions,
+    ) -> Vec<Result<Selection<'m>, SelectError>> {
+        let found: Vec<Result<&Arc<NamedSpec>, SelectError>> = names
+            .iter()
+            .map(|name| {
+                // A definition that does not parse names its selector already.
+                self.get(name).ok_or_else(|| self.unknown(name))?.named()
+            })
+            .collect();
+        let parsed: Vec<&Arc<NamedSpec>> = found.iter().filter_map(|f| f.clone().ok()).collect();
+        let mut evaluated = evaluate_named(manifest, &parsed, options).into_iter();
+        found
+            .into_iter()
+            .map(|named| {
+                let named = named?;
+                let result = evaluated.next().expect("one result per parsed selector");
+                result.map_err(|error| SelectError::InSelector {
+                    selector: named.name.clone(),
+                    error: Box::new(error),
+                })
+            })
+            .collect()
+    }
+
     /// The first broken definition, if any: dbt refuses a file with one.
     pub fn validate(&self) -> Result<(), SelectError> {
         self.selectors.iter().try_for_each(|s| s.spec().map(|_| ()))
@@ -342,7 +393,7 @@ enum Resolution {
     ByName,
 }
 
-fn resolve_all(entries: &[Entry], how: Resolution) -> Vec<Result<Spec, SelectError>> {
+fn resolve_all(entries: &[Entry], how: Resolution) -> Vec<Result<Arc<NamedSpec>, SelectError>> {
     let mut resolver = Resolver {
         entries,
         how,
@@ -356,13 +407,13 @@ fn resolve_all(entries: &[Entry], how: Resolution) -> Vec<Result<Spec, SelectErr
 struct Resolver<'a> {
     entries: &'a [Entry],
     how: Resolution,
-    done: HashMap<usize, Result<Spec, SelectError>>,
+    done: HashMap<usize, Result<Arc<NamedSpec>, SelectError>>,
     /// Selectors being parsed right now, to catch reference cycles.
     in_progress: Vec<usize>,
 }
 
 impl Resolver<'_> {
-    fn resolve(&mut self, i: usize) -> Result<Spec, SelectError> {
+    fn resolve(&mut self, i: usize) -> Result<Arc<NamedSpec>, SelectError> {
         if let Some(done) = self.done.get(&i) {
             return done.clone();
         }
@@ -374,7 +425,10 @@ impl Resolver<'_> {
             ));
         }
         self.in_progress.push(i);
-        let result = self.parse(i);
+        let result = self.parse(i).map(|spec| {
+            let name = name.clone();
+            Arc::new(NamedSpec { name, spec })
+        });
         self.in_progress.pop();
         self.done.insert(i, result.clone());
         result
@@ -406,7 +460,7 @@ impl Resolver<'_> {
             Resolution::ByName => self.entries,
         };
         match candidates.iter().rposition(|e| e.name == target) {
-            Some(j) => self.resolve(j),
+            Some(j) => self.resolve(j).map(Spec::Selector),
             None => Err(SelectError::UnknownSelector {
                 name: target.to_string(),
                 hint: match self.how {

@@ -4,11 +4,11 @@
 //! manifest's memory by half. The keys every run needs (`enabled`, `materialized`)
 //! are read once at load; the rest are parsed only by `config.` selection.
 
-use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
+
+use super::cursor::{Cursor, Problem, Read, Stop};
 
 /// The `config` object of a manifest entry, as written in the manifest.
 #[derive(Debug, Clone, Default)]
@@ -18,7 +18,7 @@ pub struct Config {
 
 impl Config {
     /// A config from the JSON text of an object (the manifest reader has checked that
-    /// its brackets balance; a key that does not parse reads as absent).
+    /// its brackets pair up; see [`Config::find`] for a value that does not parse).
     pub fn from_json_text(text: &str) -> Config {
         Config {
             raw: Some(text.into()),
@@ -51,46 +51,66 @@ impl Config {
     }
 
     /// The value at a key path into nested objects (`["meta", "owner"]`). `None` when a
-    /// key is missing or a step is not an object, as dbt's `config.a.b` selection.
+    /// key is missing or a step is not an object, as dbt's `config.a.b` selection, and
+    /// when the value cannot be read (see [`Config::find`]).
     pub fn lookup<S: AsRef<str>>(&self, path: &[S]) -> Option<Value> {
-        let (first, rest) = path.split_first()?;
-        let mut de = serde_json::Deserializer::from_str(self.raw());
-        let mut value = DeserializeSeed::deserialize(KeySeeker(first.as_ref()), &mut de).ok()??;
-        for key in rest {
-            value = value.as_object_mut()?.remove(key.as_ref())?;
-        }
-        Some(value)
-    }
-}
-
-/// Reads one key of an object, skipping the others without building them.
-struct KeySeeker<'k>(&'k str);
-
-impl<'de> DeserializeSeed<'de> for KeySeeker<'_> {
-    type Value = Option<Value>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeeker<'_> {
-    type Value = Option<Value>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a config object")
+        self.find(path).ok().flatten()
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
-        let mut found = None;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if key == self.0 {
-                found = Some(map.next_value::<Value>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
+    /// [`Config::lookup`], telling a value that cannot be read from an absent one. Keys
+    /// off the path are skipped, not parsed: how deep they nest does not matter (a
+    /// parser gives up past 128 levels, which would hide every key beside them). Only the
+    /// value found is parsed, strictly.
+    pub fn find<S: AsRef<str>>(&self, path: &[S]) -> Result<Option<Value>, ConfigError> {
+        let text = self.raw().as_bytes();
+        let mut c = Cursor::new(text);
+        for key in path {
+            if c.peek() != Some(b'{') {
+                return Ok(None);
+            }
+            match last_value_of(&mut c, key.as_ref().as_bytes()) {
+                Ok(Some(at)) => c.seek(at),
+                Ok(None) => return Ok(None),
+                Err(stop) => return Err(ConfigError::new(stop)),
             }
         }
-        Ok(found)
+        c.parse().map(Some).map_err(ConfigError::new)
+    }
+}
+
+/// Where the value of the last `key` of the object at `c` starts (a repeated key keeps
+/// its last value, as in every JSON reader); reads the whole object.
+fn last_value_of(c: &mut Cursor<'_>, key: &[u8]) -> Read<Option<usize>> {
+    let mut found = None;
+    c.each_key("a config object", |c, k| {
+        if k == key {
+            c.peek();
+            found = Some(c.offset());
+        }
+        c.skip()
+    })?;
+    Ok(found)
+}
+
+/// Why a value in a config could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message} (at byte {offset} of the config)")]
+pub struct ConfigError {
+    pub offset: usize,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(stop: Stop) -> ConfigError {
+        let message = match stop.problem {
+            Problem::Shape(message) => message,
+            // Only the manifest's walk stops for these.
+            other => format!("{other:?}"),
+        };
+        ConfigError {
+            offset: stop.offset,
+            message,
+        }
     }
 }
 
@@ -111,5 +131,33 @@ mod tests {
         assert_eq!(c.to_map().len(), 3);
         let empty = Config::default();
         assert_eq!((empty.raw(), empty.get("x")), ("{}", None));
+    }
+
+    #[test]
+    fn nesting_beside_the_path_does_not_hide_it() {
+        for depth in [10, 126, 127, 128, 129, 1000, 100_000] {
+            let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let text = format!(
+                r#"{{"before": {deep}, "meta": {{"x": {deep}, "dagshi\u0070": {{"pools": 1}}, "y": {deep}}}, "after": {deep}}}"#
+            );
+            let c = Config::from_json_text(&text);
+            assert_eq!(
+                c.find(&["meta", "dagship"]),
+                Ok(Some(json!({"pools": 1}))),
+                "depth {depth}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_read_is_an_error_not_an_absence() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let c = Config::from_json_text(&format!(r#"{{"meta": {{"dagship": {deep}}}}}"#));
+        let err = c.find(&["meta", "dagship"]).unwrap_err();
+        assert!(err.message.contains("recursion limit"), "{err}");
+        assert_eq!(c.lookup(&["meta", "dagship"]), None);
+        let bad = Config::from_json_text(r#"{"meta": {"dagship": {"pool" "x"}}}"#);
+        assert!(bad.find(&["meta", "dagship"]).is_err());
+        assert_eq!(bad.find(&["meta", "other"]), Ok(None));
     }
 }

@@ -44,10 +44,8 @@ impl ConfigTexts {
         }
         let start = c.offset();
         c.skip()?;
-        let text = std::str::from_utf8(&c.bytes()[start..c.offset()]).map_err(|e| Stop {
-            offset: start + e.valid_up_to(),
-            message: "invalid UTF-8 in a config".into(),
-        })?;
+        let text = std::str::from_utf8(&c.bytes()[start..c.offset()])
+            .map_err(|e| Stop::new(start + e.valid_up_to(), "invalid UTF-8 in a config"))?;
         // Unit tests also read `tags` from it: their configs are not shared.
         let shared = section != Section::UnitTest;
         if shared && let Some((text, hot)) = self.seen.get_key_value(text) {

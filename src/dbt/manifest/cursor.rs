@@ -12,7 +12,30 @@ use super::skim;
 #[derive(Debug)]
 pub(crate) struct Stop {
     pub offset: usize,
-    pub message: String,
+    pub problem: Problem,
+}
+
+/// Why reading stopped.
+#[derive(Debug)]
+pub(crate) enum Problem {
+    /// The text is not what the reader expects here: a JSON syntax error, or valid JSON of
+    /// another shape.
+    Shape(String),
+    /// A graph entry lacks a key dbt writes for every entry (or has it `null` or empty).
+    MissingKey { entry: String, key: &'static str },
+    /// A section dbt always writes is missing or `null`.
+    MissingSection(&'static str),
+    /// A top-level section is written twice.
+    RepeatedSection(String),
+}
+
+impl Stop {
+    pub fn new(offset: usize, message: impl Into<String>) -> Stop {
+        Stop {
+            offset,
+            problem: Problem::Shape(message.into()),
+        }
+    }
 }
 
 pub(crate) type Read<T> = Result<T, Stop>;
@@ -59,10 +82,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn stop<T>(&self, message: impl Into<String>) -> Read<T> {
-        Err(Stop {
-            offset: self.at,
-            message: message.into(),
-        })
+        Err(Stop::new(self.at, message))
     }
 
     /// The next byte that is not whitespace, left unread.
@@ -107,22 +127,23 @@ impl<'a> Cursor<'a> {
     pub fn each_key(
         &mut self,
         what: &str,
-        mut each: impl FnMut(&mut Cursor<'a>, &'a [u8]) -> Read<()>,
+        mut each: impl FnMut(&mut Cursor<'a>, &[u8]) -> Read<()>,
     ) -> Read<bool> {
         if !self.object_or_null(what)? {
             return Ok(false);
         }
         let mut first = true;
         while let Some(key) = self.next_key(&mut first)? {
-            each(self, key)?;
+            each(self, &key)?;
         }
         Ok(true)
     }
 
     /// The next key of the object entered last (`first` tells whether one was read
-    /// already), or `None` at its end. Keys are returned as written, escapes included:
-    /// the keys the reader looks for have none.
-    pub fn next_key(&mut self, first: &mut bool) -> Read<Option<&'a [u8]>> {
+    /// already), or `None` at its end. A key is what it means, not how it is written:
+    /// `"node\u0073"` is `nodes` to every JSON reader, so escapes are decoded (the rare slow
+    /// path); a raw control character is an error, as in any string.
+    pub fn next_key(&mut self, first: &mut bool) -> Read<Option<Cow<'a, [u8]>>> {
         match self.peek() {
             Some(b'}') => {
                 self.at += 1;
@@ -136,12 +157,24 @@ impl<'a> Cursor<'a> {
         *first = false;
         self.expect(b'"', "a key")?;
         let start = self.at;
-        let Some(end) = skim::string_end(self.buf, start) else {
+        let Some((end, plain)) = skim::plain_string_end(self.buf, start) else {
             return self.eof();
         };
         self.at = end + 1;
+        let written = &self.buf[start..end];
+        let key = if plain {
+            Cow::Borrowed(written)
+        } else {
+            Cow::Owned(self.decode(start - 1, end + 1)?.into_bytes())
+        };
         self.expect(b':', "`:` after the key")?;
-        Ok(Some(&self.buf[start..end]))
+        Ok(Some(key))
+    }
+
+    /// The string whose quotes are at `open` and `close - 1`, decoded strictly.
+    fn decode(&self, open: usize, close: usize) -> Read<String> {
+        serde_json::from_slice(&self.buf[open..close])
+            .map_err(|e| Stop::new(open, strip_position(&e.to_string())))
     }
 
     /// The next element of the array entered last, or `None` at its end; the caller then
@@ -166,13 +199,12 @@ impl<'a> Cursor<'a> {
     }
 
     fn eof<T>(&self) -> Read<T> {
-        Err(Stop {
-            offset: self.buf.len(),
-            message: "the input ends inside a value".into(),
-        })
+        Err(Stop::new(self.buf.len(), "the input ends inside a value"))
     }
 
-    /// Moves past the next value without looking inside it.
+    /// Moves past the next value without looking inside it: a string must close, a
+    /// container's brackets must pair up in kind, a scalar must be `true`, `false`, `null`
+    /// or a number; the grammar inside a container is not checked.
     pub fn skip(&mut self) -> Read<()> {
         let end = match self.peek() {
             Some(b'"') => skim::string_end(self.buf, self.at + 1).map(|e| e + 1),
@@ -181,8 +213,20 @@ impl<'a> Cursor<'a> {
             Some(open @ (b'{' | b'[')) if self.buf.get(self.at + 1) == Some(&(open + 2)) => {
                 Some(self.at + 2)
             }
-            Some(b'{' | b'[') => skim::container_end(self.buf, self.at),
-            Some(b) if b == b'-' || b.is_ascii_alphanumeric() => Some(self.scalar_end()),
+            Some(b'{' | b'[') => match skim::container_end(self.buf, self.at) {
+                skim::ContainerEnd::At(end) => Some(end),
+                skim::ContainerEnd::Mismatch(at) => {
+                    return Err(Stop::new(at, "a closing bracket of the wrong kind"));
+                }
+                skim::ContainerEnd::Eof => None,
+            },
+            Some(b) if b == b'-' || b.is_ascii_alphanumeric() => {
+                let end = self.scalar_end();
+                if !is_scalar(&self.buf[self.at..end]) {
+                    return self.stop("expected a value");
+                }
+                Some(end)
+            }
             Some(_) => return self.stop("expected a value"),
             None => None,
         };
@@ -217,10 +261,7 @@ impl<'a> Cursor<'a> {
         self.peek();
         let start = self.at;
         let raw = self.raw()?;
-        serde_json::from_slice(raw).map_err(|e| Stop {
-            offset: start,
-            message: strip_position(&e.to_string()),
-        })
+        serde_json::from_slice(raw).map_err(|e| Stop::new(start, strip_position(&e.to_string())))
     }
 
     /// A string, or `None` for `null`. Strings without escapes (nearly all) are copied
@@ -238,18 +279,14 @@ impl<'a> Cursor<'a> {
             return self.stop("expected a string");
         }
         let start = self.at;
-        let raw = self.raw()?;
-        let body = &raw[1..raw.len() - 1];
-        if memchr::memchr(b'\\', body).is_none()
-            && let Ok(s) = std::str::from_utf8(body)
-        {
+        let Some((end, plain)) = skim::plain_string_end(self.buf, start + 1) else {
+            return self.eof();
+        };
+        self.at = end + 1;
+        if plain && let Ok(s) = std::str::from_utf8(&self.buf[start + 1..end]) {
             return Ok(Some(Cow::Borrowed(s)));
         }
-        let owned: String = serde_json::from_slice(raw).map_err(|e| Stop {
-            offset: start,
-            message: strip_position(&e.to_string()),
-        })?;
-        Ok(Some(Cow::Owned(owned)))
+        Ok(Some(Cow::Owned(self.decode(start, self.at)?)))
     }
 
     /// A string; anything else (read past) is `None`.
@@ -290,6 +327,40 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Whether a bare word is a JSON scalar: `true`, `false`, `null` or a number
+/// (`-`, digits without a leading zero, then an optional fraction and exponent).
+fn is_scalar(word: &[u8]) -> bool {
+    if matches!(word, b"true" | b"false" | b"null") {
+        return true;
+    }
+    let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut rest = word.strip_prefix(b"-").unwrap_or(word);
+    let int = digits(rest);
+    if int == 0 || (int > 1 && rest[0] == b'0') {
+        return false;
+    }
+    rest = &rest[int..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let n = digits(fraction);
+        if n == 0 {
+            return false;
+        }
+        rest = &fraction[n..];
+    }
+    if let Some(exponent) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
+        let exponent = exponent
+            .strip_prefix(b"+")
+            .or_else(|| exponent.strip_prefix(b"-"))
+            .unwrap_or(exponent);
+        let n = digits(exponent);
+        if n == 0 {
+            return false;
+        }
+        rest = &exponent[n..];
+    }
+    rest.is_empty()
+}
+
 /// serde_json appends " at line L column C"; positions are reported by the caller.
 pub(crate) fn strip_position(msg: &str) -> String {
     match msg.rfind(" at line ") {
@@ -311,7 +382,7 @@ mod tests {
         let mut first = true;
         let mut seen = Vec::new();
         while let Some(key) = c.next_key(&mut first).unwrap() {
-            match key {
+            match &*key {
                 b"b" => assert_eq!(c.string().unwrap().as_deref(), Some("s\"q")),
                 b"c" => assert_eq!(c.string().unwrap(), None),
                 b"d" => assert_eq!(c.parse::<f64>().unwrap(), -1500.0),
@@ -360,5 +431,74 @@ mod tests {
         cut.object_or_null("an object").unwrap();
         cut.next_key(&mut true).unwrap();
         assert_eq!(cut.skip().unwrap_err().offset, 11);
+    }
+
+    #[test]
+    fn keys_are_read_with_their_escapes_decoded() {
+        let json = br#"{"node\u0073": 1, "plain": 2, "a\"b": 3}"#;
+        let mut keys = Vec::new();
+        let read = Cursor::new(json).each_key("an object", |c, key| {
+            keys.push(String::from_utf8(key.to_vec()).unwrap());
+            c.skip()
+        });
+        assert!(read.unwrap());
+        assert_eq!(keys, ["nodes", "plain", "a\"b"]);
+        for bad in [&b"{\"a\nb\": 1}"[..], b"{\"a\\x\": 1}", b"{\"\x01\": 1}"] {
+            let mut c = Cursor::new(bad);
+            c.object_or_null("an object").unwrap();
+            assert!(
+                c.next_key(&mut true).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn raw_control_characters_in_parsed_strings_are_errors() {
+        for bad in [&b"\"a\nb\""[..], b"\"tab\there\"", b"\"\x00\"", b"\"\x1f\""] {
+            assert!(
+                Cursor::new(bad).str().is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let escaped = Cursor::new(br#""a\nb\u0000""#).string().unwrap();
+        assert_eq!(escaped.as_deref(), Some("a\nb\0"));
+        // Skipped strings are only required to close.
+        assert!(Cursor::new(b"\"a\nb\"").skip().is_ok());
+    }
+
+    #[test]
+    fn skipped_scalars_are_json_scalars_and_brackets_pair_up_in_kind() {
+        for good in [
+            "true", "false", "null", "0", "-0", "12", "-1.5e3", "2E+8", "0.25", "1e-2",
+        ] {
+            let mut c = Cursor::new(good.as_bytes());
+            assert!(c.skip().is_ok(), "{good}");
+            assert_eq!(c.offset(), good.len(), "{good}");
+        }
+        for bad in [
+            "tru",
+            "NaN",
+            "Infinity",
+            "-",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "1e+",
+            "nul",
+            "truex",
+            "0x1",
+            "+1",
+            "[}",
+            r#"{"a": 1]"#,
+            "[{]}",
+        ] {
+            assert!(Cursor::new(bad.as_bytes()).skip().is_err(), "{bad}");
+        }
+        // The grammar inside a skipped container is not checked.
+        assert!(Cursor::new(b"[1 2 3]").skip().is_ok());
     }
 }

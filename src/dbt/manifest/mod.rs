@@ -8,6 +8,7 @@ mod config;
 mod config_texts;
 mod cursor;
 mod id_key;
+mod mapped;
 mod read;
 mod skim;
 mod split;
@@ -20,8 +21,9 @@ use serde_json::Value;
 
 use crate::dbt::select::graph::DepGraph;
 use crate::dbt::select::path::RootTree;
-pub use config::Config;
+pub use config::{Config, ConfigError};
 pub use id_key::{Dependency, IdKey};
+pub use mapped::{MappedManifest, Stamp};
 use read::{FileRef, MetadataOnly, Parsed, Run};
 
 /// Manifest schema versions this reader understands, oldest first.
@@ -36,6 +38,13 @@ pub enum ManifestError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read dbt manifest {path}: not a regular file (it is {kind})")]
+    NotRegularFile { path: PathBuf, kind: &'static str },
+    #[error(
+        "dbt manifest {path} changed while it was read (is `dbt parse` or `dbt compile` \
+         writing it?); run again once it is written"
+    )]
+    ChangedWhileRead { path: PathBuf },
     #[error(
         "dbt manifest {path} is truncated: the JSON ends unexpectedly at byte {offset}; \
          was the file copied completely?"
@@ -61,6 +70,35 @@ pub enum ManifestError {
         line: usize,
         column: usize,
         message: String,
+    },
+    #[error(
+        "dbt manifest {path}: entry `{entry}` (at byte {offset}, line {line}) has no `{key}` \
+         (or it is null or empty); dbt writes one for every node, so the file was not \
+         written by dbt or was edited"
+    )]
+    MissingKey {
+        path: PathBuf,
+        entry: String,
+        key: &'static str,
+        offset: u64,
+        line: usize,
+    },
+    #[error(
+        "dbt manifest {path} has no `{section}` section (or it is null); dbt always writes \
+         one, so the file was not written by dbt or was edited"
+    )]
+    MissingSection {
+        path: PathBuf,
+        section: &'static str,
+    },
+    #[error(
+        "dbt manifest {path} has the `{section}` section twice (the second at byte {offset}); \
+         JSON readers differ on which one counts, so dagship reads neither"
+    )]
+    RepeatedSection {
+        path: PathBuf,
+        section: String,
+        offset: u64,
     },
     #[error(
         "dbt manifest {path} has no metadata.dbt_schema_version; is it a manifest.json \
@@ -239,13 +277,9 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Reads and parses `manifest.json` from disk.
+    /// Reads and parses `manifest.json` from disk (see [`MappedManifest`]).
     pub fn from_path(path: &Path) -> Result<Manifest, ManifestError> {
-        let bytes = std::fs::read(path).map_err(|source| ManifestError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Manifest::from_slice(&bytes, path)
+        MappedManifest::open(path)?.parse(path)
     }
 
     /// Parses manifest JSON held in memory; `origin` names it in error messages.
@@ -350,7 +384,13 @@ impl Manifest {
 /// schema version we do not support, that is the more useful thing to say.
 fn read_failure(json: &[u8], origin: &Path, stop: cursor::Stop) -> ManifestError {
     let path = origin.to_path_buf();
-    if let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(json) {
+    // serde_json gives up on values nested deeper than 128, which JSON allows: that is
+    // not a syntax error, and the reader's own reason stands.
+    let strict = match serde_json::from_slice::<serde::de::IgnoredAny>(json) {
+        Err(err) if !err.to_string().starts_with("recursion limit exceeded") => Err(err),
+        _ => Ok(()),
+    };
+    if let Err(err) = strict {
         let (line, column) = (err.line(), err.column());
         let offset = byte_offset(json, line, column);
         return match err.classify() {
@@ -373,12 +413,28 @@ fn read_failure(json: &[u8], origin: &Path, stop: cursor::Stop) -> ManifestError
         return version_err;
     }
     let (line, column) = line_column(json, stop.offset);
-    ManifestError::UnexpectedShape {
-        path,
-        offset: stop.offset as u64,
-        line,
-        column,
-        message: stop.message,
+    let offset = stop.offset as u64;
+    match stop.problem {
+        cursor::Problem::Shape(message) => ManifestError::UnexpectedShape {
+            path,
+            offset,
+            line,
+            column,
+            message,
+        },
+        cursor::Problem::MissingKey { entry, key } => ManifestError::MissingKey {
+            path,
+            entry,
+            key,
+            offset,
+            line,
+        },
+        cursor::Problem::MissingSection(section) => ManifestError::MissingSection { path, section },
+        cursor::Problem::RepeatedSection(section) => ManifestError::RepeatedSection {
+            path,
+            section,
+            offset,
+        },
     }
 }
 
@@ -500,8 +556,11 @@ mod tests {
 
     #[test]
     fn entries_come_sorted_and_a_repeated_unique_id_keeps_its_first_entry() {
-        let entry =
-            |id: &str, name: &str| format!(r#""{id}": {{"unique_id": "{id}", "name": "{name}"}}"#);
+        let entry = |id: &str, name: &str| {
+            format!(
+                r#""{id}": {{"unique_id": "{id}", "resource_type": "model", "package_name": "p", "name": "{name}", "fqn": ["p", "{name}"]}}"#
+            )
+        };
         let json = format!(
             r#"{{"metadata": {{"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json"}},
                 "nodes": {{{}, {}, {}}}, "sources": {{{}}}}}"#,

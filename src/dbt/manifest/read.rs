@@ -2,8 +2,12 @@
 //! selection and DAG generation use. Everything else (SQL, columns, docs, the parent and
 //! child maps) is skipped without being parsed, which is most of the file.
 //!
-//! Every field is optional, so one walk reads schema v10 to v12; the schema version is
-//! checked afterwards. Keys may come in any order; a repeated key keeps its last value.
+//! Fields that dbt has written for every entry since schema v10 (`unique_id`,
+//! `resource_type`, `package_name`, `name`, `fqn`) are required, and so is the `nodes`
+//! section: without them a DAG would silently lack nodes or select nothing. The others are
+//! optional, so one walk reads schema v10 to v12; the schema version is checked
+//! afterwards. Keys may come in any order; inside an entry a repeated key keeps its last
+//! value, and a top-level section given twice is an error.
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -11,7 +15,7 @@ use serde_json::Value;
 
 use super::config::Config;
 use super::config_texts::{ConfigTexts, HotConfig};
-use super::cursor::{Cursor, Read};
+use super::cursor::{Cursor, Problem, Read, Stop};
 use super::split;
 use super::{Dependency, IdKey, Node, ResourceType, Section};
 
@@ -67,6 +71,9 @@ const SECTIONS: [(&[u8], Section); 8] = [
 /// Told of byte ranges `start..end` of the input that will not be read again.
 pub(crate) type Release<'r> = &'r (dyn Fn(usize, usize) + Sync);
 
+/// Top-level keys the walk reads (besides [`SECTIONS`]); each may be given once.
+const OTHER_KEYS: [&[u8]; 5] = [b"metadata", b"macros", b"docs", b"disabled", b"selectors"];
+
 pub(crate) fn manifest(json: &[u8], release: Release<'_>) -> Read<Parsed> {
     let mut c = Cursor::new(json);
     let mut parsed = Parsed {
@@ -76,14 +83,32 @@ pub(crate) fn manifest(json: &[u8], release: Release<'_>) -> Read<Parsed> {
         selectors: IndexMap::new(),
     };
     let mut texts = ConfigTexts::default();
+    let mut seen: Vec<&[u8]> = Vec::new();
     let object = c.each_key("a JSON object", |c, key| {
+        let known = SECTIONS.iter().map(|(name, _)| *name).chain(OTHER_KEYS);
+        if let Some(name) = known.into_iter().find(|name| *name == key) {
+            if seen.contains(&name) {
+                let name = String::from_utf8_lossy(name).into_owned();
+                return Err(Stop {
+                    offset: c.offset(),
+                    problem: Problem::RepeatedSection(name),
+                });
+            }
+            seen.push(name);
+        }
         if key == b"nodes" {
+            if c.null() {
+                return Err(Stop {
+                    offset: c.offset() - 4,
+                    problem: Problem::MissingSection("nodes"),
+                });
+            }
             return split::entries_in_parallel(c, Section::Node, &mut parsed.nodes, release);
         }
         if let Some((_, section)) = SECTIONS.iter().find(|(name, _)| *name == key) {
             let mut run = Run::new();
-            entries(c, |c| {
-                run.push(Some(entry(c, *section, &mut texts)?));
+            c.each_key("an object keyed by unique_id", |c, id| {
+                run.push(Some(entry(c, *section, &mut texts, id)?));
                 Ok(())
             })?;
             parsed.nodes.push(run);
@@ -102,15 +127,18 @@ pub(crate) fn manifest(json: &[u8], release: Release<'_>) -> Read<Parsed> {
         Ok(())
     })?;
     if !object {
-        return Err(super::cursor::Stop {
-            offset: 0,
-            message: "expected a JSON object, found null".into(),
-        });
+        return Err(Stop::new(0, "expected a JSON object, found null"));
     }
     if c.peek().is_some() {
-        return Err(super::cursor::Stop {
-            offset: c.offset(),
-            message: "trailing characters after the manifest".into(),
+        return Err(Stop::new(
+            c.offset(),
+            "trailing characters after the manifest",
+        ));
+    }
+    if !seen.contains(&&b"nodes"[..]) {
+        return Err(Stop {
+            offset: 0,
+            problem: Problem::MissingSection("nodes"),
         });
     }
     Ok(parsed)
@@ -144,14 +172,21 @@ struct Fields {
     source_name: Option<String>,
 }
 
-/// Reads one entry; `texts` are the configs of the entries read before it.
-pub(crate) fn entry(c: &mut Cursor<'_>, section: Section, texts: &mut ConfigTexts) -> Read<Node> {
+/// Reads one entry, keyed `id` in its section; `texts` are the configs of the entries
+/// read before it.
+pub(crate) fn entry(
+    c: &mut Cursor<'_>,
+    section: Section,
+    texts: &mut ConfigTexts,
+    id: &[u8],
+) -> Read<Node> {
+    let start = c.offset();
     let mut f = Fields::default();
     c.each_key("an entry object", |c, key| {
         match key {
             b"unique_id" => f.unique_id = c.string()?,
             b"resource_type" => {
-                let name = c.str()?;
+                let name = c.str()?.filter(|n| !n.is_empty());
                 f.resource_type =
                     name.map(|n| ResourceType::parse(&n).unwrap_or(ResourceType::Other));
             }
@@ -174,7 +209,13 @@ pub(crate) fn entry(c: &mut Cursor<'_>, section: Section, texts: &mut ConfigText
         }
         Ok(())
     })?;
-    Ok(f.into_node(section))
+    f.into_node(section).map_err(|key| Stop {
+        offset: start,
+        problem: Problem::MissingKey {
+            entry: String::from_utf8_lossy(id).into_owned(),
+            key,
+        },
+    })
 }
 
 fn depends_on(c: &mut Cursor<'_>) -> Read<Box<[Dependency]>> {
@@ -234,17 +275,26 @@ fn disabled(c: &mut Cursor<'_>, out: &mut Vec<FileRef>) -> Read<()> {
 }
 
 impl Fields {
-    fn into_node(self, section: Section) -> Node {
+    /// The entry, or the first required key it lacks.
+    fn into_node(self, section: Section) -> Result<Node, &'static str> {
+        let required =
+            |value: Option<String>, key: &'static str| value.filter(|v| !v.is_empty()).ok_or(key);
+        let unique_id = required(self.unique_id, "unique_id")?;
+        let resource_type = self.resource_type.ok_or("resource_type")?;
+        let package_name = required(self.package_name, "package_name")?;
+        let name = required(self.name, "name")?;
+        if self.fqn.is_empty() {
+            return Err("fqn");
+        }
         let (config, hot) = self.config.unwrap_or_default();
         let tags = tags_for(section, self.tags, hot.tags);
-        let unique_id = self.unique_id.unwrap_or_default();
-        Node {
-            resource_type: self.resource_type.unwrap_or(ResourceType::Other),
+        Ok(Node {
+            resource_type,
             key: IdKey::of(&unique_id),
             unique_id: unique_id.into(),
             section,
-            package_name: self.package_name.unwrap_or_default().into(),
-            name: self.name.unwrap_or_default().into(),
+            package_name: package_name.into(),
+            name: name.into(),
             fqn: self.fqn,
             path: self.path.unwrap_or_default().into(),
             original_file_path: self.original_file_path.unwrap_or_default().into(),
@@ -261,7 +311,7 @@ impl Fields {
             access: self.access.map(String::into_boxed_str),
             group: self.group.map(String::into_boxed_str),
             source_name: self.source_name.map(String::into_boxed_str),
-        }
+        })
     }
 }
 

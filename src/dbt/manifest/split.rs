@@ -173,10 +173,10 @@ fn entries_until(
                 return Ok(End::Met(ahead));
             }
         }
-        if c.next_key(&mut first)?.is_none() {
+        let Some(id) = c.next_key(&mut first)? else {
             return Ok(End::Closed(c.offset()));
-        }
-        nodes.push(Some(entry(c, section, texts)?));
+        };
+        nodes.push(Some(entry(c, section, texts, &id)?));
     }
 }
 
@@ -249,7 +249,7 @@ mod tests {
     fn nodes_json() -> String {
         let entry = |name: &str, extra: &str| {
             format!(
-                r#""model.p.{name}": {{"unique_id": "model.p.{name}", "resource_type": "model", "name": "{name}", {extra}"depends_on": {{"nodes": ["model.p.a"]}}, "config": {{"materialized": "view"}}}}"#
+                r#""model.p.{name}": {{"unique_id": "model.p.{name}", "resource_type": "model", "package_name": "p", "name": "{name}", "fqn": ["p", "{name}"], {extra}"depends_on": {{"nodes": ["model.p.a"]}}, "config": {{"materialized": "view"}}}}"#
             )
         };
         let decoys = r#""raw_code": "select 1 }, \"model.p.sql\": {", "columns": {"x": {}, "model.p.column": {"name": "y"}}, "#;

@@ -8,21 +8,36 @@
 //! sets, `--exclude model_b` also drops a relationship test between a selected
 //! `model_a` and `model_b`: eager mode attached it to `model_b` as well.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use crate::dbt::manifest::{Manifest, Node, NodeIdx, ResourceType, Section};
 use crate::dbt::select::SelectError;
 use crate::dbt::select::graph::NodeSet;
 use crate::dbt::select::methods;
-use crate::dbt::select::spec::{Criteria, IndirectSelection, Spec};
+use crate::dbt::select::spec::{Criteria, IndirectSelection, NamedSpec, Spec};
+
+type Selected = HashMap<*const NamedSpec, (Arc<NamedSpec>, (NodeSet, NodeSet))>;
 
 pub(crate) struct Evaluator<'m> {
     m: &'m Manifest,
     /// The `--indirect-selection` flag, for specs that do not set their own mode.
     flag: IndirectSelection,
+    /// What each referenced selector gave, by the address of its shared spec (kept alive
+    /// here, so that the address is not reused): each is evaluated once, and the work
+    /// grows with the size of the selectors file, not with the paths through its
+    /// references.
+    selectors: RefCell<Selected>,
 }
 
 impl<'m> Evaluator<'m> {
     pub fn new(m: &'m Manifest, flag: IndirectSelection) -> Evaluator<'m> {
-        Evaluator { m, flag }
+        Evaluator {
+            m,
+            flag,
+            selectors: RefCell::default(),
+        }
     }
 
     /// dbt's `select_nodes`: the direct set.
@@ -33,6 +48,7 @@ impl<'m> Evaluator<'m> {
     fn recurse(&self, spec: &Spec) -> Result<(NodeSet, NodeSet), SelectError> {
         let (parts, mode, op): (&[Spec], _, fn(&mut NodeSet, &NodeSet)) = match spec {
             Spec::Criteria(c) => return self.criteria(c),
+            Spec::Selector(named) => return self.selector(named),
             Spec::Union(p, mode) => (p, mode, NodeSet::union_with),
             Spec::Intersection(p, mode) => (p, mode, NodeSet::intersect_with),
             Spec::Difference(p, mode) => (p, mode, NodeSet::subtract),
@@ -53,6 +69,24 @@ impl<'m> Evaluator<'m> {
         let indirect = self.combine(widened, op);
         let direct = self.incorporate(direct, &indirect, mode.unwrap_or(self.flag));
         Ok((direct, indirect))
+    }
+
+    /// A named selector's direct set (`--selector NAME`), sharing what its evaluation
+    /// finds with every other selector that references it.
+    pub fn select_named(&self, named: &Arc<NamedSpec>) -> Result<NodeSet, SelectError> {
+        Ok(self.selector(named)?.0)
+    }
+
+    /// A referenced selector, evaluated on first use.
+    fn selector(&self, named: &Arc<NamedSpec>) -> Result<(NodeSet, NodeSet), SelectError> {
+        let key = Arc::as_ptr(named);
+        if let Some((_, done)) = self.selectors.borrow().get(&key) {
+            return Ok(done.clone());
+        }
+        let done = self.recurse(&named.spec)?;
+        let kept = (named.clone(), done.clone());
+        self.selectors.borrow_mut().insert(key, kept);
+        Ok(done)
     }
 
     /// Folds sets left to right; no sets at all give the empty set.

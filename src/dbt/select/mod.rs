@@ -23,12 +23,13 @@ pub(crate) mod pyvalue;
 pub mod spec;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::dbt::manifest::{Manifest, Node, ResourceType};
 use eval::Evaluator;
 use graph::NodeSet;
 pub(crate) use methods::flat_fqn;
-pub use spec::{Criteria, IndirectSelection, Method, Spec};
+pub use spec::{Criteria, IndirectSelection, Method, NamedSpec, Spec};
 
 /// Why a selection could not be parsed or evaluated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -132,7 +133,33 @@ pub fn evaluate_spec<'m>(
     options: &EvalOptions,
 ) -> Result<Selection<'m>, SelectError> {
     let evaluator = Evaluator::new(manifest, options.indirect_selection);
-    let mut set = evaluator.select(spec)?;
+    let set = evaluator.select(spec)?;
+    Ok(selection_of(manifest, set, options))
+}
+
+/// Evaluates named selectors together: a selector that several of them reference is
+/// evaluated once for all.
+pub fn evaluate_named<'m>(
+    manifest: &'m Manifest,
+    selectors: &[&Arc<NamedSpec>],
+    options: &EvalOptions,
+) -> Vec<Result<Selection<'m>, SelectError>> {
+    let evaluator = Evaluator::new(manifest, options.indirect_selection);
+    selectors
+        .iter()
+        .map(|named| {
+            let set = evaluator.select_named(named)?;
+            Ok(selection_of(manifest, set, options))
+        })
+        .collect()
+}
+
+/// The entries of `set` of the resource types asked for.
+fn selection_of<'m>(
+    manifest: &'m Manifest,
+    mut set: NodeSet,
+    options: &EvalOptions,
+) -> Selection<'m> {
     let mut keep = manifest.graph().empty_set();
     for i in set.iter() {
         if options
@@ -143,7 +170,7 @@ pub fn evaluate_spec<'m>(
         }
     }
     set.intersect_with(&keep);
-    Ok(Selection { manifest, set })
+    Selection { manifest, set }
 }
 
 /// `dbt ls --select … --exclude …`: each argument may hold several specs separated by

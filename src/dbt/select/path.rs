@@ -11,6 +11,12 @@
 //! entries (enabled or disabled), their YAML patch files, macros and docs, plus every
 //! parent directory. A directory of the root project holding none of these (an empty
 //! or `.gitkeep`-only folder) is unknown to us; that is the one divergence from dbt.
+//!
+//! Paths are compared as text, the way pathlib compares them: a project whose model
+//! paths reach outside its folder (`../../sources`) has entries whose
+//! `original_file_path` starts with `../..`, and `path:../../sources/dex` selects them
+//! (pathlib globs `..` as a plain directory name). A wildcard or `**` never matches
+//! `..`: directory listings do not contain it.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -107,16 +113,17 @@ fn lexical(p: &str) -> Cow<'_, str> {
     Cow::Owned(parts.join("/"))
 }
 
-/// A root-relative path, or `None` if it points outside the project.
+/// A root-relative path (`..` parts kept, as pathlib keeps them), or `None` for an
+/// absolute path, which no relative glob yields.
 fn normalise(p: &str) -> Option<String> {
-    let n = lexical(p).into_owned();
-    let outside = p.starts_with('/') || n.split('/').any(|s| s == "..");
-    (!outside).then_some(n)
+    (!p.starts_with('/')).then(|| lexical(p).into_owned())
 }
 
 enum Part {
     /// `**`: this directory and every directory below it.
     Recursive,
+    /// `..`: the parent directory, which only this matches.
+    Parent,
     Name(Pattern),
 }
 
@@ -152,6 +159,7 @@ impl Glob {
             .iter()
             .map(|n| match *n {
                 "**" => Part::Recursive,
+                ".." => Part::Parent,
                 n => Part::Name(Pattern::new(n)),
             })
             .collect();
@@ -175,16 +183,21 @@ impl Glob {
 }
 
 fn match_parts(parts: &[Part], comps: &[&str], is_dir: bool) -> bool {
+    // How many leading components `**` may stand for: it walks down, never up.
+    let below = comps.iter().take_while(|c| **c != "..").count();
     match parts.split_first() {
         None => comps.is_empty(),
         // A final `**` yields directories only (Python before 3.13).
-        Some((Part::Recursive, [])) => is_dir,
+        Some((Part::Recursive, [])) => is_dir && below == comps.len(),
         Some((Part::Recursive, rest)) => {
-            (0..=comps.len()).any(|skip| match_parts(rest, &comps[skip..], is_dir))
+            (0..=below).any(|skip| match_parts(rest, &comps[skip..], is_dir))
         }
-        Some((Part::Name(pat), rest)) => comps
+        Some((Part::Parent, rest)) => comps
             .split_first()
-            .is_some_and(|(first, tail)| pat.matches(first) && match_parts(rest, tail, is_dir)),
+            .is_some_and(|(first, tail)| *first == ".." && match_parts(rest, tail, is_dir)),
+        Some((Part::Name(pat), rest)) => comps.split_first().is_some_and(|(first, tail)| {
+            *first != ".." && pat.matches(first) && match_parts(rest, tail, is_dir)
+        }),
     }
 }
 
@@ -230,6 +243,34 @@ mod tests {
         assert!(t.glob("/abs").is_err());
         // dbt globs `..` too but finds nothing inside the project there.
         assert!(globbed(&t, "../models").is_empty());
+    }
+
+    #[test]
+    fn paths_outside_the_project_are_globbed_as_text() {
+        let t = tree(&[
+            "models/a.sql",
+            "../../sources/_sector/dex/_dex.yml",
+            "../../sources/_sector/dex/trades.sql",
+            "../../sources/core/_core.yml",
+        ]);
+        assert_eq!(
+            globbed(&t, "../../sources/_sector/dex"),
+            ["../../sources/_sector/dex"]
+        );
+        assert_eq!(
+            globbed(&t, "../../sources/*/dex/*.sql"),
+            ["../../sources/_sector/dex/trades.sql"]
+        );
+        assert_eq!(globbed(&t, "../.."), ["../.."]);
+        // Listings never hold `..`: no wildcard, and no `**`, reaches up.
+        assert!(globbed(&t, "*/../sources").is_empty());
+        assert!(globbed(&t, "*").iter().all(|p| !p.starts_with("..")));
+        assert_eq!(globbed(&t, "**"), ["", "models"]);
+        assert_eq!(globbed(&t, "**/*.sql"), ["models/a.sql"]);
+        assert_eq!(
+            globbed(&t, "../../**/*.sql"),
+            ["../../sources/_sector/dex/trades.sql"]
+        );
         assert!(t.glob("models/**.sql").is_err());
         assert!(t.glob(".").is_err());
     }

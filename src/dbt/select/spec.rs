@@ -1,6 +1,8 @@
 //! Selection specs: dbt's `SelectionCriteria` and its set-operation groups, and the
 //! parser for one CLI-style spec string such as `@`, `2+tag:nightly+1` or `models/x`.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::dbt::select::SelectError;
@@ -147,6 +149,32 @@ pub enum Spec {
     Intersection(Vec<Spec>, Option<IndirectSelection>),
     /// First component minus all the others.
     Difference(Vec<Spec>, Option<IndirectSelection>),
+    /// `method: selector`: another selector's spec, shared rather than copied (a selector
+    /// made of the one before it twice, twenty times over, would otherwise be a million
+    /// copies), and evaluated once however often it is referenced.
+    Selector(Arc<NamedSpec>),
+}
+
+/// A selector's parsed definition, by name.
+#[derive(Clone)]
+pub struct NamedSpec {
+    pub name: String,
+    pub spec: Spec,
+}
+
+/// Only the name: the definition may be referenced exponentially many times over.
+impl std::fmt::Debug for NamedSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedSpec")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for NamedSpec {
+    fn eq(&self, other: &NamedSpec) -> bool {
+        std::ptr::eq(self, other) || (self.name == other.name && self.spec == other.spec)
+    }
 }
 
 /// dbt's `RAW_SELECTOR_PATTERN`, split into its groups.

@@ -1,0 +1,1 @@
+select * from {{ ref('dex_trades_clean') }}

@@ -1,0 +1,1 @@
+select * from {{ source('nft', 'transfers') }} cross join {{ source('core', 'blocks') }}
