@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use dagship::dags::{
-    self, Bash, CloudRunJob, DagOptions, ExtraKind, ExtraTask, LoadedManifest, Operator, TestsMode,
+    self, Bash, CloudRunJob, DagOptions, ExtraKind, ExtraTask, Operator, TestsMode,
 };
 use dagship::dbt::manifest::{Manifest, Node, ResourceType};
 use dagship::dbt::select::{EvalOptions, IndirectSelection, select_expression_with};
@@ -27,13 +27,13 @@ use serde_json::Value;
 struct Case {
     label: String,
     folder: PathBuf,
-    loaded: LoadedManifest,
+    loaded: Manifest,
     selectors: Option<SelectorsFile>,
     options: DagOptions,
 }
 
-fn corpus(project: &str) -> LoadedManifest {
-    LoadedManifest::new(dbt_support::load_manifest(project), "0".repeat(64))
+fn corpus(project: &str) -> Manifest {
+    dbt_support::load_manifest(project)
 }
 
 fn corpus_selectors(project: &str) -> SelectorsFile {
@@ -41,7 +41,7 @@ fn corpus_selectors(project: &str) -> SelectorsFile {
     SelectorsFile::from_path(&path).unwrap()
 }
 
-fn load(path: &Path) -> LoadedManifest {
+fn load(path: &Path) -> Manifest {
     dags::load_manifest(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -332,7 +332,7 @@ fn check(case: &Case, view: &Value) -> Vec<String> {
     {
         return vec![format!("{}: import errors {errors:?}", case.label)];
     }
-    let m = &case.loaded.manifest;
+    let m = &case.loaded;
     let names = unit_names(m);
     let selections: Vec<(String, BTreeSet<String>)> = match &case.selectors {
         Some(file) => {

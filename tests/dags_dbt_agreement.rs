@@ -200,7 +200,7 @@ fn check_project(project: &Project, selectors_path: &Path, expressions: &[&str],
     let q = queries(&selectors, expressions);
     let (manifest_path, dbt) = dbt_ls(project, &q);
     let loaded = dags::load_manifest(&manifest_path).unwrap();
-    let m = &loaded.manifest;
+    let m = &loaded;
     let mut failures = compare(m, &selectors, &q, &dbt);
 
     let (tq, single) = task_queries(m, &selectors, sample);

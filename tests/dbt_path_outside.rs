@@ -87,7 +87,7 @@ fn path_selection_through_dot_dot_agrees_with_dbt_ls() {
     }
     let (manifest_path, theirs) = dbt_ls(&project, &queries);
     let loaded = dags::load_manifest(&project.join(manifest_path.as_str().unwrap())).unwrap();
-    let m = &loaded.manifest;
+    let m = &loaded;
     let selectors = SelectorsFile::from_path(&project.join("selectors.yml")).unwrap();
     let mut failures = Vec::new();
     let mut selected_outside = 0;

@@ -299,4 +299,31 @@ fn the_whole_example_runs_locally() {
             .any(|l| l.starts_with("wrote build/dags/dbt_daily.py (")),
         "{said:?}"
     );
+
+    // Again, nothing changed: dbt compiles anew (a new `generated_at` and `invocation_id`),
+    // and still every DAG file is byte for byte the same and the sync uploads nothing.
+    let before = std::fs::read(dir.path().join(".airflow/dags/dbt_daily.py")).unwrap();
+    let (code, events, stderr) = run(dir.path(), &["--env", "local"], &[]);
+    assert_eq!(code, 0, "{stderr}\n{}", failures(&events));
+    let upload = &finished(&events, "upload")["outputs"];
+    assert_eq!(
+        (
+            upload["added"].as_str(),
+            upload["changed"].as_str(),
+            upload["unchanged"].as_str()
+        ),
+        (Some("0"), Some("0"), Some("4")),
+        "an unchanged project syncs nothing: {upload}"
+    );
+    let said: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "step_output" && e["id"] == "dags_local")
+        .filter_map(|e| e["line"].as_str())
+        .collect();
+    assert!(
+        said.iter().all(|l| l.starts_with("unchanged build/dags/")),
+        "{said:?}"
+    );
+    let after = std::fs::read(dir.path().join(".airflow/dags/dbt_daily.py")).unwrap();
+    assert_eq!(before, after);
 }

@@ -24,7 +24,7 @@ pub(crate) fn run(args: &DagsArgs, output: &Output) -> Result<ExitCode, Error> {
         .map_err(DagsError::from)?;
     if args.list {
         let mut out = String::new();
-        for (dag_id, ids) in dags::selections(&loaded.manifest, selectors.as_ref())? {
+        for (dag_id, ids) in dags::selections(&loaded, selectors.as_ref())? {
             for id in ids {
                 out.push_str(&format!("{dag_id} {id}\n"));
             }
@@ -149,7 +149,9 @@ mod tests {
             .collect();
         assert_eq!(flag, Operator::NAMES);
         use crate::pipeline::Catalog;
-        let step = crate::steps::Kinds.kind("airflow_dags").expect("a step kind");
+        let step = crate::steps::Kinds
+            .kind("airflow_dags")
+            .expect("a step kind");
         let field = step.inputs().fields.iter().find(|f| f.name == "executor");
         match field.map(|f| &f.shape) {
             Some(Shape::Enum(names)) => assert_eq!(names, &Operator::NAMES),

@@ -20,8 +20,6 @@ pub mod units;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
-use std::thread::JoinHandle;
 
 use crate::dbt::manifest::{Manifest, ManifestError, MappedManifest};
 use crate::dbt::select::{EvalOptions, SelectError, select_expression};
@@ -79,113 +77,10 @@ impl DagsError {
     }
 }
 
-/// A manifest and the XXH3-128 hash of its bytes (named in every file's header).
-pub struct LoadedManifest {
-    pub manifest: Manifest,
-    hash: OnceLock<Result<String, HashFailure>>,
-    /// Hashing runs on its own thread from the start, yielding to parsing, and is waited
-    /// for once the files are rendered.
-    hashing: Mutex<Option<JoinHandle<Result<String, HashFailure>>>>,
-    path: PathBuf,
-}
-
-/// Why the manifest's hash is not known.
-#[derive(Debug, Clone)]
-enum HashFailure {
-    Io(String),
-    /// The file changed while it was hashed: the hash is not that of what was parsed.
-    Changed,
-}
-
-impl LoadedManifest {
-    /// A manifest whose file hash is known.
-    pub fn new(manifest: Manifest, hash: String) -> LoadedManifest {
-        LoadedManifest {
-            manifest,
-            hash: OnceLock::from(Ok(hash)),
-            hashing: Mutex::new(None),
-            path: PathBuf::new(),
-        }
-    }
-
-    /// The XXH3-128 hash of the manifest file, in hex; an error if the file could not be
-    /// read again for it, or changed meanwhile.
-    pub fn hash(&self) -> Result<&str, DagsError> {
-        let hash = self.hash.get_or_init(|| {
-            // Only `load_manifest` leaves the hash to be made, and it starts the thread.
-            let hashing = self.hashing.lock().expect("not poisoned").take();
-            let hashing = hashing.expect("the hashing thread was started");
-            hashing.join().expect("hashing does not panic")
-        });
-        let path = self.path.clone();
-        hash.as_deref().map_err(|failure| {
-            DagsError::Manifest(match failure {
-                HashFailure::Io(message) => ManifestError::Io {
-                    path,
-                    source: std::io::Error::other(message.clone()),
-                },
-                HashFailure::Changed => ManifestError::ChangedWhileRead { path },
-            })
-        })
-    }
-}
-
-/// Reads a manifest; its bytes are hashed on another thread meanwhile. A file that is not
-/// a regular file, or that changes while it is read (`dbt parse` rewriting it), is an
-/// error (see [`MappedManifest`]).
-pub fn load_manifest(path: &Path) -> Result<LoadedManifest, DagsError> {
-    let file = MappedManifest::open(path)?;
-    // Hashing reads the file on its own (through one small buffer, so that memory does
-    // not hold the file twice) while it is parsed.
-    let hashing = std::thread::spawn({
-        let copy = file.file().try_clone();
-        let stamp = file.stamp().clone();
-        move || {
-            // Parsing is what everything waits for; the hash only for the header.
-            yield_to_parsing();
-            let mut copy = copy.map_err(|e| HashFailure::Io(e.to_string()))?;
-            let hash = xxh128_of(&mut copy).map_err(|e| HashFailure::Io(e.to_string()))?;
-            if !stamp.matches(&copy) {
-                return Err(HashFailure::Changed);
-            }
-            Ok(hash)
-        }
-    });
-    let manifest = file.parse(path)?;
-    Ok(LoadedManifest {
-        manifest,
-        hash: OnceLock::new(),
-        hashing: Mutex::new(Some(hashing)),
-        path: path.to_path_buf(),
-    })
-}
-
-/// Lowers the calling thread's priority to the least there is. Only Linux gives each
-/// thread its own nice value; elsewhere the hash simply competes with parsing.
-fn yield_to_parsing() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread; a failure leaves the priority as
-    // it was, which is harmless.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
-    }
-}
-
-/// XXH3-128 (`xxhsum -H2` shows the same): the header names the file, it does not sign
-/// it. Reading a 650 MB file takes 72 ms; XXH3 adds 20 ms to that, BLAKE3 72 ms, and
-/// every millisecond is taken from the parsing threads on a 2-core runner.
-fn xxh128_of(file: &mut std::fs::File) -> std::io::Result<String> {
-    use std::io::Seek;
-    file.rewind()?;
-    // Read through a small buffer rather than from the map: mapped pages touched here
-    // would stay resident until the parsing threads reach (and give back) them.
-    let mut hash = xxhash_rust::xxh3::Xxh3::new();
-    read_in_pieces(file, |piece| {
-        hash.update(piece);
-        true
-    })?;
-    Ok(format!("{:032x}", hash.digest128()))
+/// Reads a manifest. A file that is not a regular file, or that changes while it is read
+/// (`dbt parse` rewriting it), is an error (see [`MappedManifest`]).
+pub fn load_manifest(path: &Path) -> Result<Manifest, DagsError> {
+    Ok(MappedManifest::open(path)?.parse(path)?)
 }
 
 /// Reads `file` to its end a piece at a time (through one 256 KB buffer), while `each`
@@ -219,12 +114,11 @@ pub struct DagFile {
 
 /// Generates every DAG: one per selector (in file order), or `dbt_all` without selectors.
 pub fn generate(
-    loaded: &LoadedManifest,
+    manifest: &Manifest,
     selectors: Option<&SelectorsFile>,
     options: &DagOptions,
 ) -> Result<Vec<DagFile>, DagsError> {
     options.check().map_err(DagsError::Options)?;
-    let manifest = &loaded.manifest;
     let names = dag_names(selectors)?;
     if let Some(unknown) = options
         .schedules
@@ -305,10 +199,6 @@ pub fn generate(
     // Freeing a large DAG's hundreds of thousands of strings takes longer than writing
     // it: done on the side while the files are written.
     std::thread::spawn(move || drop(built));
-    let hash = loaded.hash()?;
-    for file in &mut files {
-        render::name_manifest(&mut file.contents, hash);
-    }
     Ok(files)
 }
 
