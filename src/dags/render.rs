@@ -58,7 +58,7 @@ const HASH_PENDING: &str = "<hash>";
 /// without reading it as Python.
 fn seal(contents: &mut String) {
     let first_line = contents.find('\n').map_or(contents.len(), |i| i + 1);
-    let hash = xxhash_rust::xxh3::xxh3_128(contents[first_line..].as_bytes());
+    let hash = xxhash_rust::xxh3::xxh3_128(&contents.as_bytes()[first_line..]);
     let at = contents[..first_line]
         .find(HASH_PENDING)
         .expect("the header leaves the hash to be set");
