@@ -205,7 +205,9 @@ pub fn generate(
     selectors: Option<&SelectorsFile>,
     options: &DagOptions,
 ) -> Result<Vec<DagFile>, DagsError> {
-    options.check().map_err(DagsError::Options)?;
+    options
+        .check()
+        .map_err(|e| DagsError::Options(e.to_string()))?;
     let manifest = &loaded.manifest;
     let names: Vec<&str> = match selectors {
         Some(file) => {
