@@ -367,7 +367,9 @@ fn schedule_of(
     match value {
         serde_json::Value::Null => Ok(None),
         serde_json::Value::String(cron) => {
-            options::check_schedule(cron).map_err(|e| format!("selector's `schedule`: {e}"))?;
+            options
+                .check_schedule(cron)
+                .map_err(|e| format!("selector's `schedule`: {e}"))?;
             Ok(Some(cron.clone()))
         }
         other => Err(format!(

@@ -228,6 +228,7 @@ impl KindSchema for AirflowDags {
     }
 
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
+        check_continuous(step, diags);
         let executor = step.with.get("executor").and_then(Node::as_str);
         if executor != Some("cloud_run_job") {
             return;
@@ -248,6 +249,30 @@ impl KindSchema for AirflowDags {
                     diags,
                 );
             }
+        }
+    }
+}
+
+/// `@continuous` goes with one active run at a time (each value alone is checked by its
+/// shape).
+fn check_continuous(step: &Step, diags: &mut Vec<Diagnostic>) {
+    let Some(Value::Int(runs)) = step.with.get("max_active_runs").map(|n| &n.value) else {
+        return;
+    };
+    let schedules = step.with.get("schedules").and_then(Node::as_map);
+    for (_, node) in schedules.unwrap_or(&[]) {
+        let options = DagOptions {
+            max_active_runs: u32::try_from(*runs).unwrap_or(u32::MAX),
+            ..DagOptions::default()
+        };
+        if let Some(text) = node.as_str()
+            && let Err(e @ limits::ScheduleError::Continuous { .. }) = options.check_schedule(text)
+        {
+            diags.push(
+                Diagnostic::error(node.span, e.to_string())
+                    .label("with `max_active_runs` above 1")
+                    .expected("`max_active_runs: 1` with `@continuous`, or another schedule"),
+            );
         }
     }
 }

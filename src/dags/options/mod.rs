@@ -152,10 +152,11 @@ impl DagOptions {
             check_tag(tag)?;
         }
         for (selector, schedule) in &self.schedules {
-            Schedule::parse(schedule).map_err(|error| OptionError::Schedule {
-                selector: selector.clone(),
-                error,
-            })?;
+            self.check_schedule(schedule)
+                .map_err(|error| OptionError::Schedule {
+                    selector: selector.clone(),
+                    error,
+                })?;
         }
         if self.max_active_runs == 0 {
             return Err(OptionError::NoActiveRuns);
@@ -178,6 +179,18 @@ impl DagOptions {
             .dbt_operator()
             .check()
             .map_err(OptionError::Operator)
+    }
+
+    /// A schedule of these DAGs (given for a selector, or the selector's own): valid, and
+    /// one that `max_active_runs` goes with.
+    pub fn check_schedule(&self, text: &str) -> Result<(), ScheduleError> {
+        let schedule = Schedule::parse(text)?;
+        if schedule == Schedule::Preset("@continuous") && self.max_active_runs > 1 {
+            return Err(ScheduleError::Continuous {
+                max_active_runs: self.max_active_runs,
+            });
+        }
+        Ok(())
     }
 
     fn check_extra_tasks(&self) -> Result<(), OptionError> {
@@ -279,6 +292,18 @@ mod tests {
             })
         };
         assert!(schedule("null").is_ok());
+        assert!(schedule("@continuous").is_ok());
+        let continuous = check(&|o| {
+            o.max_active_runs = 2;
+            o.schedules.insert("daily".into(), "@continuous".into());
+        });
+        assert!(matches!(
+            continuous,
+            Err(OptionError::Schedule {
+                error: ScheduleError::Continuous { max_active_runs: 2 },
+                ..
+            })
+        ));
         assert_eq!(
             schedule("0 5 * * *\u{a0}").unwrap_err().to_string(),
             "schedule of `daily`: `0 5 * * *\u{a0}` is not a cron expression: it holds a \

@@ -151,6 +151,17 @@ pub enum ScheduleError {
         problem: FieldProblem,
     },
     #[error(
+        "`{text}` names both a day of month and an `N#K` weekday, which crons combine \
+         differently (croniter: both at once); give one of them, with `*` in the other"
+    )]
+    NthWithDay { text: String },
+    #[error(
+        "`@continuous` starts a run as soon as the last one ends, one at a time: Airflow \
+         refuses it with max_active_runs {max_active_runs} (`ContinuousTimetable.active_runs_limit` \
+         is 1)"
+    )]
+    Continuous { max_active_runs: u32 },
+    #[error(
         "`{text}` never fires: none of its months has a day of month it names, so Airflow's \
          scheduler would find no next run"
     )]
@@ -178,6 +189,8 @@ pub enum FieldProblem {
         "uses `#`, which names the K-th weekday (`1#2`, K from 1 to 5) in the day-of-week field only"
     )]
     Nth,
+    #[error("mixes `N#K` with plain weekdays, which croniter refuses or reads as one")]
+    NthMixed,
     #[error(
         "holds `{item}`, a croniter extension (`W`, `H`, `R`) that other crons read differently"
     )]
@@ -200,6 +213,9 @@ struct Allowed {
     bits: u64,
     any: bool,
     last: bool,
+    /// Items `N#K` (the day of week), and plain ones.
+    nth: bool,
+    plain: bool,
 }
 
 fn check_cron(text: &str) -> Result<(), ScheduleError> {
@@ -227,6 +243,11 @@ fn check_cron(text: &str) -> Result<(), ScheduleError> {
         })?;
     }
     let [_, _, days, months, weekdays] = allowed;
+    if weekdays.nth && !days.any {
+        return Err(ScheduleError::NthWithDay {
+            text: text.to_string(),
+        });
+    }
     if !fires(days, months, weekdays) {
         return Err(ScheduleError::Never {
             text: text.to_string(),
@@ -260,6 +281,19 @@ fn parse_field(field: CronField, text: &str) -> Result<Allowed, FieldProblem> {
     for item in text.split(',') {
         parse_item(field, item, &mut allowed)?;
     }
+    if allowed.nth && allowed.plain {
+        return Err(FieldProblem::NthMixed);
+    }
+    // Every value listed is `*` to croniter (`0-6`, `*,5`), which matters where cron
+    // combines the two day fields.
+    let (min, max) = field.bounds();
+    let max = if field == CronField::DayOfWeek {
+        6
+    } else {
+        max
+    };
+    let every = (min..=max).fold(0u64, |bits, v| bits | 1 << v);
+    allowed.any = !allowed.nth && allowed.bits & every == every;
     Ok(allowed)
 }
 
@@ -278,14 +312,17 @@ fn parse_item(field: CronField, item: &str, allowed: &mut Allowed) -> Result<(),
         if field != CronField::DayOfWeek {
             return Err(FieldProblem::Nth);
         }
-        let day = value(field, weekday)?;
+        // One weekday: croniter's `sun-fri#2` is no cron's.
+        let day = value(field, weekday).map_err(|_| FieldProblem::Nth)?;
         match nth.parse::<u32>() {
             Ok(1..=5) if nth.bytes().all(|b| b.is_ascii_digit()) => {}
             _ => return Err(FieldProblem::Nth),
         }
         allowed.bits |= 1 << (day % 7);
+        allowed.nth = true;
         return Ok(());
     }
+    allowed.plain = true;
     let (range, step) = match item.split_once('/') {
         Some((range, step)) => (range, Some(step)),
         None => (item, None),
@@ -306,11 +343,13 @@ fn parse_item(field: CronField, item: &str, allowed: &mut Allowed) -> Result<(),
     let (low, high) = match range.split_once('-') {
         _ if range == "*" => (min, max),
         Some((low, high)) => {
-            let (low, high) = (value(field, low)?, value(field, high)?);
+            // Backwards first: croniter reads `4-0` in the month field as a range that
+            // wraps round, other crons refuse it.
+            let (low, high) = (unbounded(field, low)?, unbounded(field, high)?);
             if low > high {
                 return Err(FieldProblem::Backwards { low, high });
             }
-            (low, high)
+            (in_bounds(field, low)?, in_bounds(field, high)?)
         }
         // `5/15` runs from 5 to the field's end, in croniter as in Vixie cron.
         None if item.contains('/') => (value(field, range)?, max),
@@ -338,14 +377,22 @@ fn parse_item(field: CronField, item: &str, allowed: &mut Allowed) -> Result<(),
 
 /// One number or name in its field's bounds.
 fn value(field: CronField, text: &str) -> Result<u32, FieldProblem> {
-    let (min, max) = field.bounds();
+    in_bounds(field, unbounded(field, text)?)
+}
+
+/// A number or a name, whatever its size.
+fn unbounded(field: CronField, text: &str) -> Result<u32, FieldProblem> {
     if let Some(v) = field.named(text) {
         return Ok(v);
     }
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(not_a_value(text));
     }
-    let v = text.parse::<u32>().unwrap_or(u32::MAX);
+    Ok(text.parse::<u32>().unwrap_or(u32::MAX))
+}
+
+fn in_bounds(field: CronField, v: u32) -> Result<u32, FieldProblem> {
+    let (min, max) = field.bounds();
     if v < min || v > max {
         return Err(FieldProblem::OutOfRange { value: v, min, max });
     }
