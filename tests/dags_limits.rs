@@ -323,3 +323,48 @@ fn values_past_airflows_limits_are_refused_before_anything_is_written() {
     );
     assert!(!dir.path().join("out").exists());
 }
+
+#[test]
+fn a_steps_schedule_may_be_null_and_one_from_a_var_is_checked_when_the_step_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("selectors.yml"), SELECTORS).unwrap();
+    manifest(dir.path(), json!({}));
+    let pipeline = "version: 1
+name: t
+environments:
+  local: { vars: { hourly: 'null' } }
+  broken: { vars: { hourly: '0 * * * * 30' } }
+steps:
+  dags:
+    uses: airflow_dags
+    with:
+      manifest: manifest.json
+      selectors: selectors.yml
+      out: build/dags
+      schedules: { unscheduled: null, hourly: '${{ vars.hourly }}' }
+";
+    std::fs::write(dir.path().join("pipeline.yaml"), pipeline).unwrap();
+    let run = |env: &str| {
+        common::run(common::dagship(dir.path()).args(["run", "--env", env, "--output", "plain"]))
+    };
+    let (code, stdout, stderr) = run("local");
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let file = |name: &str| std::fs::read_to_string(dir.path().join("build/dags").join(name));
+    // `null` overrides the selector's own `@daily`.
+    assert!(
+        file("dbt_unscheduled.py")
+            .unwrap()
+            .contains("schedule=None,")
+    );
+    assert!(file("dbt_hourly.py").unwrap().contains("schedule=None,"));
+
+    std::fs::remove_dir_all(dir.path().join("build")).unwrap();
+    let (code, stdout, stderr) = run("broken");
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let said = format!("{stdout}{stderr}");
+    assert!(
+        said.contains("schedule of `hourly`: `0 * * * * 30` is not a cron expression: 6 fields"),
+        "{said}"
+    );
+    assert!(file("dbt_hourly.py").is_err(), "nothing is written");
+}

@@ -154,9 +154,7 @@ fn check_environment_vars(pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
                 let parts: Vec<&str> = e.path.iter().map(String::as_str).collect();
                 let problem = match parts.as_slice() {
                     ["secrets", name] => {
-                        if let Some(d) = secret_name(e, name) {
-                            diags.push(d);
-                        }
+                        diags.extend(secret_name(e, name));
                         None
                     }
                     ["git", "sha" | "ref"] => None,

@@ -15,7 +15,7 @@
 //! N) in the day of week. croniter's own extensions (`W`, `H`, `R`, a sixth field of seconds,
 //! ranges that wrap around) are refused, and so is a schedule that never fires (`0 0 30 2 *`),
 //! which croniter accepts and the scheduler then fails on. `tests/dags_schedules.rs` holds
-//! every expression accepted here to croniter.
+//! every schedule accepted here to Airflow's own reading of it.
 
 use std::fmt;
 
@@ -309,55 +309,17 @@ fn parse_item(field: CronField, item: &str, allowed: &mut Allowed) -> Result<(),
         return Ok(());
     }
     if let Some((weekday, nth)) = item.split_once('#') {
-        if field != CronField::DayOfWeek {
-            return Err(FieldProblem::Nth);
-        }
-        // One weekday: croniter's `sun-fri#2` is no cron's.
-        let day = value(field, weekday).map_err(|_| FieldProblem::Nth)?;
-        match nth.parse::<u32>() {
-            Ok(1..=5) if nth.bytes().all(|b| b.is_ascii_digit()) => {}
-            _ => return Err(FieldProblem::Nth),
-        }
-        allowed.bits |= 1 << (day % 7);
+        let day = nth_weekday(field, weekday, nth)?;
+        allowed.bits |= 1 << day;
         allowed.nth = true;
         return Ok(());
     }
     allowed.plain = true;
     let (range, step) = match item.split_once('/') {
-        Some((range, step)) => (range, Some(step)),
+        Some((range, step)) => (range, Some(step_of(item, step)?)),
         None => (item, None),
     };
-    let step = match step {
-        None => 1,
-        Some(s) if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() => {
-            match s.parse::<u32>() {
-                Ok(0) => return Err(FieldProblem::ZeroStep),
-                Ok(n) => n,
-                // More digits than any field has values: one value per field, as croniter.
-                Err(_) => u32::MAX,
-            }
-        }
-        Some(_) => return Err(not_a_value(item)),
-    };
-    let (min, max) = field.bounds();
-    let (low, high) = match range.split_once('-') {
-        _ if range == "*" => (min, max),
-        Some((low, high)) => {
-            // Backwards first: croniter reads `4-0` in the month field as a range that
-            // wraps round, other crons refuse it.
-            let (low, high) = (unbounded(field, low)?, unbounded(field, high)?);
-            if low > high {
-                return Err(FieldProblem::Backwards { low, high });
-            }
-            (in_bounds(field, low)?, in_bounds(field, high)?)
-        }
-        // `5/15` runs from 5 to the field's end, in croniter as in Vixie cron.
-        None if item.contains('/') => (value(field, range)?, max),
-        None => {
-            let v = value(field, range)?;
-            (v, v)
-        }
-    };
+    let (low, high) = range_of(field, range, step.is_some())?;
     let mut v = low;
     while v <= high {
         // 7 is Sunday, as 0.
@@ -367,12 +329,58 @@ fn parse_item(field: CronField, item: &str, allowed: &mut Allowed) -> Result<(),
             v
         };
         allowed.bits |= 1 << bit;
-        match v.checked_add(step) {
+        match v.checked_add(step.unwrap_or(1)) {
             Some(next) => v = next,
             None => break,
         }
     }
     Ok(())
+}
+
+/// `N#K`: the K-th weekday N of the month, one weekday (croniter's `sun-fri#2` is no
+/// cron's), K from 1 to 5.
+fn nth_weekday(field: CronField, weekday: &str, nth: &str) -> Result<u32, FieldProblem> {
+    if field != CronField::DayOfWeek {
+        return Err(FieldProblem::Nth);
+    }
+    let day = value(field, weekday).map_err(|_| FieldProblem::Nth)?;
+    match nth.parse::<u32>() {
+        Ok(1..=5) if nth.bytes().all(|b| b.is_ascii_digit()) => Ok(day % 7),
+        _ => Err(FieldProblem::Nth),
+    }
+}
+
+/// The step after `/`: a whole number, not 0.
+fn step_of(item: &str, step: &str) -> Result<u32, FieldProblem> {
+    if step.is_empty() || !step.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(not_a_value(item));
+    }
+    match step.parse::<u32>() {
+        Ok(0) => Err(FieldProblem::ZeroStep),
+        Ok(n) => Ok(n),
+        // More digits than any field has values: its first value alone, as in croniter.
+        Err(_) => Ok(u32::MAX),
+    }
+}
+
+/// The first and last value of `*`, `N`, `N-M`, or `N` before a step (up to the field's
+/// end, in croniter as in Vixie cron: `5/15`).
+fn range_of(field: CronField, range: &str, stepped: bool) -> Result<(u32, u32), FieldProblem> {
+    let (min, max) = field.bounds();
+    if range == "*" {
+        return Ok((min, max));
+    }
+    let Some((low, high)) = range.split_once('-') else {
+        let v = value(field, range)?;
+        return Ok((v, if stepped { max } else { v }));
+    };
+    // Backwards before out of bounds: croniter reads `4-0` in the month field as a range
+    // that wraps round, other crons refuse it.
+    let (low, high) = (unbounded(field, low)?, unbounded(field, high)?);
+    if low > high {
+        return Err(FieldProblem::Backwards { low, high });
+    }
+    Ok((in_bounds(field, low)?, in_bounds(field, high)?))
 }
 
 /// One number or name in its field's bounds.
