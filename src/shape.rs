@@ -43,7 +43,8 @@ pub enum Shape {
 pub struct Rule {
     /// The shape of the value itself (`Str`, `Template`, `Duration`).
     pub shape: &'static Shape,
-    /// What a valid value looks like, in words: "a region such as `europe-west1`".
+    /// What a valid value looks like, in words, for a diagnostic's "expected": "a region
+    /// such as `europe-west1`".
     pub describe: &'static str,
     /// `null` is a valid value too (an Airflow schedule: none).
     pub null: bool,
@@ -113,7 +114,9 @@ impl Shape {
                 let words: Vec<String> = options.iter().map(Shape::describe).collect();
                 words.join(", or ")
             }
-            Shape::Valid(rule) => rule.describe.into(),
+            // The rule itself is told where a value breaks it (`Rule::describe`); the
+            // reference's field descriptions say what the value is.
+            Shape::Valid(rule) => rule.shape.describe(),
         }
     }
 

@@ -297,6 +297,21 @@ fn values_past_airflows_limits_are_refused_before_anything_is_written() {
             "{args:?}: nothing is written"
         );
     }
+    // Inside the limits, `null` included, the same flags write the files.
+    let (code, stderr) = dags_cli(
+        dir.path(),
+        &[
+            "--schedule",
+            "unscheduled=null",
+            "--schedule",
+            "hourly=0 6 ? * mon#2",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let file = |name: &str| std::fs::read_to_string(dir.path().join("out").join(name)).unwrap();
+    assert!(file("dbt_unscheduled.py").contains("schedule=None,"));
+    assert!(file("dbt_hourly.py").contains("schedule=\"0 6 ? * mon#2\","));
+    std::fs::remove_dir_all(dir.path().join("out")).unwrap();
     // A selector's own schedule is held to the same rules.
     let own = SELECTORS.replace("'@daily'", "'@continuous'");
     std::fs::write(dir.path().join("selectors.yml"), own).unwrap();

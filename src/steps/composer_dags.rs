@@ -11,7 +11,7 @@ use crate::cloud::Connections;
 use crate::diagnostic::Diagnostic;
 use crate::exec::{Failure, Job, StepFuture};
 use crate::expr::Resolved;
-use crate::pipeline::{DagsTarget, KindSchema, Outputs, Pipeline, Step};
+use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape};
 use crate::sync::{self, DEFAULT_CONCURRENCY, Diff, Include, Owner, Place, Remote, Request, diff};
 
@@ -53,6 +53,21 @@ const INPUTS: Record = Record {
     exactly_one_of: &[],
 };
 
+/// A Composer environment is looked up by project and region; the project may come from
+/// the machine (`GOOGLE_CLOUD_PROJECT`), the region only from the file.
+fn require_composer_region(step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
+    use crate::pipeline::DagsTarget;
+    pipeline.require_in_environments(
+        step,
+        "a `region` to find its Composer environment",
+        |env| {
+            let composer = matches!(env.dags_target, Some(DagsTarget::Composer { .. }));
+            !composer || env.region.is_some()
+        },
+        diags,
+    );
+}
+
 impl KindSchema for ComposerDags {
     fn name(&self) -> &'static str {
         "composer_dags"
@@ -68,21 +83,11 @@ impl KindSchema for ComposerDags {
     }
 
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
+        require_composer_region(step, pipeline, diags);
         pipeline.require_in_environments(
             step,
             "`dags_target`",
             |env| env.dags_target.is_some(),
-            diags,
-        );
-        // A Composer environment is looked up by project and region; the project may come
-        // from the machine (`GOOGLE_CLOUD_PROJECT`), the region only from the file.
-        pipeline.require_in_environments(
-            step,
-            "a `region` to find its Composer environment",
-            |env| {
-                let composer = matches!(env.dags_target, Some(DagsTarget::Composer { .. }));
-                !composer || env.region.is_some()
-            },
             diags,
         );
     }
