@@ -110,5 +110,10 @@ fn shape(shape: &Shape) -> Value {
             json!({ "anyOf": options.iter().map(self::shape).collect::<Vec<_>>() })
         }
         Shape::Any => json!({}),
+        // The rules themselves (Google's names, Airflow's schedules) are dagship's to check.
+        Shape::Valid(rule) if rule.null => {
+            json!({ "anyOf": [self::shape(rule.shape), { "type": "null" }] })
+        }
+        Shape::Valid(rule) => self::shape(rule.shape),
     }
 }

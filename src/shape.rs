@@ -32,6 +32,25 @@ pub enum Shape {
     Scalar,
     /// Anything; checked elsewhere (a step's `with`, which depends on its kind).
     Any,
+    /// A value that must also follow the rule of the service that reads it (a bucket name,
+    /// an Airflow schedule), checked where it is written. A value holding `${{ }}` is
+    /// checked once resolved, when its step starts.
+    Valid(&'static Rule),
+}
+
+/// The rule of a [`Shape::Valid`] value.
+#[derive(Debug)]
+pub struct Rule {
+    /// The shape of the value itself (`Str`, `Template`, `Duration`).
+    pub shape: &'static Shape,
+    /// What a valid value looks like, in words, for a diagnostic's "expected": "a region
+    /// such as `europe-west1`".
+    pub describe: &'static str,
+    /// `null` is a valid value too (an Airflow schedule: none).
+    pub null: bool,
+    /// Why a value (its text, as the user wrote it) breaks the rule: a sentence naming the
+    /// value, the rule and where the service documents it.
+    pub check: fn(&str) -> Result<(), String>,
 }
 
 #[derive(Debug)]
@@ -95,6 +114,9 @@ impl Shape {
                 let words: Vec<String> = options.iter().map(Shape::describe).collect();
                 words.join(", or ")
             }
+            // The rule itself is told where a value breaks it (`Rule::describe`); the
+            // reference's field descriptions say what the value is.
+            Shape::Valid(rule) => rule.shape.describe(),
         }
     }
 
@@ -110,6 +132,7 @@ impl Shape {
             Shape::List(_) => "lists".into(),
             Shape::Map(_) | Shape::Record(_) => "mappings".into(),
             Shape::OneOf(_) | Shape::Any => "values".into(),
+            Shape::Valid(rule) => rule.shape.plural(),
         }
     }
 
@@ -166,6 +189,8 @@ impl Shape {
                 Some(option) => option.check_within(node, path, owner, diags),
                 None => diags.push(self.mismatch(node, path, node.type_name())),
             },
+            (Shape::Valid(rule), Value::Null) if rule.null => {}
+            (Shape::Valid(rule), _) => rule.check_within(node, path, owner, diags),
             _ => diags.push(self.mismatch(node, path, node.type_name())),
         }
     }
@@ -190,10 +215,50 @@ impl Shape {
             (Shape::List(_), Value::Seq(_)) => true,
             (Shape::Map(_) | Shape::Record(_), Value::Map(_)) => true,
             (Shape::OneOf(options), _) => options.iter().any(|o| o.accepts_type_of(node)),
+            (Shape::Valid(rule), Value::Null) => rule.null,
+            (Shape::Valid(rule), _) => rule.shape.accepts_type_of(node),
             _ => false,
         }
     }
 }
+
+impl Rule {
+    /// The value's shape first; a value of the right shape written as it is (no `${{ }}`)
+    /// must then follow the rule.
+    fn check_within(&self, node: &Node, path: &str, owner: Span, diags: &mut Vec<Diagnostic>) {
+        let before = diags.len();
+        self.shape.check_within(node, path, owner, diags);
+        let literal = match &node.value {
+            Value::Str(s) if s.contains("${{") => None,
+            _ => node.scalar_text(),
+        };
+        if diags.len() > before {
+            return;
+        }
+        if let Some(text) = literal
+            && let Err(problem) = (self.check)(&text)
+        {
+            diags.push(
+                Diagnostic::error(node.span, problem)
+                    .label(format!("`{path}`"))
+                    .expected(self.describe),
+            );
+        }
+    }
+}
+
+/// A duration that must be more than zero: a time limit of `0s` is a mistake.
+pub const POSITIVE_DURATION: Shape = Shape::Valid(&Rule {
+    shape: &Shape::Duration,
+    describe: "a duration of one second or more, such as `90s`, `30m` or `1h30m`",
+    null: false,
+    check: |text| match parse_duration(text) {
+        Some(0) => Err(format!(
+            "`{text}` is no time at all; a time limit must be more than zero"
+        )),
+        _ => Ok(()),
+    },
+});
 
 impl Record {
     pub fn field(&self, name: &str) -> Option<&Field> {

@@ -245,9 +245,9 @@ async fn the_plan_says_what_it_will_confirm_and_asks_no_airflow() {
 
     // A Composer environment confirms by default; a bare bucket cannot, and `confirm: false`
     // does not.
-    let text = "version: 1\nname: t\nenvironments:\n  staging:\n    project: p\n    region: r\n    \
-                dags_target: { composer_environment: c }\n  prod:\n    project: p\n    region: r\n    \
-                dags_target: { bucket: gs://b }\nsteps:\n  upload:\n    uses: composer_dags\n    with: { source: out }\n  \
+    let text = "version: 1\nname: t\nenvironments:\n  staging:\n    project: p\n    region: europe-west1\n    \
+                dags_target: { composer_environment: composer-staging }\n  prod:\n    project: p\n    region: europe-west1\n    \
+                dags_target: { bucket: gs://acme-dags }\nsteps:\n  upload:\n    uses: composer_dags\n    with: { source: out }\n  \
                 quiet:\n    uses: composer_dags\n    with: { source: out, confirm: false }\n";
     std::fs::write(dir.join("pipeline.yaml"), text).unwrap();
     let plan_of = |env: &'static str| {
@@ -262,7 +262,7 @@ async fn the_plan_says_what_it_will_confirm_and_asks_no_airflow() {
         |plan: &Value, step: usize| plan["steps"][step]["actions"][0]["confirm"].clone();
     assert_eq!(
         confirm_of(&staging, 1),
-        json!({ "airflow": { "kind": "composer", "environment": "c" }, "timeout_seconds": 600 })
+        json!({ "airflow": { "kind": "composer", "environment": "composer-staging" }, "timeout_seconds": 600 })
     );
     assert_eq!(confirm_of(&staging, 0), Value::Null, "confirm: false");
     let (_, prod, _) = plan_of("prod").await.unwrap();

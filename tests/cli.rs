@@ -11,7 +11,7 @@ const PIPELINE: &str = "version: 1
 name: small
 environments:
   local: {}
-  prod: { project: p, region: r }
+  prod: { project: p, region: europe-west1 }
 steps:
   migrate:
     uses: alembic

@@ -116,9 +116,9 @@ fn the_plan_names_each_folder_and_no_cache() {
 #[test]
 fn beside_a_bucket_prefix_or_a_composer_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let text = "version: 1\nname: t\nenvironments:\n  prod:\n    project: p\n    region: r\n    \
-                dags_target: { bucket: gs://b, prefix: team/dags/ }\n  staging:\n    project: p\n    region: r\n    \
-                dags_target: { composer_environment: c }\nsteps:\n  \
+    let text = "version: 1\nname: t\nenvironments:\n  prod:\n    project: p\n    region: europe-west1\n    \
+                dags_target: { bucket: gs://acme-dags, prefix: team/dags/ }\n  staging:\n    project: p\n    region: europe-west1\n    \
+                dags_target: { composer_environment: composer-staging }\nsteps:\n  \
                 upload:\n    uses: composer_dags\n    with: { source: out, plugins: plugins }\n";
     std::fs::write(dir.path().join("pipeline.yaml"), text).unwrap();
     let target = |env: &str| {
@@ -132,9 +132,9 @@ fn beside_a_bucket_prefix_or_a_composer_folder() {
             .unwrap()
             .to_string()
     };
-    assert_eq!(target("prod"), "gs://b/team/plugins/");
+    assert_eq!(target("prod"), "gs://acme-dags/team/plugins/");
     assert_eq!(
         target("staging"),
-        "the plugins folder of Composer environment `c`"
+        "the plugins folder of Composer environment `composer-staging`"
     );
 }

@@ -15,7 +15,9 @@ Output: {"airflow": version,
                                                           "pool": ..., "retries": ...}}}}}}
 
 Works with Airflow 2.10 and 3.x. It also checks what the JSON does not show: that every
-dependency is recorded on both of its tasks (upstream and downstream sets agree).
+dependency is recorded on both of its tasks (upstream and downstream sets agree). Each DAG is
+serialized as Airflow's DAG processor does before storing it; a DAG that cannot be is an
+import error there, and here.
 """
 import json
 import os
@@ -31,6 +33,15 @@ def dag_bag_class():
     except ImportError:
         from airflow.models.dagbag import DagBag  # Airflow 2
     return DagBag
+
+
+def serialize(dag):
+    """What the DAG processor does with every DAG it imports (`_serialize_dags`)."""
+    try:
+        from airflow.serialization.serialized_objects import DagSerialization  # Airflow 3
+    except ImportError:
+        from airflow.serialization.serialized_objects import SerializedDAG as DagSerialization
+    DagSerialization.to_dict(dag)
 
 
 def load(path, DagBag):
@@ -70,6 +81,11 @@ def inspect(folder, DagBag):
         for file, error in bag.import_errors.items():
             result["import_errors"][os.path.basename(file)] = error
         for dag_id, dag in bag.dags.items():
+            try:
+                serialize(dag)
+            except Exception as e:  # an import error in Airflow's DAG processor
+                result["import_errors"][name] = f"{type(e).__name__}: {e}"
+                continue
             tasks = {}
             for task in dag.tasks:
                 for up in task.upstream_task_ids:
@@ -91,6 +107,7 @@ def inspect(folder, DagBag):
                 "file": name,
                 "seconds": round(seconds, 3),
                 "schedule": schedule_of(dag),
+                "timetable": type(dag.timetable).__name__,
                 "tags": sorted(dag.tags or []),
                 "catchup": dag.catchup,
                 "max_active_runs": dag.max_active_runs,

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::dags::options as limits;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "dagship",
@@ -215,8 +217,8 @@ pub struct DagsArgs {
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
 
-    /// Schedule of one selector's DAG, e.g. `daily=0 5 * * *` (repeatable); else the selector's `schedule` key.
-    #[arg(long = "schedule", value_name = "NAME=CRON", value_parser = parse_assignment)]
+    /// Schedule of one selector's DAG, e.g. `daily=0 5 * * *`, `daily=@daily` or `daily=null` (repeatable); else the selector's `schedule` key.
+    #[arg(long = "schedule", value_name = "NAME=CRON", value_parser = parse_schedule)]
     pub schedules: Vec<(String, String)>,
 
     /// Add a `dbt source freshness` task per source, upstream of the units that read it.
@@ -224,27 +226,27 @@ pub struct DagsArgs {
     pub source_freshness: bool,
 
     /// The DAGs' start date (UTC).
-    #[arg(long, value_name = "YYYY-MM-DD", default_value = "2024-01-01")]
+    #[arg(long, value_name = "YYYY-MM-DD", default_value = "2024-01-01", value_parser = parse_start_date)]
     pub start_date: String,
 
     /// DAG tags (repeatable; default: dbt, dagship).
-    #[arg(long = "tag", value_name = "TAG")]
+    #[arg(long = "tag", value_name = "TAG", value_parser = parse_tag)]
     pub tags: Vec<String>,
 
     /// Runs of one DAG at a time.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=AIRFLOW_INTEGER_MAX))]
     pub max_active_runs: u32,
 
     /// Retries of a failed task (a node's `meta.dagship.retries` wins).
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=AIRFLOW_INTEGER_MAX))]
     pub retries: u32,
 
     /// Wait between retries, e.g. `300`, `5m`.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_retry_delay)]
     pub retry_delay: u64,
 
     /// Airflow pool of the dbt tasks (a node's `meta.dagship.pool` wins).
-    #[arg(long, value_name = "POOL")]
+    #[arg(long, value_name = "POOL", value_parser = parse_pool)]
     pub pool: Option<String>,
 
     /// Function called when a DAG run fails, as an import path: `alerts.slack:notify`.
@@ -283,9 +285,38 @@ fn parse_assignment(text: &str) -> Result<(String, String), String> {
     }
 }
 
-fn parse_seconds(text: &str) -> Result<u64, String> {
-    crate::shape::parse_duration(text)
-        .ok_or_else(|| format!("`{text}` is not a duration such as `300`, `5m` or `1h30m`"))
+// The `dags` values are held to Airflow's limits as they are parsed, so that a mistake is
+// named with its flag; `DagOptions::check` holds the same rules for every other source.
+
+/// Airflow keeps counts in 32-bit `Integer` columns.
+const AIRFLOW_INTEGER_MAX: i64 = limits::INTEGER_MAX as i64;
+
+fn parse_schedule(text: &str) -> Result<(String, String), String> {
+    let (name, schedule) = parse_assignment(text)?;
+    limits::check_schedule(&schedule).map_err(|e| e.to_string())?;
+    Ok((name, schedule))
+}
+
+fn parse_start_date(text: &str) -> Result<String, String> {
+    limits::check_start_date(text).map_err(|e| e.to_string())?;
+    Ok(text.to_string())
+}
+
+fn parse_tag(text: &str) -> Result<String, String> {
+    limits::check_tag(text).map_err(|e| e.to_string())?;
+    Ok(text.to_string())
+}
+
+fn parse_retry_delay(text: &str) -> Result<u64, String> {
+    let seconds = crate::shape::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as `300`, `5m` or `1h30m`"))?;
+    limits::check_timedelta("a retry delay", seconds).map_err(|e| e.to_string())?;
+    Ok(seconds)
+}
+
+fn parse_pool(text: &str) -> Result<String, String> {
+    limits::check_name("pool", "slot_pool.pool", text).map_err(|e| e.to_string())?;
+    Ok(text.to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -118,7 +118,9 @@ pub fn generate(
     selectors: Option<&SelectorsFile>,
     options: &DagOptions,
 ) -> Result<Vec<DagFile>, DagsError> {
-    options.check().map_err(DagsError::Options)?;
+    options
+        .check()
+        .map_err(|e| DagsError::Options(e.to_string()))?;
     let names = dag_names(selectors)?;
     if let Some(unknown) = options
         .schedules
@@ -293,7 +295,9 @@ fn schedule_of(
     match value {
         serde_json::Value::Null => Ok(None),
         serde_json::Value::String(cron) => {
-            options::check_schedule(cron).map_err(|e| format!("selector's `schedule`: {e}"))?;
+            options
+                .check_schedule(cron)
+                .map_err(|e| format!("selector's `schedule`: {e}"))?;
             Ok(Some(cron.clone()))
         }
         other => Err(format!(

@@ -2,7 +2,9 @@
 //! retries: 3}}}` in dbt. They become keyword arguments of that node's tasks.
 //!
 //! `meta.dagship` is dagship's own namespace, so an unknown key is a mistake (a typo would
-//! otherwise be ignored silently) and stops generation with the node and key named.
+//! otherwise be ignored silently) and stops generation with the node and key named. Values
+//! are held to Airflow's limits ([`crate::dags::options::LimitError`]): a duration past what
+//! a `timedelta` holds would make the whole file an import error in Airflow.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -11,32 +13,77 @@ use memchr::memmem;
 
 use serde_json::Value;
 
+use crate::dags::options::{self as limits, LimitError};
 use crate::dags::python;
 use crate::dbt::manifest::Node;
 use crate::diagnostic::did_you_mean;
 
 #[derive(Clone, Copy)]
 enum Kind {
-    Text,
-    /// A whole number at least this large.
-    Int(i64),
-    /// Seconds, or a duration such as `5m` or `1h30m`; written as seconds.
+    /// A name Airflow keeps in the `String(256)` column named.
+    Name(&'static str),
+    /// A whole number at least this large, kept in the `Integer` column named (none when
+    /// Airflow clamps the value itself).
+    Int(i64, Option<&'static str>),
+    /// Seconds, or a duration such as `5m` or `1h30m`; written as seconds, which the file
+    /// turns into a `timedelta`.
     Seconds,
+    /// As `Seconds`, and more than zero: a time limit.
+    Timeout,
+}
+
+impl Kind {
+    fn want(self) -> String {
+        match self {
+            Kind::Name(_) => "a string".to_string(),
+            Kind::Int(i64::MIN, _) => "a whole number".to_string(),
+            Kind::Int(min, _) => format!("a whole number ≥ {min}"),
+            Kind::Seconds | Kind::Timeout => {
+                "seconds, or a duration such as `5m` or `1h30m`".to_string()
+            }
+        }
+    }
 }
 
 /// The keys dagship reads, in the order they are written out.
 const KEYS: [(&str, Kind); 7] = [
-    ("pool", Kind::Text),
-    ("pool_slots", Kind::Int(1)),
-    ("priority_weight", Kind::Int(i64::MIN)),
-    ("queue", Kind::Text),
-    ("retries", Kind::Int(0)),
+    ("pool", Kind::Name("slot_pool.pool")),
+    ("pool_slots", Kind::Int(1, Some("task_instance.pool_slots"))),
+    // Airflow clamps priority weights into 32 bits itself (`db_safe_priority`).
+    ("priority_weight", Kind::Int(i64::MIN, None)),
+    ("queue", Kind::Name("task_instance.queue")),
+    ("retries", Kind::Int(0, Some("task_instance.max_tries"))),
     ("retry_delay", Kind::Seconds),
-    ("execution_timeout", Kind::Seconds),
+    ("execution_timeout", Kind::Timeout),
 ];
 
 /// Keyword arguments whose value the DAG file turns into a `timedelta`.
 pub const DURATION_KEYS: [&str; 2] = ["retry_delay", "execution_timeout"];
+
+/// What is wrong with a node's `meta.dagship`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetaError {
+    #[error("meta.dagship must be a mapping such as {{pool: heavy, retries: 3}}")]
+    NotAMapping,
+    #[error(
+        "meta.dagship: unknown key `{key}`{} (known: {})",
+        hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default(),
+        KEYS.map(|(name, _)| name).join(", ")
+    )]
+    UnknownKey { key: String, hint: Option<String> },
+    #[error("meta.dagship.{key}: expected {want}, found {found}")]
+    Type {
+        key: &'static str,
+        want: String,
+        found: String,
+    },
+    /// The error names the setting (`meta.dagship.retry_delay`).
+    #[error("{error}")]
+    Limit {
+        key: &'static str,
+        error: LimitError,
+    },
+}
 
 /// Distinct override sets of one DAG, each written once and referred to by index.
 #[derive(Debug, Default)]
@@ -64,7 +111,7 @@ impl Overrides {
     }
 }
 
-/// `node`'s settings as canonical JSON, if it has any.
+/// `node`'s settings as canonical JSON, if it has any; an error names the node.
 pub fn settings(node: &Node) -> Result<Option<String>, String> {
     // Looking a key up parses the config; most nodes have no settings to find (and a
     // vectorised search says so several times faster than `str::contains`).
@@ -80,53 +127,68 @@ pub fn settings(node: &Node) -> Result<Option<String>, String> {
     let Some(meta) = found else {
         return Ok(None);
     };
-    let json = canonical(&meta).map_err(|e| format!("{}: meta.dagship{e}", node.unique_id))?;
+    let json = canonical(&meta).map_err(|e| format!("{}: {e}", node.unique_id))?;
     Ok((json != "{}").then_some(json))
 }
 
 /// Checks `meta.dagship` and writes it as JSON with known keys in a fixed order.
-fn canonical(meta: &Value) -> Result<String, String> {
+fn canonical(meta: &Value) -> Result<String, MetaError> {
     let Value::Object(map) = meta else {
-        return Err(" must be a mapping such as {pool: heavy, retries: 3}".into());
+        return Err(MetaError::NotAMapping);
     };
     if let Some(unknown) = map.keys().find(|k| !KEYS.iter().any(|(n, _)| n == k)) {
-        let hint = did_you_mean(unknown, KEYS.iter().map(|(n, _)| *n))
-            .map(|hint| format!("; {hint}"))
-            .unwrap_or_default();
-        let known: Vec<&str> = KEYS.iter().map(|(n, _)| *n).collect();
-        return Err(format!(
-            ": unknown key `{unknown}`{hint} (known: {})",
-            known.join(", ")
-        ));
+        return Err(MetaError::UnknownKey {
+            key: unknown.clone(),
+            hint: did_you_mean(unknown, KEYS.iter().map(|(n, _)| *n)),
+        });
     }
     let mut parts = Vec::new();
     for (key, kind) in KEYS {
         let Some(value) = map.get(key).filter(|v| !v.is_null()) else {
             continue;
         };
-        let text = value_json(value, kind).ok_or_else(|| {
-            let want = match kind {
-                Kind::Text => "a string".to_string(),
-                Kind::Int(i64::MIN) => "a whole number".to_string(),
-                Kind::Int(min) => format!("a whole number ≥ {min}"),
-                Kind::Seconds => "seconds, or a duration such as `5m` or `1h30m`".to_string(),
-            };
-            format!(".{key}: expected {want}, found {value}")
-        })?;
+        let text = value_json(key, value, kind)?;
         parts.push(format!("{}:{text}", python::json_str(key)));
     }
     Ok(format!("{{{}}}", parts.join(",")))
 }
 
-fn value_json(value: &Value, kind: Kind) -> Option<String> {
+/// One setting as JSON, held to Airflow's limits.
+fn value_json(key: &'static str, value: &Value, kind: Kind) -> Result<String, MetaError> {
+    let wrong = || MetaError::Type {
+        key,
+        want: kind.want(),
+        found: value.to_string(),
+    };
+    let limit = |error| MetaError::Limit { key, error };
+    let setting = format!("meta.dagship.{key}");
     match (kind, value) {
-        (Kind::Text, Value::String(s)) => Some(python::json_str(s)),
-        (Kind::Int(min), Value::Number(n)) => {
-            n.as_i64().filter(|i| *i >= min).map(|i| i.to_string())
+        (Kind::Name(column), Value::String(s)) => {
+            limits::check_name(&setting, column, s).map_err(limit)?;
+            Ok(python::json_str(s))
         }
-        (Kind::Seconds, Value::Number(n)) => n.as_u64().map(|i| i.to_string()),
-        (Kind::Seconds, Value::String(s)) => crate::shape::parse_duration(s).map(|i| i.to_string()),
-        _ => None,
+        (Kind::Int(min, column), Value::Number(n)) => {
+            let i = n.as_i64().filter(|i| *i >= min).ok_or_else(wrong)?;
+            if let Some(column) = column {
+                limits::check_integer(&setting, column, i.unsigned_abs()).map_err(limit)?;
+            }
+            Ok(i.to_string())
+        }
+        (Kind::Seconds | Kind::Timeout, _) => {
+            let seconds = match value {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => crate::shape::parse_duration(s),
+                _ => None,
+            }
+            .ok_or_else(wrong)?;
+            let checked = match kind {
+                Kind::Timeout => limits::check_timeout(&setting, seconds),
+                _ => limits::check_timedelta(&setting, seconds),
+            };
+            checked.map_err(limit)?;
+            Ok(seconds.to_string())
+        }
+        _ => Err(wrong()),
     }
 }
 
@@ -142,13 +204,50 @@ mod tests {
             canonical(&meta).unwrap(),
             r#"{"pool":"heavy","retries":3,"retry_delay":300}"#
         );
-        let typo = canonical(&json!({"pools": "x"})).unwrap_err();
+        let typo = canonical(&json!({"pools": "x"})).unwrap_err().to_string();
         assert!(typo.contains("did you mean `pool`"), "{typo}");
-        let bad = canonical(&json!({"retries": -1})).unwrap_err();
+        let bad = canonical(&json!({"retries": -1})).unwrap_err().to_string();
         assert!(
             bad.contains("retries: expected a whole number ≥ 0"),
             "{bad}"
         );
-        assert!(canonical(&json!("heavy")).is_err());
+        assert_eq!(canonical(&json!("heavy")), Err(MetaError::NotAMapping));
+    }
+
+    #[test]
+    fn settings_are_held_to_airflows_limits() {
+        let max = limits::TIMEDELTA_MAX_SECONDS;
+        let at_limit = json!({"retry_delay": max, "execution_timeout": max, "retries": i32::MAX});
+        assert!(canonical(&at_limit).is_ok());
+        let limit_of = |meta: Value| match canonical(&meta) {
+            Err(MetaError::Limit { key, .. }) => Some(key),
+            _ => None,
+        };
+        assert_eq!(
+            limit_of(json!({"retry_delay": max + 1})),
+            Some("retry_delay")
+        );
+        assert_eq!(
+            limit_of(json!({"execution_timeout": "1000000000d"})),
+            Some("execution_timeout")
+        );
+        assert_eq!(
+            limit_of(json!({"execution_timeout": 0})),
+            Some("execution_timeout")
+        );
+        assert_eq!(limit_of(json!({"retry_delay": 0})), None);
+        assert_eq!(limit_of(json!({"retries": 1u64 << 31})), Some("retries"));
+        assert_eq!(
+            limit_of(json!({"pool_slots": 1u64 << 31})),
+            Some("pool_slots")
+        );
+        assert_eq!(limit_of(json!({"queue": "q".repeat(257)})), Some("queue"));
+        assert_eq!(
+            canonical(&json!({"execution_timeout": 0}))
+                .unwrap_err()
+                .to_string(),
+            "meta.dagship.execution_timeout of 0 seconds: Airflow takes a zero `execution_timeout` for no \
+             time limit at all; give one second or more, or leave it out"
+        );
     }
 }

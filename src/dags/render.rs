@@ -23,7 +23,7 @@ use rayon::prelude::*;
 
 use crate::dags::graph::{DagGraph, Task};
 use crate::dags::operator::{BASH_OPERATOR_IMPORT, DbtOperator};
-use crate::dags::options::{DagOptions, ExtraKind, ExtraTask};
+use crate::dags::options::{DagOptions, ExtraKind, ExtraTask, NO_SCHEDULE};
 use crate::dags::python::{push_json_chunk_lit, push_json_str, str_list, str_lit};
 
 /// What the header says about the DAG's origin.
@@ -274,10 +274,7 @@ fn write_dag(out: &mut String, h: &Header<'_>, graph: &DagGraph, options: &DagOp
     let mut args: Vec<(String, String)> = vec![
         ("dag_id".into(), str_lit(h.dag_id)),
         ("description".into(), str_lit(h.description)),
-        (
-            "schedule".into(),
-            h.schedule.map_or("None".to_string(), str_lit),
-        ),
+        ("schedule".into(), schedule(h.schedule)),
         ("start_date".into(), start_date(&options.start_date)),
         ("catchup".into(), "False".into()),
         (
@@ -400,6 +397,15 @@ fn py_value(v: &serde_json::Value) -> String {
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
+    }
+}
+
+/// A schedule as `schedule=` takes it: `null` (given to override a selector's own
+/// `schedule`) is Python's `None`, as no schedule at all.
+fn schedule(schedule: Option<&str>) -> String {
+    match schedule {
+        None | Some(NO_SCHEDULE) => "None".to_string(),
+        Some(text) => str_lit(text),
     }
 }
 

@@ -1,10 +1,11 @@
 //! Checks of meaning, once the shapes are right: names that must exist, cycles, and what
-//! each `${{ }}` expression refers to.
+//! each `${{ }}` expression refers to (a secret's name included).
 
 use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use super::fields::ENV_FIELDS;
+use super::values::check_secret_name;
 use super::{Named, Outputs, Pipeline, Step};
 use crate::diagnostic::{Diagnostic, did_you_mean, environments_phrase, one_of};
 use crate::expr::{self, Expr, NAMESPACES, Template};
@@ -152,7 +153,11 @@ fn check_environment_vars(pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
             for e in template.exprs() {
                 let parts: Vec<&str> = e.path.iter().map(String::as_str).collect();
                 let problem = match parts.as_slice() {
-                    ["secrets", _] | ["git", "sha" | "ref"] => None,
+                    ["secrets", name] => {
+                        diags.extend(secret_name(e, name));
+                        None
+                    }
+                    ["git", "sha" | "ref"] => None,
                     ["env", field] => match env.field(field) {
                         Some(Some(_)) => None,
                         Some(None) => Some(format!(
@@ -219,7 +224,7 @@ impl ExprChecker<'_> {
         match parts.as_slice() {
             ["env", field] => self.check_env_field(e, field),
             ["vars", name] => self.check_var(e, name),
-            ["secrets", _] => None,
+            ["secrets", name] => secret_name(e, name),
             ["git", "sha" | "ref"] => None,
             ["git", other] => Some(unknown_field(e, other, "git", &["sha", "ref"])),
             ["steps", id, "outputs", output] => self.check_output(e, id, output),
@@ -328,4 +333,16 @@ fn unknown_field(e: &Expr, field: &str, namespace: &str, known: &[&str]) -> Diag
         d = d.help(help);
     }
     d
+}
+
+/// A secret is read from the environment variable of its name, which a GitHub Actions
+/// workflow sets from the repository secret of the same name: a name GitHub cannot hold is
+/// a secret that can never be set.
+fn secret_name(e: &Expr, name: &str) -> Option<Diagnostic> {
+    let problem = check_secret_name(name).err()?;
+    Some(
+        Diagnostic::error(e.span, problem.to_string())
+            .label(format!("`{}`", e.text()))
+            .expected("a secret name of letters, digits and `_`, such as `WAREHOUSE_DB_URL`"),
+    )
 }

@@ -1,6 +1,7 @@
 //! The shape of `pipeline.yaml` outside the steps' `with` (which each step kind declares).
 
-use crate::shape::{Field, Record, STRINGS, Shape};
+use super::values::{COMPOSER_ENVIRONMENT, DAGS_BUCKET, REGION, STATE_BUCKET};
+use crate::shape::{Field, POSITIVE_DURATION, Record, STRINGS, Shape};
 
 pub(crate) const TOP: Record = Record {
     fields: &[
@@ -37,7 +38,7 @@ pub(crate) const ENVIRONMENT: Record = Record {
         ),
         Field::optional(
             "region",
-            Shape::Str,
+            REGION,
             "Google Cloud region, e.g. `europe-west1` (`env.region`).",
         ),
         Field::optional(
@@ -77,7 +78,11 @@ pub(crate) const ENVIRONMENT: Record = Record {
 pub(crate) const DAGS_TARGET: Record = Record {
     fields: &[
         Field::optional("dir", Shape::Str, "A local Airflow dags folder."),
-        Field::optional("bucket", Shape::Str, "A Cloud Storage bucket, `gs://NAME`."),
+        Field::optional(
+            "bucket",
+            DAGS_BUCKET,
+            "A Cloud Storage bucket, `gs://NAME`.",
+        ),
         Field::optional(
             "prefix",
             Shape::Str,
@@ -85,7 +90,7 @@ pub(crate) const DAGS_TARGET: Record = Record {
         ),
         Field::optional(
             "composer_environment",
-            Shape::Str,
+            COMPOSER_ENVIRONMENT,
             "A Cloud Composer environment; its DAG bucket is looked up through the Composer API.",
         ),
         Field::optional(
@@ -102,7 +107,7 @@ pub(crate) const STATE: Record = Record {
         Field::optional("dir", Shape::Str, "A local folder."),
         Field::optional(
             "bucket",
-            Shape::Str,
+            STATE_BUCKET,
             "A Cloud Storage location, `gs://NAME/PREFIX`.",
         ),
     ],
@@ -129,7 +134,7 @@ pub(crate) const STEP: Record = Record {
         ),
         Field::optional(
             "timeout",
-            Shape::Duration,
+            POSITIVE_DURATION,
             "Stop the step after this long, e.g. `30m`.",
         ),
         Field::optional(

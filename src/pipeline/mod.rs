@@ -4,6 +4,7 @@ mod catalog;
 mod check;
 pub(crate) mod fields;
 mod load;
+mod values;
 
 use std::path::Path;
 use std::time::Duration;

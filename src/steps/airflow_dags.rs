@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 use super::{Inputs, StepKind};
 use crate::action::{Action, FileList, Generate};
 use crate::dags::naming::dag_file_name;
+use crate::dags::options::{self as limits, NO_SCHEDULE};
 use crate::dags::{
     self, DagOptions, ExtraKind, ExtraTask, Operator, OperatorError, OperatorSettings, TestsMode,
 };
@@ -15,9 +16,11 @@ use crate::dbt::selectors_file::SelectorsFile;
 use crate::diagnostic::Diagnostic;
 use crate::exec::{Failure, Job, StepContext, StepError, StepFuture};
 use crate::expr::{Resolved, Template, Unrevealed};
+use crate::gcp::cloud_run::RunResource;
+use crate::gcp::run_values;
 use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
-use crate::shape::{Field, Record, Shape, TEMPLATES};
-use crate::yaml::{self, Node};
+use crate::shape::{Field, Record, Rule, Shape};
+use crate::yaml::{self, Node, Value};
 
 pub(super) struct AirflowDags;
 
@@ -46,6 +49,62 @@ const EXTRA_TASK: Record = Record {
 
 const EXTRA_TASKS: Shape = Shape::List(&Shape::Record(&EXTRA_TASK));
 
+// Values a generated DAG holds, held to Airflow's limits where they are written (values with
+// `${{ }}` when the step starts, by `DagOptions::check`).
+
+const SCHEDULE: Shape = Shape::Valid(&Rule {
+    shape: &Shape::Template,
+    describe: "a cron expression such as `0 5 * * *`, an Airflow preset such as `@daily`, or `null`",
+    null: true,
+    check: |text| limits::check_schedule(text).map_err(|e| e.to_string()),
+});
+
+const START_DATE: Shape = Shape::Valid(&Rule {
+    shape: &Shape::Str,
+    describe: "a date `YYYY-MM-DD` from 0001-01-01 to 9999-12-31",
+    null: false,
+    check: |text| limits::check_start_date(text).map_err(|e| e.to_string()),
+});
+
+const TAGS: Shape = Shape::List(&Shape::Valid(&Rule {
+    shape: &Shape::Template,
+    describe: "a tag of at most 100 characters",
+    null: false,
+    check: |text| limits::check_tag(text).map_err(|e| e.to_string()),
+}));
+
+const RETRY_DELAY: Shape = Shape::Valid(&Rule {
+    shape: &Shape::Duration,
+    describe: "a duration such as `90s`, `5m` or `1h30m`, at most 999999999 days",
+    null: false,
+    check: |text| {
+        let seconds = crate::shape::parse_duration(text).unwrap_or_default();
+        limits::check_timedelta("retry_delay", seconds).map_err(|e| e.to_string())
+    },
+});
+
+const POOL: Shape = Shape::Valid(&Rule {
+    shape: &Shape::Template,
+    describe: "an Airflow pool name of at most 256 characters",
+    null: false,
+    check: |text| limits::check_name("pool", "slot_pool.pool", text).map_err(|e| e.to_string()),
+});
+
+/// The Cloud Run job and its region (executor `cloud_run_job`), by Cloud Run's rules.
+const JOB: Shape = Shape::Valid(&Rule {
+    shape: &Shape::Template,
+    describe: "a Cloud Run job name: lowercase letters, digits and hyphens, beginning with a letter",
+    null: false,
+    check: |text| run_values::check_name(RunResource::Job, text).map_err(|e| e.to_string()),
+});
+
+const JOB_REGION: Shape = Shape::Valid(&Rule {
+    shape: &Shape::Template,
+    describe: "a region such as `europe-west1`",
+    null: false,
+    check: |text| run_values::check_region(text).map_err(|e| e.to_string()),
+});
+
 const INPUTS: Record = Record {
     fields: &[
         Field::required(
@@ -70,7 +129,7 @@ const INPUTS: Record = Record {
         ),
         Field::optional(
             "job",
-            Shape::Template,
+            JOB,
             "Cloud Run job that runs dbt (executor `cloud_run_job`).",
         ),
         Field::optional(
@@ -80,7 +139,7 @@ const INPUTS: Record = Record {
         ),
         Field::optional(
             "region",
-            Shape::Template,
+            JOB_REGION,
             "Region of the job (default: the environment's `region`).",
         ),
         Field::optional(
@@ -96,8 +155,8 @@ const INPUTS: Record = Record {
         Field::optional("target", Shape::Template, "dbt target the tasks use."),
         Field::optional(
             "schedules",
-            Shape::Map(&Shape::Template),
-            "Cron schedule per selector name; else a `schedule` key in the selector, else none.",
+            Shape::Map(&SCHEDULE),
+            "Schedule per selector name (cron, an Airflow preset, or `null` for none); else a `schedule` key in the selector, else none.",
         ),
         Field::optional(
             "tests",
@@ -111,10 +170,10 @@ const INPUTS: Record = Record {
         ),
         Field::optional(
             "start_date",
-            Shape::Str,
+            START_DATE,
             "The DAGs' start date, `YYYY-MM-DD` in UTC (default: `2024-01-01`).",
         ),
-        Field::optional("tags", TEMPLATES, "DAG tags (default: `[dbt, dagship]`)."),
+        Field::optional("tags", TAGS, "DAG tags (default: `[dbt, dagship]`)."),
         Field::optional(
             "max_active_runs",
             Shape::Int { min: 1, max: 1000 },
@@ -127,12 +186,12 @@ const INPUTS: Record = Record {
         ),
         Field::optional(
             "retry_delay",
-            Shape::Duration,
+            RETRY_DELAY,
             "Wait between retries (default: `5m`).",
         ),
         Field::optional(
             "pool",
-            Shape::Template,
+            POOL,
             "Airflow pool of the dbt tasks; a node's `meta.dagship.pool` wins.",
         ),
         Field::optional(
@@ -169,6 +228,7 @@ impl KindSchema for AirflowDags {
     }
 
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
+        check_continuous(step, diags);
         let executor = step.with.get("executor").and_then(Node::as_str);
         if executor != Some("cloud_run_job") {
             return;
@@ -189,6 +249,30 @@ impl KindSchema for AirflowDags {
                     diags,
                 );
             }
+        }
+    }
+}
+
+/// `@continuous` goes with one active run at a time (each value alone is checked by its
+/// shape).
+fn check_continuous(step: &Step, diags: &mut Vec<Diagnostic>) {
+    let Some(Value::Int(runs)) = step.with.get("max_active_runs").map(|n| &n.value) else {
+        return;
+    };
+    let schedules = step.with.get("schedules").and_then(Node::as_map);
+    for (_, node) in schedules.unwrap_or(&[]) {
+        let options = DagOptions {
+            max_active_runs: u32::try_from(*runs).unwrap_or(u32::MAX),
+            ..DagOptions::default()
+        };
+        if let Some(text) = node.as_str()
+            && let Err(e @ limits::ScheduleError::Continuous { .. }) = options.check_schedule(text)
+        {
+            diags.push(
+                Diagnostic::error(node.span, e.to_string())
+                    .label("with `max_active_runs` above 1")
+                    .expected("`max_active_runs: 1` with `@continuous`, or another schedule"),
+            );
         }
     }
 }
@@ -322,9 +406,17 @@ fn options(inputs: &Inputs) -> Result<DagOptions, OperatorError> {
     };
     let (project_dir, profiles_dir) = (text("project_dir")?, text("profiles_dir")?);
     let schedules = inputs
-        .map("schedules")
-        .into_iter()
-        .map(|(k, v)| v.reveal().map(|v| (k, v)))
+        .node("schedules")
+        .and_then(Node::as_map)
+        .unwrap_or(&[])
+        .iter()
+        .map(|(selector, node)| {
+            let schedule = match node.value {
+                Value::Null => Ok(NO_SCHEDULE.to_string()),
+                _ => inputs.resolver.resolve(&Template::of(node)).reveal(),
+            };
+            schedule.map(|s| (selector.name.clone(), s))
+        })
         .collect::<Result<IndexMap<_, _>, _>>()?;
     let tags = inputs
         .list("tags")
@@ -395,7 +487,6 @@ fn extra_tasks(inputs: &Inputs, name: &str) -> Result<Vec<ExtraTask>, Unrevealed
 
 /// A YAML scalar as the JSON value the DAG file writes as a Python literal.
 fn scalar(node: &Node) -> serde_json::Value {
-    use crate::yaml::Value;
     match &node.value {
         Value::Null => serde_json::Value::Null,
         Value::Bool(b) => serde_json::Value::Bool(*b),

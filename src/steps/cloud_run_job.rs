@@ -39,7 +39,11 @@ const INPUTS: Record = Record {
             },
             "Tasks run at once.",
         ),
-        Field::optional("task_timeout", Shape::Duration, "Time limit of one task."),
+        Field::optional(
+            "task_timeout",
+            crate::shape::POSITIVE_DURATION,
+            "Time limit of one task.",
+        ),
         Field::optional(
             "max_retries",
             Shape::Int { min: 0, max: 10 },

@@ -76,6 +76,21 @@ const INPUTS: Record = Record {
     exactly_one_of: &[],
 };
 
+/// A Composer environment is looked up by project and region; the project may come from
+/// the machine (`GOOGLE_CLOUD_PROJECT`), the region only from the file.
+fn require_composer_region(step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
+    use crate::pipeline::DagsTarget;
+    pipeline.require_in_environments(
+        step,
+        "a `region` to find its Composer environment",
+        |env| {
+            let composer = matches!(env.dags_target, Some(DagsTarget::Composer { .. }));
+            !composer || env.region.is_some()
+        },
+        diags,
+    );
+}
+
 impl KindSchema for ComposerDags {
     fn name(&self) -> &'static str {
         "composer_dags"
@@ -91,6 +106,7 @@ impl KindSchema for ComposerDags {
     }
 
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
+        require_composer_region(step, pipeline, diags);
         pipeline.require_in_environments(
             step,
             "`dags_target`",
