@@ -26,7 +26,7 @@ fn generate() -> String {
     };
     let mut text = String::from(
         "version: 1\nname: bench\nenvironments:\n  local:\n    vars: { target: local }\n  \
-         prod:\n    project: p\n    region: r\n    vars: { target: prod }\nsteps:\n",
+         prod:\n    project: p\n    region: europe-west1\n    vars: { target: prod }\nsteps:\n",
     );
     for i in 0..STEPS {
         let _ = writeln!(text, "  s{i}:");
