@@ -13,6 +13,9 @@
 //! - [`steps`] (one file per kind), [`plan`], `runner` (scheduling, retries);
 //! - `commands` and [`cli`].
 
+// Inside the crate, `pub(crate)`: `pub` is what the integration tests and benches use.
+#![deny(unreachable_pub)]
+
 pub mod action;
 pub mod airflow;
 pub mod checksum;

@@ -8,15 +8,15 @@
 //!   [`Operator`]: the Airflow operator that runs dbt, one file each.
 
 pub mod graph;
-pub mod naming;
-pub mod node_select;
+pub(crate) mod naming;
+mod node_select;
 mod operator;
 pub mod options;
-pub mod overrides;
+mod overrides;
 pub mod python;
-pub mod render;
-pub mod unit_tasks;
-pub mod units;
+mod render;
+mod unit_tasks;
+mod units;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

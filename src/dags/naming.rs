@@ -10,11 +10,11 @@ use foldhash::fast::FixedState;
 use sha2::{Digest, Sha256};
 
 /// Longest id we produce: a TaskGroup id (200 allowed) plus `.test` stays a valid task id.
-pub const MAX_ID_LEN: usize = 200;
+pub(crate) const MAX_ID_LEN: usize = 200;
 
 /// `[A-Za-z0-9_-]` kept, anything else `_`; empty names become `_`; over-long names keep
 /// their start and end in a short hash of the whole (so two long names stay distinct).
-pub fn sanitize(name: &str) -> String {
+pub(crate) fn sanitize(name: &str) -> String {
     let safe_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
     if !name.is_empty() && name.len() <= MAX_ID_LEN && name.bytes().all(safe_byte) {
         return name.to_string();
@@ -43,12 +43,12 @@ pub fn sanitize(name: &str) -> String {
 }
 
 /// The DAG id of a selector: `dbt_<name>`, sanitized.
-pub fn dag_id(selector: &str) -> String {
+pub(crate) fn dag_id(selector: &str) -> String {
     format!("dbt_{}", sanitize(selector))
 }
 
 /// `<dag_id>.py`: a plain file name, never a path (no separator, no `..`).
-pub fn dag_file_name(selector: &str) -> String {
+pub(crate) fn dag_file_name(selector: &str) -> String {
     format!("{}.py", dag_id(selector))
 }
 

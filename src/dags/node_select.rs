@@ -30,7 +30,7 @@ use crate::dbt::select::{EvalOptions, IndirectSelection, flat_fqn, select_expres
 
 /// `--select`, and `--exclude` when needed, for one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     pub select: String,
     pub exclude: Option<String>,
     /// The selection uses `?` for a character dbt cannot express: check it before use.
@@ -38,14 +38,14 @@ pub struct NodeArgs {
 }
 
 /// Which fqn prefixes exist in the manifest, per package and resource type; built once.
-pub struct PrefixIndex {
+pub(super) struct PrefixIndex {
     /// Hashes of (package, resource type, proper prefix of a flattened fqn). A hash
     /// collision only adds an unneeded (harmless) `--exclude`.
     prefixes: HashSet<u64, FixedState>,
 }
 
 impl PrefixIndex {
-    pub fn build(manifest: &Manifest) -> PrefixIndex {
+    pub(super) fn build(manifest: &Manifest) -> PrefixIndex {
         use rayon::prelude::*;
         // Reading every node's fqn is mostly waiting for memory: on every core.
         let prefixes = manifest
@@ -110,7 +110,7 @@ impl PrefixHash {
 }
 
 /// The arguments selecting exactly `node` (a model, seed, snapshot, test or unit test).
-pub fn node_args(node: &Node, index: &PrefixIndex) -> NodeArgs {
+pub(super) fn node_args(node: &Node, index: &PrefixIndex) -> NodeArgs {
     let mut approximate = false;
     let mut select = String::with_capacity(96);
     select.push_str("resource_type:");
@@ -143,7 +143,7 @@ pub fn node_args(node: &Node, index: &PrefixIndex) -> NodeArgs {
 /// `source:package.source.table` for source freshness. A dot inside a name cannot be
 /// written (the method splits on dots) and becomes `?`; freshness over one more table
 /// than needed is harmless, so this is not checked.
-pub fn source_arg(node: &Node) -> String {
+pub(super) fn source_arg(node: &Node) -> String {
     let mut ignored = false;
     let part = |s: &str, flag: &mut bool| escape(&s.replace('.', "?"), flag);
     format!(
@@ -190,7 +190,7 @@ fn push_escaped(out: &mut String, part: &str, approximate: &mut bool) {
 
 /// Whether `args` select exactly `node` when dbt runs it (its own resource type), by
 /// dbt's rules as our engine implements them.
-pub fn selects_only(manifest: &Manifest, node: &Node, args: &NodeArgs) -> bool {
+pub(super) fn selects_only(manifest: &Manifest, node: &Node, args: &NodeArgs) -> bool {
     let options = EvalOptions {
         resource_types: vec![node.resource_type],
         indirect_selection: IndirectSelection::Empty,
@@ -203,7 +203,7 @@ pub fn selects_only(manifest: &Manifest, node: &Node, args: &NodeArgs) -> bool {
 }
 
 /// Resource types that are units of work in a DAG.
-pub fn is_unit_type(t: ResourceType) -> bool {
+pub(super) fn is_unit_type(t: ResourceType) -> bool {
     matches!(
         t,
         ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot

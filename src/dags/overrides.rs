@@ -57,12 +57,9 @@ const KEYS: [(&str, Kind); 7] = [
     ("execution_timeout", Kind::Timeout),
 ];
 
-/// Keyword arguments whose value the DAG file turns into a `timedelta`.
-pub const DURATION_KEYS: [&str; 2] = ["retry_delay", "execution_timeout"];
-
 /// What is wrong with a node's `meta.dagship`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MetaError {
+pub(super) enum MetaError {
     #[error("meta.dagship must be a mapping such as {{pool: heavy, retries: 3}}")]
     NotAMapping,
     #[error(
@@ -112,7 +109,7 @@ impl Overrides {
 }
 
 /// `node`'s settings as canonical JSON, if it has any; an error names the node.
-pub fn settings(node: &Node) -> Result<Option<String>, String> {
+pub(super) fn settings(node: &Node) -> Result<Option<String>, String> {
     // Looking a key up parses the config; most nodes have no settings to find (and a
     // vectorised search says so several times faster than `str::contains`).
     // A key may also be spelled with escapes (`dagshi\u0070`), which only `\u` can do.

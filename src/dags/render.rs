@@ -27,7 +27,7 @@ use crate::dags::options::{DagOptions, ExtraKind, ExtraTask, NO_SCHEDULE};
 use crate::dags::python::{push_json_chunk_lit, push_json_str, str_list, str_lit};
 
 /// What the header says about the DAG's origin.
-pub struct Header<'a> {
+pub(super) struct Header<'a> {
     pub dag_id: &'a str,
     pub selector: Option<&'a str>,
     pub description: &'a str,
@@ -40,7 +40,7 @@ pub struct Header<'a> {
 /// commands and edges, the options, dagship's version), never on when or where dbt wrote the
 /// manifest (`generated_at`, `invocation_id`): an unchanged project gives the same bytes, and
 /// a sync finds nothing to upload.
-pub fn render(header: &Header<'_>, graph: &DagGraph, options: &DagOptions) -> String {
+pub(super) fn render(header: &Header<'_>, graph: &DagGraph, options: &DagOptions) -> String {
     let mut out = String::with_capacity(256 + graph.tasks.len() * 160);
     write_header(&mut out, header, graph, options);
     write_imports(&mut out, options);

@@ -39,7 +39,7 @@ pub(crate) struct UnitTasks {
 impl Units<'_, '_> {
     /// By node: the row of each unit's last task (its `test`, else its `run`), when the
     /// units of `order` take rows `first..` in that order.
-    pub fn last_tasks(&self, order: &[NodeIdx], first: u32) -> Vec<u32> {
+    pub(crate) fn last_tasks(&self, order: &[NodeIdx], first: u32) -> Vec<u32> {
         let mut last_task = vec![u32::MAX; self.selected.len()];
         let mut next = first;
         for &u in order {
@@ -50,7 +50,7 @@ impl Units<'_, '_> {
     }
 
     /// The tasks of `order`'s units, in that order (rows as [`Units::last_tasks`] says).
-    pub fn tasks(
+    pub(crate) fn tasks(
         &self,
         order: &[NodeIdx],
         last_task: &[u32],

@@ -9,7 +9,7 @@ use crate::shape::{Rule, Shape};
 
 /// A value Google Cloud or GitHub would refuse, and the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ValueError {
+pub(super) enum ValueError {
     #[error(
         "`{region}` is not a Google Cloud region name such as `europe-west1` \
          (https://cloud.google.com/about/locations)"
@@ -52,7 +52,7 @@ pub enum ValueError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum BucketProblem {
+pub(super) enum BucketProblem {
     #[error("has {len} characters, where bucket names have 3 to 63")]
     Length { len: usize },
     #[error(
@@ -75,7 +75,7 @@ pub enum BucketProblem {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ComposerProblem {
+pub(super) enum ComposerProblem {
     #[error("is empty")]
     Empty,
     #[error("has {len} characters, more than 64")]
@@ -89,7 +89,7 @@ pub enum ComposerProblem {
 }
 
 /// An environment's `region`: a region as Cloud Run and Composer name it, not a zone.
-pub fn check_region(region: &str) -> Result<(), ValueError> {
+pub(super) fn check_region(region: &str) -> Result<(), ValueError> {
     match run_values::check_region(region) {
         Ok(()) => Ok(()),
         Err(run_values::ValueError::Zone { zone, region }) => {
@@ -102,7 +102,7 @@ pub fn check_region(region: &str) -> Result<(), ValueError> {
 }
 
 /// `dags_target.bucket`: `gs://NAME` or `NAME`, a bucket and nothing inside it.
-pub fn check_dags_bucket(given: &str) -> Result<(), ValueError> {
+pub(super) fn check_dags_bucket(given: &str) -> Result<(), ValueError> {
     let (name, folder) = split_gs(given);
     if !folder.is_empty() {
         return Err(ValueError::BucketFolder {
@@ -115,7 +115,7 @@ pub fn check_dags_bucket(given: &str) -> Result<(), ValueError> {
 }
 
 /// `state.bucket`: `gs://NAME/PREFIX`, a bucket and a folder inside it.
-pub fn check_state_bucket(given: &str) -> Result<(), ValueError> {
+pub(super) fn check_state_bucket(given: &str) -> Result<(), ValueError> {
     check_bucket(split_gs(given).0)
 }
 
@@ -128,7 +128,7 @@ fn split_gs(given: &str) -> (&str, &str) {
 
 /// A bucket name by Cloud Storage's rules
 /// (<https://cloud.google.com/storage/docs/buckets#naming>).
-pub fn check_bucket(name: &str) -> Result<(), ValueError> {
+pub(super) fn check_bucket(name: &str) -> Result<(), ValueError> {
     bucket_problem(name).map_or(Ok(()), |problem| {
         Err(ValueError::Bucket {
             name: name.to_string(),
@@ -172,7 +172,7 @@ fn bucket_problem(name: &str) -> Option<BucketProblem> {
 }
 
 /// A Composer environment id (`Environment.name` in Composer's API reference).
-pub fn check_composer_environment(name: &str) -> Result<(), ValueError> {
+pub(super) fn check_composer_environment(name: &str) -> Result<(), ValueError> {
     let problem = if name.is_empty() {
         Some(ComposerProblem::Empty)
     } else if let Some(c) = name
@@ -201,7 +201,7 @@ pub fn check_composer_environment(name: &str) -> Result<(), ValueError> {
 /// workflow can pass it on as an environment variable of the same name. (GitHub also
 /// refuses its own `GITHUB_` prefix for secrets it stores, but `GITHUB_TOKEN` is one it
 /// gives every job, so that prefix is allowed here.)
-pub fn check_secret_name(name: &str) -> Result<(), ValueError> {
+pub(super) fn check_secret_name(name: &str) -> Result<(), ValueError> {
     let bad = name.chars().enumerate().find(|(i, c)| {
         !(c.is_ascii_alphanumeric() || *c == '_') || (*i == 0 && c.is_ascii_digit())
     });

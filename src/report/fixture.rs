@@ -12,14 +12,14 @@ use super::{Event, Outcome, RunInfo, RunSummary, StepInfo, StepResult, Stream};
 
 /// An in-memory writer the test keeps a handle on after giving it to a reporter.
 #[derive(Clone, Default)]
-pub struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+pub(super) struct SharedBuf(Arc<Mutex<Vec<u8>>>);
 
 impl SharedBuf {
-    pub fn boxed(&self) -> Box<dyn Write + Send> {
+    pub(super) fn boxed(&self) -> Box<dyn Write + Send> {
         Box::new(self.clone())
     }
 
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
     }
 }
@@ -35,8 +35,8 @@ impl Write for SharedBuf {
     }
 }
 
-pub const FAIL_REASON: &str = "manifest: 100% broken, see log\nsecond line";
-pub const MASKS: [&str; 2] = ["s3cr3t-token", "multi\nline"];
+pub(super) const FAIL_REASON: &str = "manifest: 100% broken, see log\nsecond line";
+pub(super) const MASKS: [&str; 2] = ["s3cr3t-token", "multi\nline"];
 
 fn step(id: &str, uses: &str, stage: usize, needs: &[&str]) -> StepInfo {
     StepInfo {
@@ -47,7 +47,7 @@ fn step(id: &str, uses: &str, stage: usize, needs: &[&str]) -> StepInfo {
     }
 }
 
-pub fn info() -> RunInfo {
+pub(super) fn info() -> RunInfo {
     RunInfo {
         run_id: "01JRUN".into(),
         pipeline: "warehouse".into(),
@@ -118,7 +118,7 @@ fn results() -> Vec<StepResult> {
     vec![compile, migrate, dags, upload]
 }
 
-pub fn events() -> Vec<Event> {
+pub(super) fn events() -> Vec<Event> {
     let [compile, migrate, dags, upload] = results().try_into().unwrap();
     let mut events = vec![
         Event::RunStarted(info()),
@@ -172,7 +172,7 @@ pub fn events() -> Vec<Event> {
     events
 }
 
-pub fn summary() -> RunSummary {
+pub(super) fn summary() -> RunSummary {
     match events().pop() {
         Some(Event::RunFinished(summary)) => summary,
         _ => unreachable!("the fixture ends with RunFinished"),

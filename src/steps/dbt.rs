@@ -10,7 +10,7 @@ use crate::expr::{Piece, Resolved};
 use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape, TEMPLATE_OR_LIST, TEMPLATES};
 
-pub struct Dbt;
+pub(super) struct Dbt;
 
 const COMMANDS: &[&str] = &[
     "compile",

@@ -33,7 +33,7 @@ pub(crate) struct ConfigTexts {
 impl ConfigTexts {
     /// A `config` object, kept as its text, with its hot keys. Anything but an object
     /// reads as no config.
-    pub fn read(
+    pub(super) fn read(
         &mut self,
         c: &mut Cursor<'_>,
         section: Section,

@@ -30,7 +30,7 @@ pub(crate) enum Problem {
 }
 
 impl Stop {
-    pub fn new(offset: usize, message: impl Into<String>) -> Stop {
+    pub(super) fn new(offset: usize, message: impl Into<String>) -> Stop {
         Stop {
             offset,
             problem: Problem::Shape(message.into()),
@@ -46,26 +46,26 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    pub fn new(buf: &'a [u8]) -> Cursor<'a> {
+    pub(super) fn new(buf: &'a [u8]) -> Cursor<'a> {
         Cursor { buf, at: 0 }
     }
 
     /// A cursor at `offset` of `buf`.
-    pub fn at(buf: &'a [u8], offset: usize) -> Cursor<'a> {
+    pub(super) fn at(buf: &'a [u8], offset: usize) -> Cursor<'a> {
         Cursor { buf, at: offset }
     }
 
-    pub fn offset(&self) -> usize {
+    pub(super) fn offset(&self) -> usize {
         self.at
     }
 
-    pub fn seek(&mut self, offset: usize) {
+    pub(super) fn seek(&mut self, offset: usize) {
         self.at = offset;
     }
 
     /// Where the next key's opening quote is, when a comma comes next (`usize::MAX` when
     /// not); reads only whitespace.
-    pub fn offset_of_next_key(&mut self) -> usize {
+    pub(super) fn offset_of_next_key(&mut self) -> usize {
         if self.peek() != Some(b',') {
             return usize::MAX;
         }
@@ -77,7 +77,7 @@ impl<'a> Cursor<'a> {
         self.at + 1 + ws
     }
 
-    pub fn bytes(&self) -> &'a [u8] {
+    pub(super) fn bytes(&self) -> &'a [u8] {
         self.buf
     }
 
@@ -86,7 +86,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next byte that is not whitespace, left unread.
-    pub fn peek(&mut self) -> Option<u8> {
+    pub(super) fn peek(&mut self) -> Option<u8> {
         while let Some(&b) = self.buf.get(self.at) {
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 return Some(b);
@@ -105,7 +105,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads `null`, returning true, or leaves anything else unread.
-    pub fn null(&mut self) -> bool {
+    pub(super) fn null(&mut self) -> bool {
         let null = self.peek() == Some(b'n') && self.buf[self.at..].starts_with(b"null");
         if null {
             self.at += 4;
@@ -114,7 +114,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Enters an object; `Ok(false)` (having read it) for `null`.
-    pub fn object_or_null(&mut self, what: &str) -> Read<bool> {
+    pub(super) fn object_or_null(&mut self, what: &str) -> Read<bool> {
         if self.null() {
             return Ok(false);
         }
@@ -124,7 +124,7 @@ impl<'a> Cursor<'a> {
 
     /// Reads an object, calling `each` with every key; `each` reads the key's value.
     /// `Ok(false)` (having read it) for `null`.
-    pub fn each_key(
+    pub(super) fn each_key(
         &mut self,
         what: &str,
         mut each: impl FnMut(&mut Cursor<'a>, &[u8]) -> Read<()>,
@@ -143,7 +143,7 @@ impl<'a> Cursor<'a> {
     /// already), or `None` at its end. A key is what it means, not how it is written:
     /// `"node\u0073"` is `nodes` to every JSON reader, so escapes are decoded (the rare slow
     /// path); a raw control character is an error, as in any string.
-    pub fn next_key(&mut self, first: &mut bool) -> Read<Option<Cow<'a, [u8]>>> {
+    pub(super) fn next_key(&mut self, first: &mut bool) -> Read<Option<Cow<'a, [u8]>>> {
         match self.peek() {
             Some(b'}') => {
                 self.at += 1;
@@ -179,7 +179,7 @@ impl<'a> Cursor<'a> {
 
     /// The next element of the array entered last, or `None` at its end; the caller then
     /// reads the element.
-    pub fn next_element(&mut self, first: &mut bool) -> Read<bool> {
+    pub(super) fn next_element(&mut self, first: &mut bool) -> Read<bool> {
         match self.peek() {
             Some(b']') => {
                 self.at += 1;
@@ -194,7 +194,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Enters an array.
-    pub fn array(&mut self, what: &str) -> Read<()> {
+    pub(super) fn array(&mut self, what: &str) -> Read<()> {
         self.expect(b'[', what)
     }
 
@@ -205,7 +205,7 @@ impl<'a> Cursor<'a> {
     /// Moves past the next value without looking inside it: a string must close, a
     /// container's brackets must pair up in kind, a scalar must be `true`, `false`, `null`
     /// or a number; the grammar inside a container is not checked.
-    pub fn skip(&mut self) -> Read<()> {
+    pub(super) fn skip(&mut self) -> Read<()> {
         let end = match self.peek() {
             Some(b'"') => skim::string_end(self.buf, self.at + 1).map(|e| e + 1),
             // Most containers in a manifest are empty (`"meta": {}`, `"refs": []`: two
@@ -249,7 +249,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The text of the next value, moved past.
-    pub fn raw(&mut self) -> Read<&'a [u8]> {
+    pub(super) fn raw(&mut self) -> Read<&'a [u8]> {
         self.peek();
         let start = self.at;
         self.skip()?;
@@ -257,7 +257,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next value, parsed strictly.
-    pub fn parse<T: DeserializeOwned>(&mut self) -> Read<T> {
+    pub(super) fn parse<T: DeserializeOwned>(&mut self) -> Read<T> {
         self.peek();
         let start = self.at;
         let raw = self.raw()?;
@@ -266,12 +266,12 @@ impl<'a> Cursor<'a> {
 
     /// A string, or `None` for `null`. Strings without escapes (nearly all) are copied
     /// straight from the input.
-    pub fn string(&mut self) -> Read<Option<String>> {
+    pub(super) fn string(&mut self) -> Read<Option<String>> {
         Ok(self.str()?.map(Cow::into_owned))
     }
 
     /// A string, borrowed from the input when it has no escapes; `None` for `null`.
-    pub fn str(&mut self) -> Read<Option<Cow<'a, str>>> {
+    pub(super) fn str(&mut self) -> Read<Option<Cow<'a, str>>> {
         if self.null() {
             return Ok(None);
         }
@@ -290,7 +290,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string; anything else (read past) is `None`.
-    pub fn string_or_skip(&mut self) -> Read<Option<String>> {
+    pub(super) fn string_or_skip(&mut self) -> Read<Option<String>> {
         if self.peek() == Some(b'"') {
             return self.string();
         }
@@ -301,7 +301,7 @@ impl<'a> Cursor<'a> {
     /// A list of strings, each made into a `T`, in one allocation of the list's length;
     /// `null` reads as empty. The lists read (fqn, depends_on) are short: gathered on
     /// the stack first, a list costs one allocation instead of two or three growing ones.
-    pub fn strings<T>(&mut self, mut make: impl FnMut(Box<str>) -> T) -> Read<Box<[T]>> {
+    pub(super) fn strings<T>(&mut self, mut make: impl FnMut(Box<str>) -> T) -> Read<Box<[T]>> {
         if self.null() {
             return Ok(Box::default());
         }

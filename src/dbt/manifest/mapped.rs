@@ -195,12 +195,12 @@ mod sigbus {
     static PREVIOUS: AtomicUsize = AtomicUsize::new(0);
 
     /// A guarded address range; released on drop.
-    pub struct Guard {
+    pub(super) struct Guard {
         slot: usize,
     }
 
     impl Guard {
-        pub fn new(start: usize, len: usize) -> Option<Guard> {
+        pub(super) fn new(start: usize, len: usize) -> Option<Guard> {
             install();
             let slot = (0..SLOTS).find(|&s| {
                 TAKEN[s]
@@ -214,7 +214,7 @@ mod sigbus {
         }
 
         /// Whether a read of the range faulted (and read zeros from there on).
-        pub fn faulted(&self) -> bool {
+        pub(super) fn faulted(&self) -> bool {
             FAULTED[self.slot].load(Ordering::Acquire)
         }
     }

@@ -76,7 +76,7 @@ fn prefix_xor(mut x: u64) -> u64 {
 
 /// Index of the closing quote of the string whose content starts at `start` (just after
 /// the opening quote); `None` when the input ends first.
-pub fn string_end(buf: &[u8], start: usize) -> Option<usize> {
+pub(super) fn string_end(buf: &[u8], start: usize) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked just above.
@@ -88,7 +88,7 @@ pub fn string_end(buf: &[u8], start: usize) -> Option<usize> {
 /// Like [`string_end`], and whether the string is plain: no backslash (no escape to
 /// decode) and no byte below 0x20 (which JSON forbids in strings). The reader asks this of
 /// every key and every string it keeps; a separate pass over them cost a tenth of reading.
-pub fn plain_string_end(buf: &[u8], start: usize) -> Option<(usize, bool)> {
+pub(super) fn plain_string_end(buf: &[u8], start: usize) -> Option<(usize, bool)> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked just above.
@@ -99,7 +99,7 @@ pub fn plain_string_end(buf: &[u8], start: usize) -> Option<(usize, bool)> {
 
 /// How skipping a container ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContainerEnd {
+pub(super) enum ContainerEnd {
     /// Just past the bracket that closes the container.
     At(usize),
     /// The bracket at this index closes one of the other kind (`[1}`).
@@ -109,7 +109,7 @@ pub enum ContainerEnd {
 }
 
 /// Where the object or array that opens at `start` ends.
-pub fn container_end(buf: &[u8], start: usize) -> ContainerEnd {
+pub(super) fn container_end(buf: &[u8], start: usize) -> ContainerEnd {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked just above.
@@ -306,12 +306,12 @@ mod avx2 {
     use super::{ContainerEnd, Masks, container_end_with, plain_string_end_with, string_end_with};
 
     #[target_feature(enable = "avx2")]
-    pub fn string_end(buf: &[u8], start: usize) -> Option<usize> {
+    pub(super) fn string_end(buf: &[u8], start: usize) -> Option<usize> {
         string_end_with(buf, start, |b| masks(b))
     }
 
     #[target_feature(enable = "avx2")]
-    pub fn plain_string_end(buf: &[u8], start: usize) -> Option<(usize, bool)> {
+    pub(super) fn plain_string_end(buf: &[u8], start: usize) -> Option<(usize, bool)> {
         plain_string_end_with(buf, start, |b| masks(b), |b| controls(b))
     }
 
@@ -331,7 +331,7 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2")]
-    pub fn container_end(buf: &[u8], start: usize) -> ContainerEnd {
+    pub(super) fn container_end(buf: &[u8], start: usize) -> ContainerEnd {
         container_end_with(buf, start, |b| masks(b))
     }
 

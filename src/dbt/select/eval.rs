@@ -32,7 +32,7 @@ pub(crate) struct Evaluator<'m> {
 }
 
 impl<'m> Evaluator<'m> {
-    pub fn new(m: &'m Manifest, flag: IndirectSelection) -> Evaluator<'m> {
+    pub(super) fn new(m: &'m Manifest, flag: IndirectSelection) -> Evaluator<'m> {
         Evaluator {
             m,
             flag,
@@ -41,7 +41,7 @@ impl<'m> Evaluator<'m> {
     }
 
     /// dbt's `select_nodes`: the direct set.
-    pub fn select(&self, spec: &Spec) -> Result<NodeSet, SelectError> {
+    pub(super) fn select(&self, spec: &Spec) -> Result<NodeSet, SelectError> {
         Ok(self.recurse(spec)?.0)
     }
 
@@ -73,7 +73,7 @@ impl<'m> Evaluator<'m> {
 
     /// A named selector's direct set (`--selector NAME`), sharing what its evaluation
     /// finds with every other selector that references it.
-    pub fn select_named(&self, named: &Arc<NamedSpec>) -> Result<NodeSet, SelectError> {
+    pub(super) fn select_named(&self, named: &Arc<NamedSpec>) -> Result<NodeSet, SelectError> {
         Ok(self.selector(named)?.0)
     }
 

@@ -17,43 +17,43 @@ pub(crate) struct NodeSet {
 }
 
 impl NodeSet {
-    pub fn empty(universe: usize) -> NodeSet {
+    pub(crate) fn empty(universe: usize) -> NodeSet {
         NodeSet {
             words: vec![0; universe.div_ceil(64)],
         }
     }
 
-    pub fn insert(&mut self, i: NodeIdx) {
+    pub(crate) fn insert(&mut self, i: NodeIdx) {
         self.words[i as usize / 64] |= 1 << (i % 64);
     }
 
-    pub fn contains(&self, i: NodeIdx) -> bool {
+    pub(crate) fn contains(&self, i: NodeIdx) -> bool {
         self.words[i as usize / 64] & (1 << (i % 64)) != 0
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.words.iter().all(|w| *w == 0)
     }
 
-    pub fn union_with(&mut self, other: &NodeSet) {
+    pub(crate) fn union_with(&mut self, other: &NodeSet) {
         self.words
             .iter_mut()
             .zip(&other.words)
             .for_each(|(a, b)| *a |= b);
     }
 
-    pub fn intersect_with(&mut self, other: &NodeSet) {
+    pub(crate) fn intersect_with(&mut self, other: &NodeSet) {
         self.words
             .iter_mut()
             .zip(&other.words)
             .for_each(|(a, b)| *a &= b);
     }
 
-    pub fn subtract(&mut self, other: &NodeSet) {
+    pub(crate) fn subtract(&mut self, other: &NodeSet) {
         self.words
             .iter_mut()
             .zip(&other.words)
@@ -61,7 +61,7 @@ impl NodeSet {
     }
 
     /// Members in ascending index (= unique_id) order.
-    pub fn iter(&self) -> impl Iterator<Item = NodeIdx> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = NodeIdx> + '_ {
         self.words.iter().enumerate().flat_map(|(wi, &w)| {
             let base = (wi * 64) as NodeIdx;
             BitIter(w).map(move |b| base + b)
@@ -154,7 +154,7 @@ impl Adjacency {
 
 impl DepGraph {
     /// `nodes` must be sorted by unique_id (the manifest's order).
-    pub fn build(nodes: &[Node]) -> DepGraph {
+    pub(crate) fn build(nodes: &[Node]) -> DepGraph {
         use rayon::prelude::*;
         let n = nodes.len();
         let mut members = NodeSet::empty(n);
@@ -201,20 +201,20 @@ impl DepGraph {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.parents.len()
     }
 
-    pub fn members(&self) -> &NodeSet {
+    pub(crate) fn members(&self) -> &NodeSet {
         &self.members
     }
 
-    pub fn empty_set(&self) -> NodeSet {
+    pub(crate) fn empty_set(&self) -> NodeSet {
         NodeSet::empty(self.len())
     }
 
     /// Direct children of any selected entry (dbt's `select_successors`).
-    pub fn successors(&self, selected: &NodeSet) -> NodeSet {
+    pub(crate) fn successors(&self, selected: &NodeSet) -> NodeSet {
         let mut out = self.empty_set();
         for i in selected.iter() {
             self.children.of(i).iter().for_each(|c| out.insert(*c));
@@ -223,23 +223,23 @@ impl DepGraph {
     }
 
     /// Direct parents of an entry (graph members only; each once).
-    pub fn parents(&self, i: NodeIdx) -> &[NodeIdx] {
+    pub(crate) fn parents(&self, i: NodeIdx) -> &[NodeIdx] {
         self.parents.of(i)
     }
 
     /// Ancestors up to `depth` generations (`None`: all). A selected entry counts only
     /// when it is itself an ancestor of another selected one, as in dbt.
-    pub fn parents_of(&self, selected: &NodeSet, depth: Option<i64>) -> NodeSet {
+    pub(crate) fn parents_of(&self, selected: &NodeSet, depth: Option<i64>) -> NodeSet {
         self.layered(selected, depth, &self.parents)
     }
 
     /// Descendants up to `depth` generations (`None`: all).
-    pub fn children_of(&self, selected: &NodeSet, depth: Option<i64>) -> NodeSet {
+    pub(crate) fn children_of(&self, selected: &NodeSet, depth: Option<i64>) -> NodeSet {
         self.layered(selected, depth, &self.children)
     }
 
     /// `@` operator: descendants, plus everything upstream of them and of the selection.
-    pub fn childrens_parents(&self, selected: &NodeSet) -> NodeSet {
+    pub(crate) fn childrens_parents(&self, selected: &NodeSet) -> NodeSet {
         let mut base = self.children_of(selected, None);
         base.union_with(selected);
         let mut out = self.parents_of(&base, None);

@@ -33,7 +33,7 @@ pub(crate) struct RootTree {
 }
 
 impl RootTree {
-    pub fn from_manifest(m: &Manifest) -> RootTree {
+    pub(crate) fn from_manifest(m: &Manifest) -> RootTree {
         let root = m.project_name().unwrap_or_default();
         let mut files: HashSet<String> = HashSet::new();
         let root_nodes = m.nodes().iter().filter(|n| &*n.package_name == root);
@@ -62,7 +62,7 @@ impl RootTree {
     }
 
     /// The root paths matching a glob pattern, as pathlib would yield them.
-    pub fn glob(&self, pattern: &str) -> Result<HashSet<&str>, SelectError> {
+    pub(crate) fn glob(&self, pattern: &str) -> Result<HashSet<&str>, SelectError> {
         let glob = Glob::parse(pattern)?;
         Ok(self
             .entries
