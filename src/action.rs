@@ -118,6 +118,10 @@ pub struct FileDiff {
     /// generates it: uploaded if it changed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<String>,
+    /// Why the sync would stop before changing anything: it would remove more of the files
+    /// it manages than its `max_prune` allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune_stop: Option<String>,
 }
 
 impl FileDiff {
@@ -184,6 +188,12 @@ pub struct Generate {
     /// up), or why they are not known yet.
     #[serde(skip)]
     pub options: Result<Box<crate::dags::DagOptions>, crate::dags::OperatorError>,
+    /// How much of the DAG files it wrote earlier a run may remove (`None`: any).
+    #[serde(skip)]
+    pub prune_limit: Option<crate::prune::PruneLimit>,
+    /// Why a run would stop before writing: it would remove too many DAG files (`plan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune_stop: Option<String>,
 }
 
 /// Which of Airflow's folders a sync fills (Cloud Composer's bucket layout: `dags/`, and
@@ -226,6 +236,9 @@ pub struct Sync {
     #[serde(skip)]
     pub provider: Option<Provider>,
     pub prune: bool,
+    /// How much of what it wrote earlier one sync may delete (`None`: any).
+    #[serde(skip)]
+    pub prune_limit: Option<crate::prune::PruneLimit>,
     /// Who syncs (`pipeline/step`): only what it wrote is ever pruned by it.
     #[serde(skip)]
     pub owner: String,
@@ -319,6 +332,19 @@ impl FileList {
 }
 
 impl Action {
+    /// Why a run would stop at this action before changing anything, for removing more of
+    /// what it manages than its `max_prune` allows (`plan` only).
+    pub fn prune_stop(&self) -> Option<&str> {
+        match self {
+            Action::Generate(g) => g.prune_stop.as_deref(),
+            Action::Sync(s) => match &s.live {
+                Some(Live::Compared(diff)) => diff.prune_stop.as_deref(),
+                _ => None,
+            },
+            Action::Exec(_) | Action::Deploy(_) | Action::Migrations(_) => None,
+        }
+    }
+
     /// Whether the plan knows this action would change nothing.
     pub fn is_no_op(&self) -> bool {
         match self {

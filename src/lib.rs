@@ -34,6 +34,7 @@ pub mod git;
 mod graph;
 pub mod pipeline;
 pub mod plan;
+pub mod prune;
 pub mod reference;
 pub mod report;
 pub mod resolve;

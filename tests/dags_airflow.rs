@@ -78,7 +78,7 @@ fn generate(root: &Path, cases: &mut [Case]) {
         case.folder = root.join(&case.label);
         let files = dags::generate(&case.loaded, case.selectors.as_ref(), &case.options)
             .unwrap_or_else(|e| panic!("{}: {e}", case.label));
-        dags::write(&case.folder, &files).unwrap();
+        dags::write(&case.folder, &files, None).unwrap();
     }
 }
 

@@ -146,7 +146,7 @@ fn generate(manifest: &Path, selectors: &Path, options: &DagOptions, out: &Path)
     let selectors = SelectorsFile::from_path(selectors).unwrap();
     let files =
         dags::generate(&loaded, Some(&selectors), options).unwrap_or_else(|e| panic!("{e}"));
-    dags::write(out, &files).unwrap();
+    dags::write(out, &files, None).unwrap();
 }
 
 fn airflow_view(root: &Path, folders: &[PathBuf]) -> Value {

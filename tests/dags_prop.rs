@@ -210,7 +210,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         }
         Err(e) => return Err(TestCaseError::fail(format!("generation failed: {e}"))),
     };
-    let written = dags::write(dir.path(), &files).unwrap();
+    let written = dags::write(dir.path(), &files, None).unwrap();
     prop_assert_eq!(written.written.len(), 1);
     let file = &files[0];
     let plain = file.file_name.starts_with("dbt_")

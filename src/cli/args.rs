@@ -141,9 +141,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Confirm a run in a `protected` environment (not needed in CI).
+    /// Confirm a run in a `protected` environment (not needed in CI); also allows what
+    /// `--allow-prune` allows.
     #[arg(long)]
     pub yes: bool,
+
+    /// Let `airflow_dags` and `composer_dags` steps remove more of the files they manage than
+    /// their `max_prune` allows (or all of them).
+    #[arg(long)]
+    pub allow_prune: bool,
 
     /// How to report progress (auto: GitHub Actions, terminal, or plain lines).
     #[arg(long, value_enum, default_value_t = crate::report::OutputKind::Auto)]
@@ -179,6 +185,15 @@ pub struct DagsArgs {
     /// Folder the DAG files are written to (created if needed).
     #[arg(long, value_name = "DIR", required_unless_present = "list")]
     pub out: Option<PathBuf>,
+
+    /// Remove DAG files of selectors that are gone even when they are all, or more than
+    /// `--max-prune`, of the DAG files dagship wrote into `--out`.
+    #[arg(long)]
+    pub allow_prune: bool,
+
+    /// The share of the DAG files dagship wrote into `--out` that one run may remove, in percent.
+    #[arg(long, value_name = "PERCENT", default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_prune: u8,
 
     /// Write nothing: list what each DAG selects, one `<dag_id> <unique_id>` line per node
     /// (what `dbt ls --selector NAME` lists, with its default resource types).

@@ -35,7 +35,10 @@ pub(crate) fn run(args: &DagsArgs, output: &Output) -> Result<ExitCode, Error> {
     }
     let out = args.out.as_deref().unwrap_or(std::path::Path::new("."));
     let files = dags::generate(&loaded, selectors.as_ref(), &options)?;
-    let written = dags::write(out, &files)?;
+    let limit = (!args.allow_prune).then_some(crate::prune::PruneLimit {
+        percent: args.max_prune,
+    });
+    let written = dags::write(out, &files, limit)?;
     if !output.quiet {
         for file in &files {
             let state = if written.unchanged.contains(&file.file_name) {

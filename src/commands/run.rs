@@ -67,6 +67,7 @@ pub(crate) fn execute(
         tokio::spawn(stop_on_signal(stop.clone()));
         runner::run(RunRequest {
             connections: Arc::new(Connections::default()),
+            allow_prune: args.allow_prune || args.yes,
             pipeline,
             plan,
             git,

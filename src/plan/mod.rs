@@ -150,6 +150,11 @@ pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
         "not read".to_string()
     };
 
+    for step in steps.iter().filter(|s| !s.skipped) {
+        for stop in step.actions.iter().filter_map(Action::prune_stop) {
+            warnings.push(format!("step `{}` would stop: {stop}", step.id));
+        }
+    }
     let stage_count = stage_of.iter().max().map_or(0, |s| s + 1);
     let mut stages = vec![Vec::new(); stage_count];
     for step in &steps {
@@ -202,6 +207,7 @@ fn plan_step(
             resolver,
             dir: req.pipeline.dir(),
             inspect: true,
+            allow_prune: false,
         };
         steps::actions_for(steps::of(step), &inputs)
     };

@@ -133,6 +133,9 @@ fn action_lines(out: &mut String, action: &Action) {
         Action::Generate(generate) => {
             let _ = writeln!(out, "      {}", generate.description);
             file_lines(out, &generate.files, "");
+            if let Some(stop) = &generate.prune_stop {
+                let _ = writeln!(out, "        {WARN}! a run stops here: {stop}{WARN:#}");
+            }
         }
         Action::Sync(sync) => {
             let _ = writeln!(out, "      {}", sync.description);
@@ -220,6 +223,9 @@ fn file_diff_lines(out: &mut String, diff: &FileDiff, generated_by: Option<&str>
     counts.push(format!("{} to delete", diff.deleted.len()));
     counts.push(format!("{} unchanged", diff.unchanged));
     let _ = writeln!(out, "        {DIM}files: {}{DIM:#}", counts.join(", "));
+    if let Some(stop) = &diff.prune_stop {
+        let _ = writeln!(out, "        {WARN}! a run stops here: {stop}{WARN:#}");
+    }
 }
 
 fn migration_lines(out: &mut String, m: &Migrations) {

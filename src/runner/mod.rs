@@ -46,6 +46,8 @@ pub(crate) struct RunRequest<'a> {
     pub(crate) events: mpsc::UnboundedSender<Event>,
     /// The run's connections to the clouds, shared by its steps.
     pub(crate) connections: Arc<Connections>,
+    /// Steps may remove past their `max_prune` (`--allow-prune`, `--yes`).
+    pub(crate) allow_prune: bool,
 }
 
 enum State {
@@ -237,6 +239,7 @@ fn start(
         resolver: &resolver,
         dir: req.pipeline.dir(),
         inspect: false,
+        allow_prune: req.allow_prune,
     };
     let actions = steps::actions_for(kind, &inputs);
     let attempt = Attempts::new(req, planned, step, kind, actions);

@@ -200,6 +200,11 @@ const INPUTS: Record = Record {
             "Function called when a DAG run fails, as an import path: `alerts.slack:notify`.",
         ),
         Field::optional(
+            "max_prune",
+            Shape::Int { min: 0, max: 100 },
+            "The share (percent) of the DAG files dagship wrote into `out` that one run may remove (default: 50); past it, or when it would remove all of them, the step stops before writing unless the run has `--allow-prune`.",
+        ),
+        Field::optional(
             "before",
             EXTRA_TASKS,
             "Tasks upstream of every dbt task: `{id, bash}` or `{id, operator, arguments}`.",
@@ -283,6 +288,11 @@ impl StepKind for AirflowDags {
         let out = inputs.text_or("out", "");
         let selectors = inputs.text("selectors");
         let files = planned_files(inputs.dir, selectors.as_ref(), &out);
+        let prune_limit = inputs.prune_limit();
+        let prune_stop = match (inputs.inspect, prune_limit) {
+            (true, Some(limit)) => prune_stop(inputs.dir, &out, &files, limit),
+            _ => None,
+        };
         let mut description = format!("generate Airflow DAGs from {manifest} into {out}");
         if let Some(s) = &selectors {
             description.push_str(&format!(" (one per selector in {s})"));
@@ -298,6 +308,8 @@ impl StepKind for AirflowDags {
             out,
             files,
             options,
+            prune_limit,
+            prune_stop,
         })]
     }
 
@@ -314,14 +326,14 @@ impl StepKind for AirflowDags {
                 let selectors = g.selectors.as_ref().map(Resolved::reveal).transpose()?;
                 let out = g.out.reveal()?;
                 let options = g.options.clone().map_err(Failure::of)?;
-                let ctx = job.ctx.clone();
+                let (ctx, limit) = (job.ctx.clone(), g.prune_limit);
                 let selectors = selectors.map(|s| dir.join(s));
                 // Files are named in the log as the pipeline names the folder.
                 let shown = std::path::PathBuf::from(&out);
                 let out = dir.join(out);
                 // Reading a large manifest and writing files is blocking work.
                 let written = tokio::task::spawn_blocking(move || {
-                    generate(&manifest, selectors, (&out, &shown), &options, &ctx)
+                    generate(&manifest, selectors, (&out, &shown), &options, limit, &ctx)
                 })
                 .await
                 .map_err(|source| StepError::Crashed { source })??;
@@ -340,6 +352,7 @@ fn generate(
     selectors: Option<std::path::PathBuf>,
     (out, shown): (&Path, &Path),
     options: &DagOptions,
+    limit: Option<crate::prune::PruneLimit>,
     exec: &StepContext,
 ) -> Result<usize, Failure> {
     let fail = Failure::of;
@@ -351,7 +364,7 @@ fn generate(
         .transpose()
         .map_err(|e| fail(dags::DagsError::from(e)))?;
     let files = dags::generate(&loaded, selectors.as_ref(), options).map_err(fail)?;
-    let written = dags::write(out, &files).map_err(fail)?;
+    let written = dags::write(out, &files, limit).map_err(fail)?;
     for file in &files {
         let state = if written.unchanged.contains(&file.file_name) {
             "unchanged"
@@ -501,6 +514,32 @@ fn scalar(node: &Node) -> serde_json::Value {
 
 /// The DAG files are named after the selectors, so the plan can list them by reading only
 /// `selectors.yml` (the manifest usually does not exist before dbt compiles it).
+/// Why a run would stop before writing, when the DAG files it plans would remove more of
+/// those dagship wrote into `out` than `limit` allows.
+fn prune_stop(
+    dir: &Path,
+    out: &Resolved,
+    files: &FileList,
+    limit: crate::prune::PruneLimit,
+) -> Option<String> {
+    if !files.known || out.parts.len() != 1 {
+        return None;
+    }
+    let folder = dir.join(out.to_string());
+    let keep: Vec<&str> = files
+        .names
+        .iter()
+        .filter_map(|n| n.rsplit('/').next())
+        .collect();
+    let stale = dags::stale_files(&folder, &keep).ok()?;
+    let managed = dags::managed_count(&folder).ok()?;
+    let shown = out.to_string();
+    let stop = limit
+        .check(&shown, stale.len(), managed, keep.len())
+        .err()?;
+    Some(stop.to_string())
+}
+
 fn planned_files(dir: &Path, selectors: Option<&Resolved>, out: &Resolved) -> FileList {
     let names = match selectors {
         None => vec!["all".to_string()],

@@ -53,6 +53,11 @@ const INPUTS: Record = Record {
             "Delete files dagship uploaded earlier that are gone locally (never others).",
         ),
         Field::optional(
+            "max_prune",
+            Shape::Int { min: 0, max: 100 },
+            "The share (percent) of the files this step wrote earlier that one sync may delete (default: 50); past it, or when it would delete all of them, the step stops before changing anything unless the run has `--allow-prune`.",
+        ),
+        Field::optional(
             "concurrency",
             Shape::Int { min: 1, max: 64 },
             "Uploads at once (default: 16).",
@@ -221,6 +226,7 @@ fn sync_of(inputs: &Inputs, folder: Folder, source: Resolved) -> Sync {
         provider: env.dags_target.as_ref().and_then(sync::provider),
         destination: env.dags_target.clone(),
         prune,
+        prune_limit: inputs.prune_limit(),
         owner: format!("{}/{}", inputs.pipeline, inputs.step.id),
         include_hidden,
         files,
@@ -388,6 +394,7 @@ async fn sync_now(job: &Job, sync: &Sync) -> Result<Diff, Failure> {
         source: &source,
         include: include(sync.include_hidden),
         prune: sync.prune,
+        prune_limit: sync.prune_limit,
         concurrency: sync.concurrency,
     };
     let diff = sync::sync(&*dest, &req, move |line| ctx.say(&line))
@@ -458,6 +465,22 @@ fn file_diff(
     wanted: Wanted,
     remote: &BTreeMap<String, Remote>,
     source: &Path,
+    sync: &Sync,
+) -> FileDiff {
+    let mut d = file_changes(wanted, remote, source, sync.prune);
+    if let Some(limit) = sync.prune_limit {
+        let managed = remote.values().filter(|r| r.owner == Owner::Ours).count();
+        let keeping = d.added.len() + d.changed.len() + d.unchanged + d.pending.len();
+        let stop = limit.check(&sync.target, d.deleted.len(), managed, keeping);
+        d.prune_stop = stop.err().map(|e| e.to_string());
+    }
+    d
+}
+
+fn file_changes(
+    wanted: Wanted,
+    remote: &BTreeMap<String, Remote>,
+    source: &Path,
     prune: bool,
 ) -> FileDiff {
     match wanted {
@@ -469,6 +492,7 @@ fn file_diff(
                 changed: d.changed,
                 deleted: d.deleted,
                 pending: Vec::new(),
+                prune_stop: None,
             }
         }
         Wanted::Names(names) => {
@@ -484,6 +508,7 @@ fn file_diff(
                 deleted,
                 unchanged: 0,
                 pending,
+                prune_stop: None,
             }
         }
     }
@@ -508,7 +533,7 @@ async fn live(sync: &Sync, at: &LiveAt<'_>) -> Live<FileDiff> {
     };
     let source = at.dir.join(sync.source.to_string());
     match dest.list().await {
-        Ok(remote) => Live::Compared(file_diff(wanted, &remote, &source, sync.prune)),
+        Ok(remote) => Live::Compared(file_diff(wanted, &remote, &source, sync)),
         Err(e) => Live::unknown(format!(
             "cannot list {}: {}",
             dest.url(),

@@ -50,9 +50,27 @@ pub(crate) struct Inputs<'a> {
     /// For a plan, kinds may look at live state read-only (pending migrations); when a run
     /// starts a step, they must not spend time on it.
     pub(crate) inspect: bool,
+    /// The run was told to remove files past the steps' `max_prune` (`--allow-prune`).
+    pub(crate) allow_prune: bool,
 }
 
 impl Inputs<'_> {
+    /// How much of what it manages the step may remove: `max_prune` (percent), unless the
+    /// run allows any removal.
+    pub(crate) fn prune_limit(&self) -> Option<crate::prune::PruneLimit> {
+        if self.allow_prune {
+            return None;
+        }
+        let percent = self
+            .text("max_prune")
+            .and_then(|p| p.to_string().parse().ok());
+        Some(
+            percent.map_or_else(Default::default, |percent| crate::prune::PruneLimit {
+                percent,
+            }),
+        )
+    }
+
     pub(crate) fn node(&self, name: &str) -> Option<&Node> {
         self.step.with.get(name)
     }

@@ -24,6 +24,7 @@ use crate::gcp::composer::{self, ComposerError};
 use crate::gcp::endpoints::Endpoints;
 use crate::gcp::storage::StorageError;
 use crate::pipeline::DagsTarget;
+use crate::prune::PruneLimit;
 pub use files::{Include, checksums, is_dag_file, local_files, walk};
 
 /// How many writes a sync makes at once by default.
@@ -120,6 +121,8 @@ pub enum SyncError {
     },
     #[error(transparent)]
     Composer(#[from] ComposerError),
+    #[error(transparent)]
+    TooMuchPruning(#[from] crate::prune::TooMuchPruning),
     #[error(
         "finding Composer environment `{environment}` needs the environment's `project` (or GOOGLE_CLOUD_PROJECT) and `region`"
     )]
@@ -203,6 +206,8 @@ pub struct Request<'a> {
     pub include: Include,
     /// Delete the files dagship wrote earlier that are gone locally.
     pub prune: bool,
+    /// How much of what this sync wrote earlier it may delete (`None`: any).
+    pub prune_limit: Option<PruneLimit>,
     /// Writes at once.
     pub concurrency: usize,
 }
@@ -214,6 +219,7 @@ impl<'a> Request<'a> {
             source,
             include: Include::Visible,
             prune: false,
+            prune_limit: Some(PruneLimit::default()),
             concurrency: DEFAULT_CONCURRENCY,
         }
     }
@@ -236,6 +242,10 @@ pub async fn sync(
     let remote = dest.list().await?;
     let d = diff(&local, &remote, source, req.prune);
     let url = dest.url();
+    if let Some(limit) = req.prune_limit {
+        let managed = remote.values().filter(|r| r.owner == Owner::Ours).count();
+        limit.check(&url, d.deleted.len(), managed, local.len())?;
+    }
     let told = |verb: &str, name: &str| say(format!("{verb} {url}{name}"));
     // Futures made in plain loops: closures over borrowed names trip the compiler's check
     // that the whole sync is `Send`.
