@@ -2,13 +2,15 @@
 # Creates (or reuses) the project-local Python venv `.venv` with pinned tools:
 #   bash scripts/python-env.sh                   # requirements.txt + requirements-test.txt
 #   bash scripts/python-env.sh requirements.txt  # only what the example needs
+#   VENV=.venv-airflow2 bash scripts/python-env.sh requirements-airflow2.txt
+#                                                # Airflow 2.10, beside (Composer 2 runs it)
 # Reinstalls only when the requirement files it is given change. Progress goes to stderr, one
 # line per package, so that the first install (minutes) shows what it is doing without
 # flooding CI logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=.venv
+venv=${VENV:-.venv}
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=(requirements.txt requirements-test.txt)
 stamp="$venv/.requirements.sha256"

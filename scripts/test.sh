@@ -10,6 +10,8 @@ phase() { echo "==> $*" >&2; }
 phase "Python tools in .venv"
 bash scripts/python-env.sh
 export PATH="$PWD/.venv/bin:$PATH"
+phase "Airflow 2.10 in .venv-airflow2 (the generated DAGs load in Airflow 2 and 3)"
+VENV=.venv-airflow2 bash scripts/python-env.sh requirements-airflow2.txt
 
 phase "PostgreSQL for the alembic tests"
 eval "$(bash scripts/postgres.sh start)"

@@ -82,19 +82,40 @@ fn generate(root: &Path, cases: &mut [Case]) {
     }
 }
 
-/// Runs the Python side once for all folders.
-fn airflow_view(root: &Path, cases: &[Case]) -> Value {
-    let out = root.join("airflow.json");
-    let status = Command::new(example_dbt::venv_bin("python"))
+/// What Airflow 3 (the venv's) and Airflow 2.10 (the second venv's) each saw of all the
+/// folders: the generated files must load the same in both (the spec promises 2.10 and 3.x).
+fn airflow_views(root: &Path, cases: &[Case]) -> Vec<Value> {
+    let pythons = [
+        ("3", example_dbt::venv_bin("python")),
+        ("2", example_dbt::airflow2_python()),
+    ];
+    let views: Vec<Value> = pythons
+        .iter()
+        .map(|(major, python)| airflow_view(root, cases, major, python))
+        .collect();
+    for (view, (major, _)) in views.iter().zip(&pythons) {
+        let version = view["airflow"].as_str().unwrap_or_default();
+        assert!(
+            version.starts_with(&format!("{major}.")),
+            "Airflow {version}"
+        );
+    }
+    views
+}
+
+/// Runs the Python side once for all folders, with one Airflow.
+fn airflow_view(root: &Path, cases: &[Case], major: &str, python: &Path) -> Value {
+    let out = root.join(format!("airflow{major}.json"));
+    let status = Command::new(python)
         .arg(example_dbt::repo_root().join("tests/dags_airflow.py"))
         .arg(&out)
         .args(cases.iter().map(|c| &c.folder))
-        .env("AIRFLOW_HOME", root.join("airflow-home"))
+        .env("AIRFLOW_HOME", root.join(format!("airflow{major}-home")))
         .output()
         .unwrap();
     assert!(
         status.status.success(),
-        "tests/dags_airflow.py failed:\n{}",
+        "tests/dags_airflow.py failed in Airflow {major}:\n{}",
         String::from_utf8_lossy(&status.stderr)
     );
     serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
@@ -144,9 +165,19 @@ fn example_warehouse_loads_in_airflow_with_every_operator_and_tests_mode() {
     ];
     let root = tempfile::tempdir().unwrap();
     generate(root.path(), &mut cases);
-    let view = airflow_view(root.path(), &cases);
-    let failures: Vec<String> = cases.iter().flat_map(|c| check(c, &view)).collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    for view in airflow_views(root.path(), &cases) {
+        check_example(&cases, &view);
+    }
+}
+
+fn check_example(cases: &[Case], view: &Value) {
+    let failures: Vec<String> = cases.iter().flat_map(|c| check(c, view)).collect();
+    assert!(
+        failures.is_empty(),
+        "Airflow {}: {}",
+        view["airflow"],
+        failures.join("\n")
+    );
 
     let daily = &view[path_key(&cases[0].folder)]["dags"]["dbt_daily"];
     assert_eq!(daily["schedule"], "0 5 * * *");
@@ -226,9 +257,19 @@ fn corpus_and_synthetic_manifests_load_in_airflow() {
         options: bash("/dbt"),
     });
     generate(root.path(), &mut cases);
-    let view = airflow_view(root.path(), &cases);
-    let failures: Vec<String> = cases.iter().flat_map(|c| check(c, &view)).collect();
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    for view in airflow_views(root.path(), &cases) {
+        check_corpus(&cases, &view);
+    }
+}
+
+fn check_corpus(cases: &[Case], view: &Value) {
+    let failures: Vec<String> = cases.iter().flat_map(|c| check(c, view)).collect();
+    assert!(
+        failures.is_empty(),
+        "Airflow {}: {}",
+        view["airflow"],
+        failures.join("\n")
+    );
 
     // meta: {dagship: {pool: heavy, retries: 3}} on some marts of the synthetic manifest.
     let tasks = &view[path_key(&cases.last().unwrap().folder)]["dags"]["dbt_all"]["tasks"];

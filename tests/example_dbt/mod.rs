@@ -22,6 +22,19 @@ pub fn venv_bin(tool: &str) -> PathBuf {
     path
 }
 
+/// The Python of the second venv, with Airflow 2.10 (what Cloud Composer 2 runs), made by
+/// `VENV=.venv-airflow2 bash scripts/python-env.sh requirements-airflow2.txt`.
+pub fn airflow2_python() -> PathBuf {
+    let path = repo_root().join(".venv-airflow2/bin/python");
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash scripts/test.sh`, or \
+         `VENV=.venv-airflow2 bash scripts/python-env.sh requirements-airflow2.txt`",
+        path.display()
+    );
+    path
+}
+
 /// The example pipeline and warehouse, copied into `to` (without dbt's build artefacts).
 pub fn copy_example(to: &Path) {
     std::fs::copy(repo_root().join("pipeline.yaml"), to.join("pipeline.yaml")).unwrap();
