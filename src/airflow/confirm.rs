@@ -210,6 +210,23 @@ struct Watch<'a> {
     stale: BTreeMap<String, Failed>,
 }
 
+impl<'a> Watch<'a> {
+    /// Nothing seen yet: every written file pending.
+    fn new(wait: &'a Wait) -> Watch<'a> {
+        Watch {
+            wait,
+            ours: wait
+                .written
+                .keys()
+                .chain(wait.unchanged.keys())
+                .cloned()
+                .collect(),
+            pending: wait.written.keys().cloned().collect(),
+            stale: BTreeMap::new(),
+        }
+    }
+}
+
 /// Waits until the Airflow at `url` has parsed every file of `wait`, one of them failed to
 /// import, or the time is up. `say` hears what is awaited, each file confirmed, the
 /// tracebacks of failed ones, and a progress line now and then.
@@ -221,17 +238,7 @@ pub async fn confirm(
 ) -> Result<(), ConfirmError> {
     let started = Instant::now();
     let deadline = started + wait.timeout;
-    let mut watch = Watch {
-        wait,
-        ours: wait
-            .written
-            .keys()
-            .chain(wait.unchanged.keys())
-            .cloned()
-            .collect(),
-        pending: wait.written.keys().cloned().collect(),
-        stale: BTreeMap::new(),
-    };
+    let mut watch = Watch::new(wait);
     let mut airflow: Option<Airflow> = None;
     let mut pause = wait.pause;
     let mut problem: Option<AirflowError> = None;
@@ -463,15 +470,8 @@ mod tests {
             Duration::from_secs(60),
         );
         let mut watch = Watch {
-            wait: &wait,
-            ours: wait
-                .written
-                .keys()
-                .chain(wait.unchanged.keys())
-                .cloned()
-                .collect(),
             pending: ["b.py", "sub/broken.py"].map(String::from).into(),
-            stale: BTreeMap::new(),
+            ..Watch::new(&wait)
         };
         let error = |file: &str, time: &str| ImportError {
             file: FilePath::Relative(file.into()),

@@ -3,10 +3,9 @@
 
 use super::super::cloud_run::check_started;
 use super::super::kind::Live as LiveAt;
-use super::{POLL, pin, spec_of, target, task_of};
+use super::{pin, spec_of, target, task_of};
 use crate::action::{Action, Deploy, DeployDiff, FieldChange, Live};
 use crate::gcp::Cloud;
-use crate::gcp::cloud_run::CloudRun;
 use crate::gcp::registry;
 use crate::gcp::run_spec::Change;
 
@@ -45,13 +44,7 @@ async fn compare(cloud: &Cloud, deploy: &Deploy) -> Result<DeployDiff, String> {
         &declared.settings,
     )
     .map_err(|e| format!("Cloud Run would refuse it: {e}"))?;
-    let run = CloudRun {
-        api: &cloud.api,
-        base: &cloud.endpoints.run,
-        target: &target,
-        poll: POLL,
-        deadline: None,
-    };
+    let run = super::admin(cloud, &target);
     let now = run.get().await.map_err(|e| format!("cannot read: {e}"))?;
     let registry = cloud.endpoints.registry.as_deref();
     let (new_image, note) =

@@ -62,6 +62,17 @@ pub(super) fn execute(job: Job) -> StepFuture {
     })
 }
 
+/// The Cloud Run Admin API for `target`, waiting as long as the step runs (its `timeout`).
+fn admin<'a>(cloud: &'a crate::gcp::Cloud, target: &'a Target) -> CloudRun<'a> {
+    CloudRun {
+        api: &cloud.api,
+        base: &cloud.endpoints.run,
+        target,
+        poll: POLL,
+        deadline: None,
+    }
+}
+
 fn target(deploy: &Deploy) -> Result<Target, Unrevealed> {
     Ok(Target {
         resource: run_resource(deploy.resource),
@@ -126,13 +137,7 @@ async fn deploy_now(job: &Job, deploy: &Deploy) -> Result<StepOutputs, Failure> 
     let cloud = job
         .connections
         .google(Some(&target.project), deploy.impersonate.as_deref());
-    let run = CloudRun {
-        api: &cloud.api,
-        base: &cloud.endpoints.run,
-        target: &target,
-        poll: POLL,
-        deadline: None,
-    };
+    let run = admin(&cloud, &target);
     let (digest, live) = job
         .ctx
         .or_stopped(async {
