@@ -1,0 +1,121 @@
+//! Which destination a pipeline's `dags_target` names, decided here and nowhere else: a
+//! local folder, a bucket and prefix, or a Composer environment's bucket (looked up through
+//! the Composer API); `dags/`, or `plugins/` or `data/` beside it.
+
+use std::path::Path;
+
+use super::{Destination, SyncError, gcs, local};
+use crate::action::Folder;
+use crate::cloud::{Connections, Provider};
+use crate::gcp::composer;
+use crate::gcp::endpoints::Endpoints;
+use crate::pipeline::DagsTarget;
+
+/// Where a sync runs: the pipeline file's folder (local paths resolve against it), and how
+/// clouds are reached (a Composer environment is looked up in `project` and `region`).
+pub struct Place<'a> {
+    pub dir: &'a Path,
+    /// Who syncs (`pipeline/step`): only what it wrote is ever pruned by it.
+    pub owner: &'a str,
+    pub project: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub impersonate: Option<&'a str>,
+    pub connections: &'a Connections,
+}
+
+/// The cloud a target is in, when reaching it needs credentials (an emulator needs none).
+pub fn provider(target: &DagsTarget) -> Option<Provider> {
+    match target {
+        DagsTarget::Dir { .. } => None,
+        DagsTarget::Bucket { .. } if Endpoints::from_env().storage_emulator => None,
+        DagsTarget::Bucket { .. } | DagsTarget::Composer { .. } => Some(Provider::Google),
+    }
+}
+
+/// Where `folder` is, given the DAG folder `dags` (a path or an object prefix): the DAG folder
+/// itself, or the folder of that name beside it (`a/dags/` → `a/plugins/`).
+pub fn beside(dags: &str, folder: Folder) -> String {
+    if folder == Folder::Dags {
+        return dags.to_string();
+    }
+    let trimmed = dags.trim_end_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((parent, _)) => format!("{parent}/{}", folder.name()),
+        None if trimmed.is_empty() => folder.name().to_string(),
+        None => folder.name().to_string(),
+    }
+}
+
+/// How a plan names the destination of `folder` for `target`.
+pub fn describe(target: &DagsTarget, folder: Folder) -> String {
+    match (target, folder) {
+        (_, Folder::Dags) => target.to_string(),
+        (DagsTarget::Dir { path }, _) => beside(path, folder),
+        (DagsTarget::Bucket { bucket, prefix }, _) => {
+            let at = DagsTarget::Bucket {
+                bucket: bucket.clone(),
+                prefix: format!("{}/", beside(prefix, folder)),
+            };
+            at.to_string()
+        }
+        (DagsTarget::Composer { environment }, _) => format!(
+            "the {} folder of Composer environment `{environment}`",
+            folder.name()
+        ),
+    }
+}
+
+/// Why `target` cannot be reached from `place` for want of credentials, if it cannot.
+pub fn credentials_problem(target: &DagsTarget, place: &Place<'_>) -> Option<String> {
+    match provider(target)? {
+        Provider::Google => place
+            .connections
+            .google(place.project, place.impersonate)
+            .credentials_problem(),
+    }
+}
+
+/// The folder `target` names for `folder` (Airflow's `dags/`, or `plugins/` or `data/`
+/// beside it), looking a Composer environment's bucket up when it is one.
+pub async fn open(
+    target: &DagsTarget,
+    folder: Folder,
+    place: &Place<'_>,
+) -> Result<Box<dyn Destination>, SyncError> {
+    let google = || place.connections.google(place.project, place.impersonate);
+    match target {
+        DagsTarget::Dir { path } => {
+            let path = beside(path, folder);
+            let root = place.dir.join(&path);
+            Ok(Box::new(local::LocalDir::new(root, &path, place.owner)))
+        }
+        DagsTarget::Bucket { bucket, prefix } => Ok(Box::new(gcs::GcsFolder::new(
+            google().storage.clone(),
+            bucket,
+            &beside(prefix, folder),
+            place.owner,
+        ))),
+        DagsTarget::Composer { environment } => {
+            let cloud = google();
+            let (Some(project), Some(region)) = (cloud.project.as_deref(), place.region) else {
+                return Err(SyncError::ComposerPlace {
+                    environment: environment.clone(),
+                });
+            };
+            let found = composer::dag_folder(
+                &cloud.api,
+                &cloud.endpoints.composer,
+                project,
+                region,
+                environment,
+            )
+            .await?;
+            Ok(Box::new(gcs::GcsFolder::new(
+                cloud.storage.clone(),
+                &found.bucket,
+                &beside(&found.prefix, folder),
+                place.owner,
+            )))
+        }
+    }
+}
