@@ -252,8 +252,10 @@ mod owner_tests {
             serde_json::json!({ "kept.py": md5_hex(b"k"), "gone.py": md5_hex(b"g") });
         std::fs::write(root.join(MARKER), first_format.to_string()).unwrap();
         let target = LocalDir::new(root.clone(), "dags", "p/upload");
+        // Removing the one file it manages is past any limit: allowed here.
         let req = Request {
             prune: true,
+            prune_limit: None,
             ..Request::new(src.path())
         };
         let d = sync(&target, &req, |_| {}).await.unwrap();
