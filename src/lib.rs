@@ -36,6 +36,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod prune;
 pub mod reference;
+pub mod release;
 pub mod report;
 pub mod resolve;
 mod runner;
