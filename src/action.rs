@@ -37,7 +37,7 @@ pub struct Exec {
 }
 
 /// A resource a deploy creates or updates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Resource {
     CloudRunService,

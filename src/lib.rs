@@ -18,6 +18,7 @@
 
 pub mod action;
 pub mod airflow;
+pub mod artifact;
 pub mod checksum;
 pub mod cli;
 mod cloud;
