@@ -76,6 +76,9 @@ pub struct Deploy {
     /// The service account whose identity the deploy uses (the environment's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impersonate: Option<String>,
+    /// The image the environment's current release deployed (pinned), for `old → new`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released_image: Option<String>,
     /// What is live and what would change (`plan` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<Live<DeployDiff>>,
@@ -302,6 +305,12 @@ pub struct Migrations {
     /// The SQL of the upgrade (offline `alembic upgrade --sql`), when asked for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sql: Vec<String>,
+    /// The revision the environment's current release recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released_revision: Option<String>,
+    /// Revisions between that one and the target, oldest first, as `id: message`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub since_release: Vec<String>,
 }
 
 /// Files an action writes, when they can be known before it runs.

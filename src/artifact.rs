@@ -72,3 +72,14 @@ impl std::fmt::Display for Artifact {
         }
     }
 }
+
+/// A recorded artifact with the content it names fetched to this machine: the DAG files in a
+/// folder (to deploy them again), the manifest decompressed (to compare DAGs with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    pub artifact: Artifact,
+    /// The release it comes from.
+    pub release: String,
+    pub files: Option<std::path::PathBuf>,
+    pub manifest: Option<std::path::PathBuf>,
+}

@@ -80,6 +80,49 @@ pub enum Error {
     #[error("{}", unready(problems))]
     NotReady { problems: Vec<Unready> },
 
+    /// A release cannot be deployed again here: steps of this environment deploy what it
+    /// did not record.
+    #[error(
+        "release {release} cannot be deployed to `{environment}`:{}",
+        bullets(problems)
+    )]
+    CannotRedeploy {
+        release: String,
+        environment: String,
+        problems: Vec<String>,
+    },
+
+    /// Another run holds the environment's lock, or the lock cannot be used.
+    #[error(transparent)]
+    Lock(#[from] crate::release::lock::LockError),
+
+    /// The environment's releases cannot be read, or the one asked for cannot be deployed.
+    #[error(transparent)]
+    Release(#[from] crate::release::history::ReleaseError),
+
+    /// A release's content could not be fetched to this machine.
+    #[error(transparent)]
+    Checkout(#[from] crate::release::checkout::CheckoutError),
+
+    /// The deployment ran, but its release could not be recorded.
+    #[error("the deployment ran, but its release was not recorded")]
+    Recording(#[from] crate::release::recorder::RecordingError),
+
+    #[error(
+        "environment `{to}` is not promoted from `{from}`: {}; add `promote_from: {from}` to `{to}`, or pass `--force`",
+        match promote_from { Some(p) => format!("its `promote_from` is `{p}`"), None => "it has no `promote_from`".to_string() }
+    )]
+    NotPromotedFrom {
+        from: String,
+        to: String,
+        promote_from: Option<String>,
+    },
+
+    #[error(
+        "the pipeline file changed since release {release} was cut (the difference is above): pass `--yes` to deploy the release with today's file"
+    )]
+    PipelineChanged { release: String },
+
     #[error("cannot start the runtime")]
     Runtime(#[source] std::io::Error),
 
@@ -96,7 +139,15 @@ impl Error {
             | Error::Invalid { .. }
             | Error::UnknownEnvironment { .. }
             | Error::UnknownStep { .. }
-            | Error::NotReady { .. } => ExitCode::InvalidInput,
+            | Error::NotReady { .. }
+            | Error::CannotRedeploy { .. }
+            | Error::Release(_)
+            | Error::Checkout(_)
+            | Error::NotPromotedFrom { .. }
+            | Error::PipelineChanged { .. } => ExitCode::InvalidInput,
+            Error::Lock(crate::release::lock::LockError::Held { .. }) => ExitCode::Locked,
+            Error::Lock(_) => ExitCode::InvalidInput,
+            Error::Recording(_) => ExitCode::StepFailed,
             Error::Dags(e) if e.is_invalid_input() => ExitCode::InvalidInput,
             Error::Write { .. } | Error::Runtime(_) | Error::Dags(_) => ExitCode::StepFailed,
         }
@@ -175,6 +226,10 @@ fn unready(problems: &[Unready]) -> String {
             text
         }
     }
+}
+
+fn bullets(items: &[String]) -> String {
+    items.iter().map(|i| format!("\n  - {i}")).collect()
 }
 
 fn count_errors(diagnostics: &[Diagnostic]) -> String {

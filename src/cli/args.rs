@@ -60,6 +60,15 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run the pipeline in an environment: steps in dependency order, independent ones in parallel.
     Run(RunArgs),
+    /// Deploy to an environment exactly a release that succeeded in another: same images, DAG
+    /// files and migration revision, nothing rebuilt.
+    Promote(PromoteArgs),
+    /// Deploy an environment's earlier release again.
+    Rollback(RollbackArgs),
+    /// List an environment's releases, newest first.
+    Releases(ReleasesArgs),
+    /// Remove an environment's lock (after showing who holds it).
+    Unlock(UnlockArgs),
     /// Generate Airflow DAG files from a dbt manifest: one DAG per selector (or `dbt_all`).
     Dags(Box<DagsArgs>),
     /// Print the JSON Schema of the pipeline file (for editors).
@@ -129,6 +138,17 @@ pub struct RunArgs {
     #[command(flatten)]
     pub target: Target,
 
+    /// Show the plan instead of running it (same as `dagship plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub execution: Execution,
+}
+
+/// How a deployment runs: shared by `run`, `promote` and `rollback`.
+#[derive(Debug, Args)]
+pub struct Execution {
     /// How many steps may run at once.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(usize))]
     pub jobs: usize,
@@ -137,12 +157,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub fail_fast: bool,
 
-    /// Show the plan instead of running it (same as `dagship plan`).
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// Confirm a run in a `protected` environment (not needed in CI); also allows what
-    /// `--allow-prune` allows.
+    /// Confirm a deployment to a `protected` environment (not needed in CI); also allows
+    /// what `--allow-prune` allows.
     #[arg(long)]
     pub yes: bool,
 
@@ -158,6 +174,86 @@ pub struct RunArgs {
     /// When stopping a step (Ctrl-C, timeout): wait this long after SIGINT, then SIGTERM, then SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_grace)]
     pub stop_grace: std::time::Duration,
+
+    /// How long to wait for another run that holds the environment's lock (then exit 3).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_grace)]
+    pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The environment whose release is promoted.
+    #[arg(long, value_name = "ENV")]
+    pub from: String,
+
+    /// The environment it is deployed to (its `promote_from` must name `--from`).
+    #[arg(long, value_name = "ENV")]
+    pub to: String,
+
+    /// This release of `--from` (default: its newest that succeeded).
+    #[arg(long, value_name = "ID")]
+    pub release: Option<String>,
+
+    /// Promote although `--to` does not list `--from` in `promote_from`.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Show the plan instead of deploying.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub execution: Execution,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The environment.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// This earlier release (default: the one before the one deployed now).
+    #[arg(long, value_name = "ID")]
+    pub to: Option<String>,
+
+    /// Also downgrade databases to the release's migration revision.
+    #[arg(long)]
+    pub downgrade: bool,
+
+    /// Show the plan instead of deploying.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub execution: Execution,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleasesArgs {
+    /// The environment.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The environment.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+
+    /// Remove the lock without asking.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 fn parse_grace(text: &str) -> Result<std::time::Duration, String> {

@@ -1,11 +1,18 @@
 //! One file per command: each takes its arguments, does its work, and says what happened.
 
 pub(crate) mod completions;
+mod current;
 pub(crate) mod dags;
+mod deploy;
 pub(crate) mod plan;
+pub(crate) mod promote;
 mod ready;
+mod redeploy;
+pub(crate) mod releases;
+pub(crate) mod rollback;
 pub(crate) mod run;
 pub(crate) mod schema;
+pub(crate) mod unlock;
 pub(crate) mod validate;
 
 use std::path::Path;
@@ -22,13 +29,19 @@ pub(crate) fn load(path: &Path, output: &Output) -> Result<Pipeline, Error> {
     Ok(pipeline)
 }
 
-/// The plan of `target` (environment and selection), with live comparisons when `live`.
+/// The plan of `target` (environment and selection); a preview (`live`) also compares with
+/// what is deployed now and with the environment's current release.
 pub(crate) fn build_plan(
     pipeline: &Pipeline,
     git: &crate::git::Git,
     target: &crate::cli::args::Target,
     live: bool,
 ) -> Result<crate::plan::Plan, Error> {
+    let environment = crate::plan::environment(pipeline, &target.env)?;
+    let (current, info) = match live {
+        true => current::read(pipeline, environment)?,
+        false => (None, Default::default()),
+    };
     crate::plan::build(&crate::plan::PlanRequest {
         pipeline,
         environment: &target.env,
@@ -36,6 +49,11 @@ pub(crate) fn build_plan(
         git,
         secrets: &crate::resolve::ProcessEnv,
         live,
+        releases: crate::plan::Releases {
+            current: current.as_ref(),
+            redeploy: None,
+            info,
+        },
     })
 }
 

@@ -31,6 +31,7 @@ pub(crate) fn run(file: &Path, args: &ValidateArgs, output: &Output) -> Result<E
             git: &git,
             secrets: &ProcessEnv,
             live: false,
+            releases: Default::default(),
         })?;
         if !output.quiet {
             for warning in &plan.warnings {

@@ -11,13 +11,15 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 use crate::action::{Action, FileList};
+use crate::artifact::Checkout;
 use crate::error::Error;
 use crate::git::{Git, Revision};
 use crate::graph::Graph;
 use crate::pipeline::{Environment, Pipeline, Step};
 use crate::resolve::{Resolver, SecretSource};
 use crate::selection::Selection;
-use crate::steps::{self, Inputs};
+use crate::steps::{self, Inputs, Redeploy, Redeployed};
+use indexmap::IndexMap;
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -37,6 +39,8 @@ pub struct Plan {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<String>,
     pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "ReleaseInfo::is_empty")]
+    pub release: ReleaseInfo,
     pub changes: Changes,
     pub summary: Summary,
 }
@@ -64,6 +68,9 @@ pub struct PlannedStep {
     /// Outputs of other steps its inputs read: (step, output).
     #[serde(skip)]
     pub reads: Vec<(String, String)>,
+    /// Why the release being deployed again cannot be deployed by this step.
+    #[serde(skip)]
+    missing: Option<String>,
     pub actions: Vec<Action>,
 }
 
@@ -95,6 +102,45 @@ pub struct PlanRequest<'a> {
     /// Compare deploys and syncs with what is live (read-only API calls): `plan` does, a run
     /// does not (each step reads what it needs when it starts).
     pub live: bool,
+    /// The environment's releases: the current one to compare with, the one deployed again.
+    pub releases: Releases<'a>,
+}
+
+/// What the plan knows of the environment's releases.
+#[derive(Default)]
+pub struct Releases<'a> {
+    /// The current release's artifacts, fetched (manifests only), by step id.
+    pub(crate) current: Option<&'a IndexMap<String, Checkout>>,
+    /// A release deployed again (`promote`, `rollback`).
+    pub(crate) redeploy: Option<&'a Redeploy<'a>>,
+    /// What the plan says of them (ids, lock holder).
+    pub info: ReleaseInfo,
+}
+
+/// The releases a plan compares with or deploys, and who holds the environment's lock.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReleaseInfo {
+    /// The environment's current release (newest that succeeded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    /// The release this deploys again, `ENV/ID` (`promote`, `rollback`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploys: Option<String>,
+    /// Who holds the environment's lock now (`plan` takes none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_by: Option<String>,
+    /// Why the releases could not be read, when they could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
+}
+
+impl ReleaseInfo {
+    fn is_empty(&self) -> bool {
+        self.current.is_none()
+            && self.deploys.is_none()
+            && self.locked_by.is_none()
+            && self.unknown.is_none()
+    }
 }
 
 pub fn environment<'a>(pipeline: &'a Pipeline, name: &str) -> Result<&'a Environment, Error> {
@@ -122,12 +168,17 @@ pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
 
     let no_outputs = HashMap::new();
     let mut warnings = Vec::new();
+    let mut missing = Vec::new();
     let mut steps: Vec<PlannedStep> = order
         .iter()
         .map(|&n| {
             let step = &pipeline.steps[old[n]];
             let resolver = Resolver::new(env, req.git, req.secrets, &no_outputs);
-            let planned = plan_step(req, step, env, &resolver, stage_of[n], &selected, &graph);
+            let mut planned =
+                plan_step(req, step, env, &resolver, stage_of[n], &selected, &graph);
+            if let Some(why) = planned.missing.take() {
+                missing.push(why);
+            }
             for secret in &planned.missing_secrets {
                 warnings.push(format!(
                     "secret `{secret}` is not set: step `{}` would fail to start in `run`",
@@ -143,6 +194,13 @@ pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
             planned
         })
         .collect();
+    if let (Some(redeploy), false) = (req.releases.redeploy, missing.is_empty()) {
+        return Err(Error::CannotRedeploy {
+            release: redeploy.release.to_string(),
+            environment: env.name.clone(),
+            problems: missing,
+        });
+    }
     fill_synced_files(&mut steps, &graph);
     let live_comparison = if req.live {
         live::compare(&mut steps, pipeline)
@@ -173,6 +231,7 @@ pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
             .map(|i| graph.ids[i].clone())
             .collect(),
         warnings,
+        release: req.releases.info.clone(),
         changes: Changes {
             has_changes: steps
                 .iter()
@@ -196,8 +255,17 @@ fn plan_step(
     selected: &BTreeSet<usize>,
     graph: &Graph,
 ) -> PlannedStep {
-    let skipped = !step.runs_in(&env.name);
-    let actions = if skipped {
+    let mut skip_reason = (!step.runs_in(&env.name)).then(|| {
+        let envs: Vec<&str> = step
+            .environments
+            .iter()
+            .flatten()
+            .map(|e| e.name.as_str())
+            .collect();
+        format!("runs only in {}", crate::diagnostic::one_of(&envs))
+    });
+    let mut missing = None;
+    let actions = if skip_reason.is_some() {
         Vec::new()
     } else {
         let inputs = Inputs {
@@ -208,8 +276,24 @@ fn plan_step(
             dir: req.pipeline.dir(),
             inspect: true,
             allow_prune: false,
+            current: req.releases.current.and_then(|c| c.get(&step.id)),
+            redeploy: req.releases.redeploy,
         };
-        steps::actions_for(steps::of(step), &inputs)
+        let kind = steps::of(step);
+        match req.releases.redeploy {
+            Some(r) => match kind.redeploy(&inputs, r.recorded.get(&step.id)) {
+                Redeployed::Actions(_) => steps::actions_for(kind, &inputs),
+                Redeployed::Skip(reason) => {
+                    skip_reason = Some(reason);
+                    Vec::new()
+                }
+                Redeployed::Missing(why) => {
+                    missing = Some(format!("step `{}`: {why}", step.id));
+                    Vec::new()
+                }
+            },
+            None => steps::actions_for(kind, &inputs),
+        }
     };
     let needs: Vec<String> = step.needs.iter().map(|n| n.name.clone()).collect();
     PlannedStep {
@@ -222,21 +306,14 @@ fn plan_step(
             .cloned()
             .collect(),
         needs,
-        skipped,
-        skip_reason: skipped.then(|| {
-            let envs: Vec<&str> = step
-                .environments
-                .iter()
-                .flatten()
-                .map(|e| e.name.as_str())
-                .collect();
-            format!("runs only in {}", crate::diagnostic::one_of(&envs))
-        }),
+        skipped: skip_reason.is_some(),
+        skip_reason,
         timeout_seconds: step.timeout.map(|t| t.as_secs()),
         retries: step.retries,
         secrets: resolver.used_secrets(),
         missing_secrets: resolver.missing_secrets(),
         reads: resolver.pending_outputs(),
+        missing,
         actions,
     }
 }

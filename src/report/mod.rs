@@ -102,6 +102,9 @@ pub struct RunSummary {
     pub duration: Duration,
     /// In stage order, then id.
     pub results: Vec<StepResult>,
+    /// What the steps that succeeded deployed, for the release record, by step id.
+    #[serde(skip)]
+    pub artifacts: IndexMap<String, crate::artifact::Artifact>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::action::Action;
+use crate::artifact::Artifact;
 use crate::cloud::Connections;
 use crate::error_chain::ErrorChain;
 use crate::exec::mask::Masker;
@@ -28,7 +29,7 @@ use crate::pipeline::{Pipeline, Step};
 use crate::plan::{Plan, PlannedStep};
 use crate::report::{Event, Outcome, RunSummary, StepResult};
 use crate::resolve::{Resolver, SecretSource};
-use crate::steps::{self, Inputs, StepKind};
+use crate::steps::{self, ArtifactError, Done, Inputs, Redeploy, StepKind};
 
 pub(crate) struct RunRequest<'a> {
     pub(crate) pipeline: &'a Pipeline,
@@ -48,6 +49,8 @@ pub(crate) struct RunRequest<'a> {
     pub(crate) connections: Arc<Connections>,
     /// Steps may remove past their `max_prune` (`--allow-prune`, `--yes`).
     pub(crate) allow_prune: bool,
+    /// The release being deployed again (`promote`, `rollback`).
+    pub(crate) redeploy: Option<&'a Redeploy<'a>>,
 }
 
 enum State {
@@ -64,6 +67,7 @@ struct Finished {
     index: usize,
     result: StepResult,
     outputs: IndexMap<String, String>,
+    artifact: Option<Artifact>,
 }
 
 /// Runs the plan to the end (or to the interruption) and returns the summary.
@@ -93,6 +97,7 @@ struct Engine {
     results: Vec<Option<StepResult>>,
     needs: Vec<Vec<usize>>,
     outputs: HashMap<String, HashMap<String, String>>,
+    artifacts: IndexMap<String, Artifact>,
     failed: bool,
 }
 
@@ -118,6 +123,7 @@ impl Engine {
                 })
                 .collect(),
             outputs: HashMap::new(),
+            artifacts: IndexMap::new(),
             failed: false,
         };
         for (i, step) in steps.iter().enumerate() {
@@ -173,6 +179,9 @@ impl Engine {
         let ok = finished.result.outcome == Outcome::Succeeded;
         if ok {
             let id = req.plan.steps[finished.index].id.clone();
+            if let Some(artifact) = finished.artifact {
+                self.artifacts.insert(id.clone(), artifact);
+            }
             self.outputs
                 .insert(id, finished.outputs.into_iter().collect());
         } else {
@@ -201,6 +210,7 @@ impl Engine {
             outcome,
             duration,
             results,
+            artifacts: self.artifacts,
         }
     }
 }
@@ -240,6 +250,8 @@ fn start(
         dir: req.pipeline.dir(),
         inspect: false,
         allow_prune: req.allow_prune,
+        current: None,
+        redeploy: req.redeploy,
     };
     let actions = steps::actions_for(kind, &inputs);
     let attempt = Attempts::new(req, planned, step, kind, actions);
@@ -300,19 +312,26 @@ impl Attempts {
         let started_at = SystemTime::now();
         let clock = Instant::now();
         let mut attempt = 0;
-        let (outcome, reason, outputs) = loop {
+        let (outcome, reason, outputs, artifact) = loop {
             attempt += 1;
             self.ctx.emit(Event::StepStarted {
                 id: self.id.clone(),
                 attempt,
             });
             match self.attempt().await {
-                Ok(outputs) => break (Outcome::Succeeded, None, outputs),
+                Ok(outputs) => match self.artifact(&outputs) {
+                    Ok(artifact) => break (Outcome::Succeeded, None, outputs, artifact),
+                    Err(error) => {
+                        let reason = self.ctx.mask(&ErrorChain(&error).to_string());
+                        break (Outcome::Failed, Some(reason), IndexMap::new(), None);
+                    }
+                },
                 Err(Failure::Stopped) => {
                     break (
                         Outcome::Cancelled,
                         Some("interrupted".to_string()),
                         IndexMap::new(),
+                        None,
                     );
                 }
                 Err(Failure::Failed(error)) if attempt > self.retries => {
@@ -321,6 +340,7 @@ impl Attempts {
                         Outcome::Failed,
                         Some(self.ctx.mask(&reason)),
                         IndexMap::new(),
+                        None,
                     );
                 }
                 Err(Failure::Failed(error)) => {
@@ -330,6 +350,7 @@ impl Attempts {
                             Outcome::Cancelled,
                             Some("interrupted".to_string()),
                             IndexMap::new(),
+                            None,
                         );
                     }
                 }
@@ -358,7 +379,20 @@ impl Attempts {
             index,
             result,
             outputs,
+            artifact,
         }
+    }
+
+    /// What a release records of the step, read once it succeeded.
+    fn artifact(
+        &self,
+        outputs: &IndexMap<String, String>,
+    ) -> Result<Option<Artifact>, ArtifactError> {
+        self.kind.artifact(&Done {
+            actions: &self.actions,
+            outputs,
+            dir: self.ctx.dir(),
+        })
     }
 
     /// One attempt, stopped (whole process group) when its timeout passes.

@@ -3,8 +3,9 @@
 use indexmap::IndexMap;
 
 use super::migrations::{Look, current_revision};
-use super::{Inputs, StepKind};
+use super::{ArtifactError, Done, Inputs, Redeployed, StepKind};
 use crate::action::{Action, Exec};
+use crate::artifact::{Artifact, Checkout, Migration};
 use crate::exec::{Failure, Job, StepFuture};
 use crate::expr::Resolved;
 use crate::pipeline::{KindSchema, Outputs};
@@ -73,29 +74,68 @@ impl StepKind for Alembic {
     }
 
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {
-        let argv = vec![
-            Resolved::text("alembic"),
-            Resolved::text("-c"),
-            inputs.text_or("config", "alembic.ini"),
-            Resolved::text("upgrade"),
-            inputs.text_or("revision", "head"),
-        ];
-        let mut exec = Exec::new(argv);
-        if let Some(url) = inputs.text("url") {
-            exec.env = IndexMap::from([(URL_VARIABLE.to_string(), url)]);
-        }
-        if !inputs.inspect {
-            return vec![Action::Exec(exec)];
-        }
-        let look = Look {
-            upgrade: &exec,
-            dir: inputs.dir,
-            revision: inputs.text_or("revision", "head").to_string(),
-            sql_preview: inputs.flag("sql_preview"),
-        };
-        let migrations = Action::Migrations(look.migrations());
-        vec![Action::Exec(exec), migrations]
+        let revision = inputs.text_or("revision", "head");
+        migrate(inputs, "upgrade", revision)
     }
+
+    fn artifact(&self, done: &Done) -> Result<Option<Artifact>, ArtifactError> {
+        Ok(done.outputs.get("to_revision").map(|revision| {
+            Artifact::Migration(Migration {
+                revision: revision.clone(),
+            })
+        }))
+    }
+
+    /// A promotion upgrades to the release's revision. A rollback leaves the database where
+    /// it is unless told to downgrade: undoing a migration can lose data.
+    fn redeploy(&self, inputs: &Inputs, recorded: Option<&Checkout>) -> Redeployed {
+        let Some(Artifact::Migration(m)) = recorded.map(|c| &c.artifact) else {
+            return Redeployed::Missing(
+                "the release has no migration revision: the step did not run where it was cut"
+                    .into(),
+            );
+        };
+        let revision = Resolved::text(&m.revision);
+        match inputs.redeploy {
+            Some(r) if r.rollback && !r.downgrade => Redeployed::Skip(format!(
+                "migrations are not downgraded: the database stays at its revision (the release recorded {}; pass `--downgrade` to go back to it)",
+                m.revision
+            )),
+            Some(r) if r.rollback => Redeployed::Actions(migrate(inputs, "downgrade", revision)),
+            _ => Redeployed::Actions(migrate(inputs, "upgrade", revision)),
+        }
+    }
+}
+
+/// `alembic -c CONFIG upgrade|downgrade REVISION`, and for a plan what an upgrade would apply.
+fn migrate(inputs: &Inputs, direction: &str, revision: Resolved) -> Vec<Action> {
+    let argv = vec![
+        Resolved::text("alembic"),
+        Resolved::text("-c"),
+        inputs.text_or("config", "alembic.ini"),
+        Resolved::text(direction),
+        revision.clone(),
+    ];
+    let mut exec = Exec::new(argv);
+    if let Some(url) = inputs.text("url") {
+        exec.env = IndexMap::from([(URL_VARIABLE.to_string(), url)]);
+    }
+    if !inputs.inspect || direction != "upgrade" {
+        return vec![Action::Exec(exec)];
+    }
+    let released = match inputs.current.map(|c| &c.artifact) {
+        Some(Artifact::Migration(m)) => Some(m.revision.clone()),
+        _ => None,
+    };
+    let look = Look {
+        upgrade: &exec,
+        dir: inputs.dir,
+        revision: revision.to_string(),
+        sql_preview: inputs.flag("sql_preview"),
+        released,
+    };
+    let migrations = Action::Migrations(look.migrations());
+    vec![Action::Exec(exec), migrations]
 }
 
 /// `alembic -c CONFIG current`, from the upgrade's own command line and environment.

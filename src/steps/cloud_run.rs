@@ -250,6 +250,7 @@ pub(super) fn deploy(inputs: &Inputs, resource: Resource) -> Action {
         settings,
         change: "create_or_update",
         impersonate: inputs.environment.impersonate_service_account.clone(),
+        released_image: super::cloud_run_deploy::released_image(inputs),
         live: None,
     })
 }

@@ -2,8 +2,9 @@
 //! that Airflow executes one dbt node at a time.
 
 use super::kind::{Live, LiveFuture};
-use super::{Inputs, StepKind, cloud_run, cloud_run_deploy};
+use super::{ArtifactError, Done, Inputs, Redeployed, StepKind, cloud_run, cloud_run_deploy};
 use crate::action::{Action, Resource};
+use crate::artifact::{Artifact, Checkout};
 use crate::diagnostic::Diagnostic;
 use crate::exec::{Job, StepFuture};
 use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
@@ -80,5 +81,12 @@ impl StepKind for CloudRunJob {
     }
     fn execute(&self, job: Job) -> StepFuture {
         cloud_run_deploy::execute(job)
+    }
+    fn artifact(&self, done: &Done) -> Result<Option<Artifact>, ArtifactError> {
+        cloud_run_deploy::artifact(self.name(), done)
+    }
+    fn redeploy(&self, inputs: &Inputs, recorded: Option<&Checkout>) -> Redeployed {
+        let planned = self.plan(inputs).remove(0);
+        cloud_run_deploy::redeploy(planned, Resource::CloudRunJob, recorded)
     }
 }

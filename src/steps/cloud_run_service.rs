@@ -1,8 +1,9 @@
 //! `cloud_run_service`: deploys a Cloud Run service (Cloud Run Admin API v2).
 
 use super::kind::{Live, LiveFuture};
-use super::{Inputs, StepKind, cloud_run, cloud_run_deploy};
+use super::{ArtifactError, Done, Inputs, Redeployed, StepKind, cloud_run, cloud_run_deploy};
 use crate::action::{Action, Resource};
+use crate::artifact::{Artifact, Checkout};
 use crate::diagnostic::Diagnostic;
 use crate::exec::{Job, StepFuture};
 use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
@@ -78,5 +79,12 @@ impl StepKind for CloudRunService {
     }
     fn execute(&self, job: Job) -> StepFuture {
         cloud_run_deploy::execute(job)
+    }
+    fn artifact(&self, done: &Done) -> Result<Option<Artifact>, ArtifactError> {
+        cloud_run_deploy::artifact(self.name(), done)
+    }
+    fn redeploy(&self, inputs: &Inputs, recorded: Option<&Checkout>) -> Redeployed {
+        let planned = self.plan(inputs).remove(0);
+        cloud_run_deploy::redeploy(planned, Resource::CloudRunService, recorded)
     }
 }

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::kind::{Live as LiveAt, LiveFuture};
-use super::{Inputs, StepKind, Unplanned};
+use super::{Inputs, Redeployed, StepKind, Unplanned};
 use crate::action::{Action, AirflowAt, Confirm, FileDiff, FileList, Folder, Live, Sync};
 use crate::airflow::{self, Credentials, TokenError, TokenSource, Wait};
+use crate::artifact::Checkout;
 use crate::cloud::Connections;
 use crate::diagnostic::Diagnostic;
 use crate::exec::{Failure, Job, StepFuture};
@@ -133,6 +134,12 @@ impl KindSchema for ComposerDags {
 }
 
 impl StepKind for ComposerDags {
+    /// A release's DAG files are put in `source` by the step that generated them (deploying
+    /// it again, that step writes the recorded files there): the sync is the same.
+    fn redeploy(&self, inputs: &Inputs, _recorded: Option<&Checkout>) -> Redeployed {
+        Redeployed::Actions(self.plan(inputs))
+    }
+
     /// One sync per folder: plugins and data first (DAG files may import from them), then
     /// the DAG files.
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {

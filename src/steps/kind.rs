@@ -9,6 +9,7 @@ use std::pin::Pin;
 use indexmap::IndexMap;
 
 use crate::action::Action;
+use crate::artifact::{Artifact, Checkout};
 use crate::cloud::Connections;
 use crate::exec::{Job, StepFuture};
 use crate::expr::{Resolved, Template};
@@ -29,6 +30,57 @@ pub(crate) trait StepKind: KindSchema {
     /// Carries out the actions `plan` returned (planned again when the step starts, with the
     /// outputs of the steps before it) and returns the step's outputs.
     fn execute(&self, job: Job) -> StepFuture;
+    /// What a release records of this step once it succeeded, from the actions it carried
+    /// out and its outputs: kinds that deploy nothing keep the default.
+    fn artifact(&self, _done: &Done) -> Result<Option<Artifact>, ArtifactError> {
+        Ok(None)
+    }
+    /// What this step does when a release is deployed again (`promote`, `rollback`), given
+    /// what the release recorded of it. Kinds that build rather than deploy are not run.
+    fn redeploy(&self, _inputs: &Inputs, _recorded: Option<&Checkout>) -> Redeployed {
+        Redeployed::Skip(
+            "not run: a promotion or rollback deploys what the release recorded, it builds nothing"
+                .to_string(),
+        )
+    }
+}
+
+/// A step that succeeded, for [`StepKind::artifact`].
+pub(crate) struct Done<'a> {
+    pub(crate) actions: &'a [Action],
+    pub(crate) outputs: &'a IndexMap<String, String>,
+    /// The pipeline file's folder: relative paths resolve against it.
+    pub(crate) dir: &'a Path,
+}
+
+/// A succeeded step whose artifact could not be read (its files changed or vanished).
+#[derive(Debug, thiserror::Error)]
+#[error("what step `{step}` deployed cannot be recorded: {reason}")]
+pub(crate) struct ArtifactError {
+    pub(crate) step: String,
+    pub(crate) reason: String,
+}
+
+/// What a step does when a release is deployed again.
+pub(crate) enum Redeployed {
+    /// It does not run, and why.
+    Skip(String),
+    /// These actions deploy what the release recorded.
+    Actions(Vec<Action>),
+    /// It should deploy something the release did not record: the release cannot be
+    /// deployed here (a step that did not run where it was cut).
+    Missing(String),
+}
+
+/// A release being deployed again, as the steps see it.
+pub(crate) struct Redeploy<'a> {
+    pub(crate) release: &'a str,
+    /// What the release recorded, fetched, by step id.
+    pub(crate) recorded: &'a IndexMap<String, Checkout>,
+    /// `rollback` (else `promote`).
+    pub(crate) rollback: bool,
+    /// `rollback --downgrade`: migrations go back to the release's revision.
+    pub(crate) downgrade: bool,
 }
 
 /// What a live comparison may use.
@@ -52,6 +104,11 @@ pub(crate) struct Inputs<'a> {
     pub(crate) inspect: bool,
     /// The run was told to remove files past the steps' `max_prune` (`--allow-prune`).
     pub(crate) allow_prune: bool,
+    /// What the environment's current release recorded of this step, for a plan to compare
+    /// with (image digests, manifests).
+    pub(crate) current: Option<&'a Checkout>,
+    /// The release being deployed again, if this is a promotion or a rollback.
+    pub(crate) redeploy: Option<&'a Redeploy<'a>>,
 }
 
 impl Inputs<'_> {
@@ -136,8 +193,16 @@ impl Inputs<'_> {
 }
 
 /// A step's actions. Its own `env:` applies to every program it runs, over what the kind sets.
+/// When a release is deployed again, the kind's `redeploy` decides them (a step it skips or
+/// cannot deploy was settled by the plan and never starts).
 pub(crate) fn actions_for(kind: &dyn StepKind, inputs: &Inputs) -> Vec<Action> {
-    let mut actions = kind.plan(inputs);
+    let mut actions = match inputs.redeploy {
+        None => kind.plan(inputs),
+        Some(r) => match kind.redeploy(inputs, r.recorded.get(&inputs.step.id)) {
+            Redeployed::Actions(actions) => actions,
+            Redeployed::Skip(_) | Redeployed::Missing(_) => Vec::new(),
+        },
+    };
     let step_env = inputs.step_env();
     for action in &mut actions {
         if let Action::Exec(exec) = action {

@@ -16,6 +16,8 @@ pub(super) struct Look<'a> {
     pub dir: &'a Path,
     pub revision: String,
     pub sql_preview: bool,
+    /// The revision the environment's current release recorded.
+    pub released: Option<String>,
 }
 
 impl Look<'_> {
@@ -26,6 +28,8 @@ impl Look<'_> {
             pending: Vec::new(),
             note: None,
             sql: Vec::new(),
+            released_revision: self.released.clone(),
+            since_release: Vec::new(),
         };
         if let Err(note) = self.fill(&mut m) {
             m.note = Some(format!("pending migrations unknown: {note}"));
@@ -50,6 +54,17 @@ impl Look<'_> {
             .iter()
             .map(|(id, msg)| format!("{id}: {msg}"))
             .collect();
+        // What the release recorded may differ from the database (a manual upgrade).
+        if let Some(released) = &self.released {
+            let after = chain
+                .iter()
+                .position(|(id, _)| id == released)
+                .map_or(0, |i| i + 1);
+            m.since_release = chain[after..]
+                .iter()
+                .map(|(id, msg)| format!("{id}: {msg}"))
+                .collect();
+        }
         m.current = Some(current.clone());
         if self.sql_preview && !m.pending.is_empty() {
             let range = if current == "base" {

@@ -18,7 +18,9 @@ mod kind;
 mod migrations;
 
 use crate::pipeline::{Catalog, KindSchema, Step};
-pub(crate) use kind::{Inputs, Live, StepKind, Unplanned, actions_for};
+pub(crate) use kind::{
+    ArtifactError, Done, Inputs, Live, Redeploy, Redeployed, StepKind, Unplanned, actions_for,
+};
 
 /// Every step kind, in the order the reference lists them.
 const KINDS: &[&dyn StepKind] = &[

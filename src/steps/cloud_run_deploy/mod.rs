@@ -11,6 +11,7 @@
 
 mod compare;
 mod no_traffic;
+mod recorded;
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use crate::gcp::run_spec::{EnvValue, Spec};
 use crate::gcp::run_traffic::serving_revision;
 
 pub(super) use compare::live;
+pub(super) use recorded::{artifact, redeploy, released_image};
 
 const POLL: Duration = Duration::from_secs(1);
 /// Writes in all when Cloud Run answers 409, each after the resource settled.
