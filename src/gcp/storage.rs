@@ -1,5 +1,5 @@
 //! Cloud Storage through its JSON API: list with prefix and paging, upload with checksums and
-//! preconditions, delete with preconditions. (Google's Rust client lists and deletes over gRPC
+//! preconditions, download with its checksum checked, delete with preconditions. (Google's Rust client lists and deletes over gRPC
 //! only and cannot be pointed at an emulator; this speaks plain HTTP to either.)
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
-use super::http::{Api, ApiError};
+use super::http::{Api, ApiError, Reply};
 use crate::checksum::{crc32c_b64, hex, md5_b64, md5_hex};
 
 /// An object as a listing describes it.
@@ -39,6 +39,13 @@ impl Expect {
             Expect::Generation(g) => g,
         }
     }
+}
+
+/// An object's bytes, as downloaded, and the generation they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contents {
+    pub bytes: Vec<u8>,
+    pub generation: i64,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -182,6 +189,33 @@ impl Storage {
         }
     }
 
+    /// The bytes of `name` and their generation (both from one answer, so they agree), or
+    /// `None` when there is no such object. The bytes are checked against the CRC32C Cloud
+    /// Storage keeps for them.
+    pub async fn download(
+        &self,
+        bucket: &str,
+        name: &str,
+    ) -> Result<Option<Contents>, StorageError> {
+        let url = self.object_url(bucket, name);
+        let reply = match self
+            .api
+            .call(|http| http.get(&url).query(&[("alt", "media")]))
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(source) => return Err(object_error(bucket, name, source)),
+        };
+        contents(&reply).map(Some).map_err(|detail| {
+            let error = ApiError::Decode {
+                url: reply.url.clone(),
+                detail,
+            };
+            object_error(bucket, name, error)
+        })
+    }
+
     /// Writes `bytes` as `name` with its MD5 and CRC32C, so that Cloud Storage rejects a
     /// corrupted upload, and only if the object is still at `expect`.
     pub async fn upload(
@@ -281,6 +315,32 @@ impl Storage {
     }
 }
 
+/// A download's bytes and generation, from its `x-goog-generation` and `x-goog-hash` headers.
+fn contents(reply: &Reply) -> Result<Contents, String> {
+    let header = |name: &str| reply.headers.get(name).and_then(|v| v.to_str().ok());
+    let generation = header("x-goog-generation")
+        .and_then(|g| g.parse().ok())
+        .ok_or("no x-goog-generation header")?;
+    // A gzip-encoded object may be sent decompressed, and its hash is of the stored bytes.
+    let stored_as_sent = header("x-goog-stored-content-encoding").is_none_or(|e| e == "identity");
+    let crc32c = header("x-goog-hash")
+        .into_iter()
+        .flat_map(|h| h.split(','))
+        .find_map(|h| h.trim().strip_prefix("crc32c="));
+    if let Some(expected) = crc32c.filter(|_| stored_as_sent) {
+        let got = crc32c_b64(&reply.body);
+        if got != expected {
+            return Err(format!(
+                "the bytes received have CRC32C {got}, the object {expected}"
+            ));
+        }
+    }
+    Ok(Contents {
+        bytes: reply.body.to_vec(),
+        generation,
+    })
+}
+
 fn object_error(bucket: &str, name: &str, error: ApiError) -> StorageError {
     StorageError::Object {
         bucket: bucket.into(),
@@ -321,6 +381,57 @@ mod tests {
     #[test]
     fn object_names_are_one_path_segment() {
         assert_eq!(encode("dags/a b.py"), "dags%2Fa%20b%2Epy");
+    }
+
+    fn media(headers: &[(&'static str, &str)], body: &'static [u8]) -> Reply {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, v.parse().unwrap());
+        }
+        Reply {
+            status: reqwest::StatusCode::OK,
+            headers: map,
+            body: bytes::Bytes::from_static(body),
+            url: "http://storage/o/x".into(),
+        }
+    }
+
+    #[test]
+    fn a_download_is_its_generation_and_bytes_that_match_their_crc32c() {
+        let hash = format!("crc32c={},md5={}", crc32c_b64(b"hello"), md5_b64(b"hello"));
+        let ok = media(
+            &[("x-goog-generation", "1712"), ("x-goog-hash", &hash)],
+            b"hello",
+        );
+        assert_eq!(
+            contents(&ok),
+            Ok(Contents {
+                bytes: b"hello".to_vec(),
+                generation: 1712
+            })
+        );
+        let corrupt = media(
+            &[("x-goog-generation", "1712"), ("x-goog-hash", &hash)],
+            b"hellO",
+        );
+        assert!(contents(&corrupt).unwrap_err().contains("CRC32C"));
+        let gzipped = media(
+            &[
+                ("x-goog-generation", "1712"),
+                ("x-goog-hash", &hash),
+                ("x-goog-stored-content-encoding", "gzip"),
+            ],
+            b"hellO",
+        );
+        assert!(
+            contents(&gzipped).is_ok(),
+            "sent decompressed: not comparable"
+        );
+        let unversioned = media(&[], b"hello");
+        assert_eq!(
+            contents(&unversioned).unwrap_err(),
+            "no x-goog-generation header"
+        );
     }
 
     #[test]

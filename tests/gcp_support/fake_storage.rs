@@ -1,6 +1,7 @@
 //! A small Cloud Storage JSON API fake that does what the emulators do not: it honours
 //! `ifGenerationMatch`, checks the MD5 and CRC32C an upload declares against its bytes, pages
-//! listings two objects at a time, and can lose the answer to a write it carried out.
+//! listings two objects at a time, and can lose the answer to a write it carried out. It
+//! downloads (`alt=media`) with the generation and hashes in headers, as Cloud Storage does.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -74,6 +75,25 @@ fn resource(name: &str, o: &Stored) -> Value {
     })
 }
 
+/// An object's bytes (`alt=media`) with the headers Cloud Storage sends beside them.
+fn media(o: &Stored) -> Response {
+    use md5::Digest;
+    let hash = format!(
+        "crc32c={},md5={}",
+        B64.encode(crc32c::crc32c(&o.bytes).to_be_bytes()),
+        B64.encode(md5::Md5::digest(&o.bytes))
+    );
+    let headers = [
+        ("content-type", "application/octet-stream".to_string()),
+        ("x-goog-generation", o.generation.to_string()),
+        ("x-goog-metageneration", "1".to_string()),
+        ("x-goog-hash", hash),
+        ("x-goog-stored-content-encoding", "identity".to_string()),
+        ("x-goog-stored-content-length", o.bytes.len().to_string()),
+    ];
+    (headers, o.bytes.clone()).into_response()
+}
+
 async fn handle(
     State(shared): State<Shared>,
     method: Method,
@@ -133,7 +153,7 @@ async fn handle(
     let Some(rest) = path.strip_prefix("/storage/v1/b/") else {
         return error(404, "notFound", "Not Found");
     };
-    let (_, object) = rest.split_once("/o").unwrap_or((rest, ""));
+    let (bucket, object) = rest.split_once("/o").unwrap_or((rest, ""));
     let object = percent_encoding::percent_decode_str(object.trim_start_matches('/'))
         .decode_utf8_lossy()
         .into_owned();
@@ -161,9 +181,19 @@ async fn handle(
             }
             axum::Json(page).into_response()
         }
-        ("GET", false) => match b.objects.get(&object) {
-            Some(o) => axum::Json(resource(&object, o)).into_response(),
-            None => error(404, "notFound", "No such object"),
+        ("GET", false) => match (b.objects.get(&object), q.get("alt").map(String::as_str)) {
+            (None, _) => error(
+                404,
+                "notFound",
+                &format!("No such object: {bucket}/{object}"),
+            ),
+            (Some(o), None | Some("json")) => axum::Json(resource(&object, o)).into_response(),
+            (Some(o), Some("media")) => media(o),
+            (Some(_), Some(other)) => error(
+                400,
+                "invalidParameter",
+                &format!("Invalid value for alt: {other}"),
+            ),
         },
         ("DELETE", false) => {
             let Some(o) = b.objects.get(&object) else {

@@ -18,7 +18,7 @@ mod gcs;
 use std::sync::Arc;
 
 pub use dir::DirStore;
-pub use gcs::GcsStore;
+pub use gcs::{BadLocation, GcsStore};
 
 use crate::cloud::Connections;
 use crate::pipeline::{Environment, StateStore};
@@ -94,21 +94,25 @@ pub trait Backend: Send + Sync {
 pub const DEFAULT_DIR: &str = ".dagship/state";
 
 /// The backend `environment`'s `state:` names (relative folders resolve against `dir`, the
-/// pipeline file's folder; a bucket is reached as the environment's identity).
+/// pipeline file's folder; a bucket is reached as the environment's identity). Fails only
+/// for a bucket location that is not `gs://BUCKET/PREFIX`, which loading the pipeline file
+/// already refuses.
 pub fn open(
     environment: &Environment,
     dir: &std::path::Path,
     connections: &Connections,
-) -> Arc<dyn Backend> {
+) -> Result<Arc<dyn Backend>, StoreError> {
     let default = StateStore::Dir(DEFAULT_DIR.to_string());
     match environment.state.as_ref().unwrap_or(&default) {
-        StateStore::Dir(path) => Arc::new(DirStore::new(dir.join(path), path)),
+        StateStore::Dir(path) => Ok(Arc::new(DirStore::new(dir.join(path), path))),
         StateStore::Bucket(url) => {
             let cloud = connections.google(
                 environment.project.as_deref(),
                 environment.impersonate_service_account.as_deref(),
             );
-            Arc::new(GcsStore::new(cloud.storage.clone(), url))
+            let store = GcsStore::new(cloud.storage.clone(), url)
+                .map_err(|e| StoreError::unavailable(url, "state.bucket", e))?;
+            Ok(Arc::new(store))
         }
     }
 }
