@@ -116,6 +116,7 @@ fn clouds_are_leaves() {
         |p| {
             [
                 "pipeline", "sync", "plan", "steps", "runner", "commands", "action", "exec",
+                "release",
             ]
             .iter()
             .any(|m| names(p, m))

@@ -14,7 +14,7 @@ use crate::pipeline::{Environment, Pipeline};
 use crate::plan::ReleaseInfo;
 use crate::release::checkout::{Fetch, checkout};
 use crate::release::history::History;
-use crate::release::{lock, store};
+use crate::release::lock;
 
 /// Where a release's content is fetched to, below the pipeline file's folder.
 pub(crate) fn checkout_dir(dir: &Path, release: &str) -> std::path::PathBuf {
@@ -33,13 +33,18 @@ pub(crate) fn read(
     let mut info = ReleaseInfo::default();
     let current = runtime.block_on(async {
         let connections = Connections::default();
-        let store = store::open(environment, pipeline.dir(), &connections);
-        match lock::holder(store.as_ref(), &environment.name).await {
+        let history = match History::open(environment, pipeline.dir(), &connections) {
+            Ok(history) => history,
+            Err(e) => {
+                info.unknown = Some(ErrorChain(&e).to_string());
+                return None;
+            }
+        };
+        match lock::holder(history.store().as_ref(), &environment.name).await {
             Ok(Some((holder, _))) => info.locked_by = Some(holder.to_string()),
             Ok(None) => {}
             Err(e) => info.unknown = Some(ErrorChain(&e).to_string()),
         }
-        let history = History::new(store, &environment.name);
         let current = match history.current().await {
             Ok(current) => current?,
             Err(e) => {

@@ -55,10 +55,9 @@ pub(crate) fn deploy(d: Deployment, reporter: Box<dyn Reporter>) -> Result<ExitC
         tokio::spawn(stop_on_signal(stop.clone()));
         let connections = Arc::new(Connections::default());
         let environment = &d.pipeline.environments[d.plan.environment.as_str()];
-        let store = store::open(environment, d.pipeline.dir(), &connections);
-        let history = History::new(Arc::clone(&store), &environment.name);
+        let history = History::open(environment, d.pipeline.dir(), &connections)?;
         let previous = history.current().await?;
-        let lock = take_lock(store, &d, &run_id).await?;
+        let lock = take_lock(Arc::clone(history.store()), &d, &run_id).await?;
         let started_at = jiff::Timestamp::now();
         let summary = run(&d, reporter, &run_id, log_dir, connections, stop).await;
         let recorded = record(&d, &history, &run_id, started_at, &summary, previous).await;

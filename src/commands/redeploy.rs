@@ -13,7 +13,6 @@ use crate::plan::{self, PlanRequest, Releases};
 use crate::release::checkout::{Fetch, checkout};
 use crate::release::history::{History, sha256};
 use crate::release::record::{Command, Release, Source};
-use crate::release::store;
 use crate::report;
 use crate::resolve::ProcessEnv;
 use crate::selection::Selection;
@@ -108,8 +107,7 @@ fn fetch(pipeline: &Pipeline, r: &Replay) -> Result<Fetched, Error> {
         .map_err(Error::Runtime)?;
     runtime.block_on(async {
         let connections = Connections::default();
-        let store = store::open(r.from, pipeline.dir(), &connections);
-        let history = History::new(store, &r.from.name);
+        let history = History::open(r.from, pipeline.dir(), &connections)?;
         let release = match (r.command, r.release) {
             (Command::Rollback, None) => history.before_current().await?,
             (_, id) => history.deployable(id).await?,

@@ -10,7 +10,6 @@ use crate::error_chain::ErrorChain;
 use crate::plan;
 use crate::release::history::History;
 use crate::release::record::{Command, Release, short_sha};
-use crate::release::store;
 
 pub(crate) fn run(file: &Path, args: &ReleasesArgs, output: &Output) -> Result<ExitCode, Error> {
     let pipeline = super::load(file, output)?;
@@ -21,8 +20,9 @@ pub(crate) fn run(file: &Path, args: &ReleasesArgs, output: &Output) -> Result<E
         .map_err(Error::Runtime)?;
     let all = runtime.block_on(async {
         let connections = Connections::default();
-        let store = store::open(environment, pipeline.dir(), &connections);
-        History::new(store, &environment.name).all().await
+        History::open(environment, pipeline.dir(), &connections)?
+            .all()
+            .await
     })?;
     let mut releases = Vec::new();
     for item in all {

@@ -8,8 +8,8 @@ use crate::cli::args::{Output, UnlockArgs};
 use crate::cloud::Connections;
 use crate::error::{Error, ExitCode};
 use crate::plan;
+use crate::release::history::History;
 use crate::release::lock::{self, LockError};
-use crate::release::store;
 
 pub(crate) fn run(file: &Path, args: &UnlockArgs, output: &Output) -> Result<ExitCode, Error> {
     let pipeline = super::load(file, output)?;
@@ -20,7 +20,8 @@ pub(crate) fn run(file: &Path, args: &UnlockArgs, output: &Output) -> Result<Exi
         .map_err(Error::Runtime)?;
     runtime.block_on(async {
         let connections = Connections::default();
-        let store = store::open(environment, pipeline.dir(), &connections);
+        let history = History::open(environment, pipeline.dir(), &connections)?;
+        let store = history.store();
         let name = &environment.name;
         let Some((holder, version)) = lock::holder(store.as_ref(), name).await? else {
             anstream::println!("environment `{name}` is not locked");

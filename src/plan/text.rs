@@ -58,11 +58,39 @@ fn header(out: &mut String, plan: &Plan) {
             plan.left_out.join(", ")
         );
     }
+    release_lines(out, &plan.release);
     let _ = writeln!(
         out,
         "\nLegend: {RUN}>{RUN:#} runs a command   {WRITE}+{WRITE:#} writes files   \
          {DEPLOY}~{DEPLOY:#} creates or updates a cloud resource   {DIM}={DIM:#} skipped here"
     );
+}
+
+fn release_lines(out: &mut String, release: &crate::plan::ReleaseInfo) {
+    if let Some(deploys) = &release.deploys {
+        let _ = writeln!(out, "  deploys release {deploys}: nothing is rebuilt");
+    }
+    match &release.current {
+        Some(current) => {
+            let _ = writeln!(
+                out,
+                "  {DIM}compared with the current release{DIM:#} {current}"
+            );
+        }
+        None if release.unknown.is_none() => {
+            let _ = writeln!(out, "  {DIM}no release yet in this environment{DIM:#}");
+        }
+        None => {}
+    }
+    if let Some(unknown) = &release.unknown {
+        let _ = writeln!(out, "  {DIM}releases: unknown: {unknown}{DIM:#}");
+    }
+    if let Some(holder) = &release.locked_by {
+        let _ = writeln!(
+            out,
+            "  {WARN}! locked by {holder}: a run now would wait or stop (exit 3){WARN:#}"
+        );
+    }
 }
 
 fn symbol(step: &PlannedStep) -> String {
@@ -122,7 +150,21 @@ fn action_lines(out: &mut String, action: &Action) {
         }
         Action::Deploy(deploy) => {
             let _ = writeln!(out, "      {}", deploy.description);
-            let _ = writeln!(out, "        image: {}", deploy.image);
+            match &deploy.released_image {
+                Some(old) if *old != deploy.image.to_string() => {
+                    let _ = writeln!(out, "        image: {old} → {}", deploy.image);
+                }
+                Some(_) => {
+                    let _ = writeln!(
+                        out,
+                        "        image: {} (as the current release)",
+                        deploy.image
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "        image: {}", deploy.image);
+                }
+            }
             for (k, v) in &deploy.settings {
                 let _ = writeln!(out, "        {k}: {v}");
             }
@@ -240,6 +282,16 @@ fn migration_lines(out: &mut String, m: &Migrations) {
     }
     if let Some(note) = &m.note {
         let _ = writeln!(out, "        {DIM}{note}{DIM:#}");
+    }
+    if let Some(released) = &m.released_revision {
+        let since = match m.since_release.len() {
+            0 => "none pending".to_string(),
+            _ => m.since_release.join(", "),
+        };
+        let _ = writeln!(
+            out,
+            "        {DIM}since the current release ({released}):{DIM:#} {since}"
+        );
     }
     if !m.sql.is_empty() {
         let _ = writeln!(out, "        {DIM}SQL of the upgrade:{DIM:#}");

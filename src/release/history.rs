@@ -68,6 +68,21 @@ impl History {
         }
     }
 
+    /// The releases of `environment`, in the store its `state:` names.
+    pub fn open(
+        environment: &crate::pipeline::Environment,
+        dir: &std::path::Path,
+        connections: &crate::cloud::Connections,
+    ) -> Result<History, ReleaseError> {
+        let store = super::store::open(environment, dir, connections).map_err(|source| {
+            ReleaseError::Store {
+                environment: environment.name.clone(),
+                source,
+            }
+        })?;
+        Ok(History::new(store, &environment.name))
+    }
+
     pub fn store(&self) -> &Arc<dyn Backend> {
         &self.store
     }
