@@ -189,7 +189,9 @@ async fn record(
     summary: &RunSummary,
     previous: Option<Release>,
 ) -> Result<Option<Release>, Error> {
-    if !recorder::started_anything(summary) {
+    // A run that ran nothing changed nothing; a promotion or rollback is recorded anyway:
+    // it says which release the environment now runs.
+    if d.command == Command::Run && !recorder::started_anything(summary) {
         return Ok(None);
     }
     let steps: Vec<(String, String)> = d
