@@ -232,12 +232,14 @@ async fn stop_on_signal(stop: CancellationToken) {
     stop.cancel();
 }
 
-/// `20261121T083012Z-4f2a`: sortable, and unique enough for one machine.
+/// `20261121T083012.345Z-4f2a`: sortable to the millisecond (a release's id: the newest is
+/// the current one), and unique enough for one environment.
 fn run_id() -> String {
     let now = jiff::Timestamp::now();
     format!(
-        "{}-{:04x}",
-        now.strftime("%Y%m%dT%H%M%SZ"),
+        "{}.{:03}Z-{:04x}",
+        now.strftime("%Y%m%dT%H%M%S"),
+        now.subsec_millisecond(),
         fastrand::u16(..)
     )
 }

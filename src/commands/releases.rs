@@ -53,7 +53,7 @@ fn table(environment: &str, releases: &[Release]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<22} {:<20} {:<8} {:<12} {:<16} {:<9} FROM",
+        "{:<26} {:<20} {:<8} {:<12} {:<16} {:<9} FROM",
         "RELEASE", "TIME", "SHA", "ACTOR", "OUTCOME", "COMMAND"
     );
     for r in releases {
@@ -73,7 +73,7 @@ fn table(environment: &str, releases: &[Release]) -> String {
         });
         let _ = writeln!(
             out,
-            "{:<22} {:<20} {:<8} {:<12} {:<16} {:<9} {from}",
+            "{:<26} {:<20} {:<8} {:<12} {:<16} {:<9} {from}",
             r.id, time, sha, r.actor, r.outcome, command
         );
     }

@@ -14,7 +14,7 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
     pub format_version: u32,
-    /// Sortable: `20261203T141502Z-4f2a` (the run's id).
+    /// Sortable: `20261203T141502.123Z-4f2a` (the run's id).
     pub id: String,
     pub pipeline: String,
     pub environment: String,
@@ -172,7 +172,7 @@ mod tests {
     fn release() -> Release {
         Release {
             format_version: FORMAT_VERSION,
-            id: "20261203T141502Z-4f2a".into(),
+            id: "20261203T141502.123Z-4f2a".into(),
             pipeline: "warehouse".into(),
             environment: "staging".into(),
             command: Command::Run,
@@ -217,7 +217,7 @@ mod tests {
         );
         assert_eq!(
             r.summary(),
-            "20261203T141502Z-4f2a (succeeded, 0123456 by ana)"
+            "20261203T141502.123Z-4f2a (succeeded, 0123456 by ana)"
         );
     }
 
