@@ -400,3 +400,24 @@ fn unlock_shows_the_holder_and_removes_the_lock() {
         (0, "environment `dev` is not locked")
     );
 }
+
+#[test]
+fn an_interrupted_run_releases_the_lock_and_is_recorded_as_interrupted() {
+    let p = project("[sh, -c, 'sleep 30']");
+    for signal in ["-INT", "-TERM"] {
+        let child = start_holding(p.path(), &[]);
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}");
+        assert!(!p.path().join("state/dev/lock.json").exists(), "{signal}");
+    }
+    let outcomes: Vec<serde_json::Value> = records(p.path(), "dev")
+        .iter()
+        .map(|r| json(r)["outcome"].clone())
+        .collect();
+    assert_eq!(outcomes, ["interrupted", "interrupted"]);
+}

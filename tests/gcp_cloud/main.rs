@@ -13,5 +13,6 @@ mod gcp_support;
 mod credentials;
 mod deploys;
 mod no_traffic;
+mod promotion;
 mod registry;
 mod world;
