@@ -18,7 +18,7 @@ use crate::graph::Graph;
 use crate::pipeline::{Environment, Pipeline, Step};
 use crate::resolve::{Resolver, SecretSource};
 use crate::selection::Selection;
-use crate::steps::{self, Inputs, Redeploy, Redeployed};
+use crate::steps::{self, Expected, Inputs, Redeploy, Redeployed};
 use indexmap::IndexMap;
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -167,6 +167,7 @@ pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
     order.sort_by(|&a, &b| (stage_of[a], &sub.ids[a]).cmp(&(stage_of[b], &sub.ids[b])));
 
     let no_outputs = HashMap::new();
+    let expected = expected_outputs(req, env, &order.iter().map(|&n| old[n]).collect::<Vec<_>>());
     let mut warnings = Vec::new();
     let mut missing = Vec::new();
     let mut steps: Vec<PlannedStep> = order
@@ -174,8 +175,13 @@ pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
         .map(|&n| {
             let step = &pipeline.steps[old[n]];
             let resolver = Resolver::new(env, req.git, req.secrets, &no_outputs);
-            let mut planned =
-                plan_step(req, step, env, &resolver, stage_of[n], &selected, &graph);
+            let at = Place {
+                stage: stage_of[n],
+                selected: &selected,
+                graph: &graph,
+                expected: &expected,
+            };
+            let mut planned = plan_step(req, step, env, &resolver, &at);
             if let Some(why) = planned.missing.take() {
                 missing.push(why);
             }
@@ -246,15 +252,49 @@ pub fn build(req: &PlanRequest) -> Result<Plan, Error> {
     })
 }
 
+/// Where a step sits in the plan, and what the plan knows of the others.
+struct Place<'a> {
+    stage: usize,
+    selected: &'a BTreeSet<usize>,
+    graph: &'a Graph,
+    expected: &'a Expected,
+}
+
+/// What each step's outputs are expected to be before anything runs, for previews.
+fn expected_outputs(req: &PlanRequest, env: &Environment, steps: &[usize]) -> Expected {
+    let no_outputs = HashMap::new();
+    steps
+        .iter()
+        .map(|&i| &req.pipeline.steps[i])
+        .filter(|step| step.runs_in(&env.name))
+        .map(|step| {
+            let resolver = Resolver::new(env, req.git, req.secrets, &no_outputs);
+            let inputs = Inputs {
+                pipeline: &req.pipeline.name,
+                step,
+                environment: env,
+                resolver: &resolver,
+                dir: req.pipeline.dir(),
+                inspect: false,
+                allow_prune: false,
+                current: None,
+                redeploy: None,
+                expected: None,
+            };
+            (step.id.clone(), steps::of(step).expected_outputs(&inputs))
+        })
+        .filter(|(_, outputs)| !outputs.is_empty())
+        .collect()
+}
+
 fn plan_step(
     req: &PlanRequest,
     step: &Step,
     env: &Environment,
     resolver: &Resolver,
-    stage: usize,
-    selected: &BTreeSet<usize>,
-    graph: &Graph,
+    at: &Place,
 ) -> PlannedStep {
+    let (stage, selected, graph) = (at.stage, at.selected, at.graph);
     let mut skip_reason = (!step.runs_in(&env.name)).then(|| {
         let envs: Vec<&str> = step
             .environments
@@ -278,6 +318,7 @@ fn plan_step(
             allow_prune: false,
             current: req.releases.current.and_then(|c| c.get(&step.id)),
             redeploy: req.releases.redeploy,
+            expected: Some(at.expected),
         };
         let kind = steps::of(step);
         match req.releases.redeploy {

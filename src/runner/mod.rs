@@ -252,6 +252,7 @@ fn start(
         allow_prune: req.allow_prune,
         current: None,
         redeploy: req.redeploy,
+        expected: None,
     };
     let actions = steps::actions_for(kind, &inputs);
     let attempt = Attempts::new(req, planned, step, kind, actions);

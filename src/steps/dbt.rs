@@ -136,6 +136,21 @@ impl StepKind for Dbt {
         })
     }
 
+    /// Where dbt writes its manifest (as `execute` reports it).
+    fn expected_outputs(&self, inputs: &Inputs) -> IndexMap<String, String> {
+        let Ok(project_dir) = inputs.text_or("project_dir", ".").reveal() else {
+            return IndexMap::new();
+        };
+        let target_dir = format!("{}/target", project_dir.trim_end_matches('/'));
+        IndexMap::from([
+            (
+                "manifest".to_string(),
+                format!("{target_dir}/manifest.json"),
+            ),
+            ("target_dir".to_string(), target_dir),
+        ])
+    }
+
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {
         let project_dir = inputs.text_or("project_dir", ".");
         let mut argv = vec![Resolved::text("dbt")];

@@ -30,6 +30,11 @@ pub(crate) trait StepKind: KindSchema {
     /// Carries out the actions `plan` returned (planned again when the step starts, with the
     /// outputs of the steps before it) and returns the step's outputs.
     fn execute(&self, job: Job) -> StepFuture;
+    /// Outputs known before the step runs, from its inputs alone (dbt's manifest path): a
+    /// plan previews with them what a later step will read (the files there now).
+    fn expected_outputs(&self, _inputs: &Inputs) -> IndexMap<String, String> {
+        IndexMap::new()
+    }
     /// What a release records of this step once it succeeded, from the actions it carried
     /// out and its outputs: kinds that deploy nothing keep the default.
     fn artifact(&self, _done: &Done) -> Result<Option<Artifact>, ArtifactError> {
@@ -109,7 +114,13 @@ pub(crate) struct Inputs<'a> {
     pub(crate) current: Option<&'a Checkout>,
     /// The release being deployed again, if this is a promotion or a rollback.
     pub(crate) redeploy: Option<&'a Redeploy<'a>>,
+    /// Outputs of other steps known before they run ([`StepKind::expected_outputs`]), by
+    /// step id: a plan's previews only.
+    pub(crate) expected: Option<&'a Expected>,
 }
+
+/// Outputs known before their steps run, by step id.
+pub(crate) type Expected = std::collections::HashMap<String, IndexMap<String, String>>;
 
 impl Inputs<'_> {
     /// How much of what it manages the step may remove: `max_prune` (percent), unless the
@@ -126,6 +137,23 @@ impl Inputs<'_> {
                 percent,
             }),
         )
+    }
+
+    /// `value` with the outputs of steps that have not run replaced by what they are
+    /// expected to be; `None` when one is not known in advance (or a secret is not set).
+    pub(crate) fn preview(&self, value: &Resolved) -> Option<String> {
+        let mut out = String::new();
+        for part in &value.parts {
+            match part {
+                crate::expr::Piece::Text(t) => out.push_str(t),
+                crate::expr::Piece::Secret { value: Some(v), .. } => out.push_str(v),
+                crate::expr::Piece::Pending { step, output } => {
+                    out.push_str(self.expected?.get(step)?.get(output)?)
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
     }
 
     pub(crate) fn node(&self, name: &str) -> Option<&Node> {

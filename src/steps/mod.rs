@@ -19,7 +19,8 @@ mod migrations;
 
 use crate::pipeline::{Catalog, KindSchema, Step};
 pub(crate) use kind::{
-    ArtifactError, Done, Inputs, Live, Redeploy, Redeployed, StepKind, Unplanned, actions_for,
+    ArtifactError, Done, Expected, Inputs, Live, Redeploy, Redeployed, StepKind, Unplanned,
+    actions_for,
 };
 
 /// Every step kind, in the order the reference lists them.
