@@ -6,7 +6,9 @@
 //!   that picks exactly one node; [`overrides`]: per-node settings from `meta.dagship`;
 //! - [`render`]: the Python file, shaped for Airflow's import time; [`python`]: literals;
 //!   [`Operator`]: the Airflow operator that runs dbt, one file each.
+//! - [`diff()`]: how the DAGs of two manifests differ, task by task.
 
+mod diff;
 pub mod graph;
 pub(crate) mod naming;
 mod node_select;
@@ -25,6 +27,7 @@ use std::path::{Path, PathBuf};
 use crate::dbt::manifest::{Manifest, ManifestError, MappedManifest};
 use crate::dbt::select::{EvalOptions, SelectError, select_expression};
 use crate::dbt::selectors_file::{SelectorsFile, SelectorsFileError};
+pub use diff::{DagChange, DagStatus, DagTask, DagTasks, dag_tasks, diff, diff_manifests};
 pub use operator::{Bash, CloudRunJob, Operator, OperatorError, OperatorSettings};
 pub use options::{DagOptions, ExtraKind, ExtraTask, TestsMode};
 pub use write::{Written, write};
