@@ -197,6 +197,30 @@ pub struct Generate {
     /// Why a run would stop before writing: it would remove too many DAG files (`plan`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prune_stop: Option<String>,
+    /// Deploying a release again: its recorded DAG files are written, nothing is generated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseFiles>,
+    /// How the DAGs change from the environment's current release, in dbt's terms (`plan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dag_changes: Option<Live<DagChanges>>,
+}
+
+/// The DAG files of a release, fetched to this machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseFiles {
+    pub release: String,
+    #[serde(skip)]
+    pub dir: std::path::PathBuf,
+}
+
+/// The DAGs' change from the current release, per DAG.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DagChanges {
+    /// The release compared with.
+    pub release: String,
+    /// The new manifest (the one on disk now, when a step before writes it again).
+    pub manifest: String,
+    pub dags: Vec<crate::dags::DagChange>,
 }
 
 /// Which of Airflow's folders a sync fills (Cloud Composer's bucket layout: `dags/`, and

@@ -37,6 +37,12 @@ pub struct DagBundle {
     /// The manifest's path when it was recorded (not stored: where to compress it from).
     #[serde(skip)]
     pub manifest_path: Option<std::path::PathBuf>,
+    /// The selectors file the DAGs were made with, by content: a plan compares each side's
+    /// DAGs with its own selectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selectors: Option<Blob>,
+    #[serde(skip)]
+    pub selectors_path: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,4 +88,5 @@ pub struct Checkout {
     pub release: String,
     pub files: Option<std::path::PathBuf>,
     pub manifest: Option<std::path::PathBuf>,
+    pub selectors: Option<std::path::PathBuf>,
 }

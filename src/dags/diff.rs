@@ -241,6 +241,28 @@ pub fn diff_manifests(
     Ok(diff(&old?, &new?))
 }
 
+/// One side of a comparison: a manifest file and the selectors file it goes with.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    pub manifest: &'a Path,
+    pub selectors: Option<&'a Path>,
+}
+
+/// [`diff`] of two manifests, each with its own selectors file (a selector added since the
+/// release is a new DAG), built at once.
+pub fn diff_sides(old: Side, new: Side, options: &DagOptions) -> Result<Vec<DagChange>, DagsError> {
+    let build = |side: Side| {
+        let selectors = side.selectors.map(SelectorsFile::from_path).transpose()?;
+        dag_tasks(&load_manifest(side.manifest)?, selectors.as_ref(), options)
+    };
+    let (old, new) = std::thread::scope(|scope| {
+        let old = scope.spawn(|| build(old));
+        let new = build(new);
+        (old.join().expect("building DAGs does not panic"), new)
+    });
+    Ok(diff(&old?, &new?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

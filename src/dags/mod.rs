@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 use crate::dbt::manifest::{Manifest, ManifestError, MappedManifest};
 use crate::dbt::select::{EvalOptions, SelectError, select_expression};
 use crate::dbt::selectors_file::{SelectorsFile, SelectorsFileError};
-pub use diff::{DagChange, DagStatus, DagTask, DagTasks, dag_tasks, diff, diff_manifests};
+pub use diff::{
+    DagChange, DagStatus, DagTask, DagTasks, Side, dag_tasks, diff, diff_manifests, diff_sides,
+};
 pub use operator::{Bash, CloudRunJob, Operator, OperatorError, OperatorSettings};
 pub use options::{DagOptions, ExtraKind, ExtraTask, TestsMode};
 pub use write::{Written, write};

@@ -178,6 +178,9 @@ fn action_lines(out: &mut String, action: &Action) {
             if let Some(stop) = &generate.prune_stop {
                 let _ = writeln!(out, "        {WARN}! a run stops here: {stop}{WARN:#}");
             }
+            if let Some(changes) = &generate.dag_changes {
+                dag_change_lines(out, changes);
+            }
         }
         Action::Sync(sync) => {
             let _ = writeln!(out, "      {}", sync.description);
@@ -194,6 +197,32 @@ fn action_lines(out: &mut String, action: &Action) {
             }
         }
         Action::Migrations(m) => migration_lines(out, m),
+    }
+}
+
+fn dag_change_lines(out: &mut String, changes: &Live<crate::action::DagChanges>) {
+    let changes = match changes {
+        Live::Unknown { reason } => {
+            let _ = writeln!(out, "        {DIM}DAG changes: unknown: {reason}{DIM:#}");
+            return;
+        }
+        Live::Compared(changes) => changes,
+    };
+    if changes.dags.is_empty() {
+        let _ = writeln!(
+            out,
+            "        {DIM}DAGs: no change from release {}{DIM:#}",
+            changes.release
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "        DAGs compared with release {} ({}):",
+        changes.release, changes.manifest
+    );
+    for dag in &changes.dags {
+        let _ = writeln!(out, "          {DEPLOY}~{DEPLOY:#} {dag}");
     }
 }
 

@@ -56,10 +56,16 @@ pub async fn checkout(
             release: release.id.clone(),
             files: None,
             manifest: None,
+            selectors: None,
         };
         if let Artifact::Dags(bundle) = artifact {
             let at = dir.join(&step.id);
             checkout.manifest = manifest(history, release, &step.id, bundle, &at).await?;
+            if let Some(blob) = &bundle.selectors {
+                let path = at.join("selectors.yml");
+                write(&path, &history.blob(&blob.sha256).await?)?;
+                checkout.selectors = Some(path);
+            }
             if fetch == Fetch::Everything {
                 checkout.files = Some(files(history, release, bundle, &at.join("files")).await?);
             }

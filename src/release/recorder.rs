@@ -160,8 +160,14 @@ async fn store_artifact(
         (None, Some(path)) => Some(history.put_blob(&compress(&read(dir.join(path))?)).await?),
         (None, None) => None,
     };
+    let selectors = match (&bundle.selectors, &bundle.selectors_path) {
+        (Some(blob), _) => Some(blob.clone()),
+        (None, Some(path)) => Some(history.put_blob(&read(dir.join(path))?).await?),
+        (None, None) => None,
+    };
     Ok(Artifact::Dags(DagBundle {
         manifest,
+        selectors,
         ..bundle.clone()
     }))
 }

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use indexmap::IndexMap;
 
-use super::{Inputs, StepKind};
+use super::{ArtifactError, Done, Inputs, Redeployed, StepKind, dags_release};
+use crate::artifact::{Artifact, Checkout};
 use crate::action::{Action, FileList, Generate};
 use crate::dags::naming::dag_file_name;
 use crate::dags::options::{self as limits, NO_SCHEDULE};
@@ -301,7 +302,7 @@ impl StepKind for AirflowDags {
         if let Ok(o) = &options {
             description.push_str(&format!("; {}", summary(o)));
         }
-        vec![Action::Generate(Generate {
+        let mut generate = Generate {
             description,
             manifest,
             selectors,
@@ -310,7 +311,24 @@ impl StepKind for AirflowDags {
             options,
             prune_limit,
             prune_stop,
-        })]
+            release: None,
+            dag_changes: None,
+        };
+        if inputs.inspect {
+            generate.dag_changes = dags_release::changes(inputs, &generate);
+        }
+        vec![Action::Generate(generate)]
+    }
+
+    fn artifact(&self, done: &Done) -> Result<Option<Artifact>, ArtifactError> {
+        dags_release::artifact(done)
+    }
+
+    fn redeploy(&self, inputs: &Inputs, recorded: Option<&Checkout>) -> Redeployed {
+        let Some(Action::Generate(planned)) = self.plan(inputs).into_iter().next() else {
+            return Redeployed::Missing("nothing planned".into());
+        };
+        dags_release::redeploy(planned, recorded)
     }
 
     fn execute(&self, job: Job) -> StepFuture {

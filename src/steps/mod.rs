@@ -13,6 +13,7 @@ mod cloud_run_job;
 mod cloud_run_service;
 mod command;
 mod composer_dags;
+mod dags_release;
 mod dbt;
 mod kind;
 mod migrations;
