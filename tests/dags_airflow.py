@@ -6,12 +6,14 @@ the manifest.
 
 Output: {"airflow": version,
          DAGS_DIR: {"import_errors": {file: error},
+                    "discovered": [the files Airflow's safe-mode discovery would parse],
                     "dags": {dag_id: {"file": name, "seconds": import time of the file,
                                       "schedule": ..., "tags": [...], ...,
                                       "tasks": {task_id: {"operator": class name,
                                                           "upstream": [task ids],
                                                           "group": TaskGroup id or null,
                                                           "argv": words of the dbt command,
+                                                          "job": "project/region/job" or null,
                                                           "pool": ..., "retries": ...}}}}}}
 
 Works with Airflow 2.10 and 3.x. It also checks what the JSON does not show: that every
@@ -61,6 +63,21 @@ def argv_of(task):
     return None
 
 
+def job_of(task):
+    """The Cloud Run job a task executes, as "project/region/job"."""
+    if getattr(task, "job_name", None) is None:
+        return None
+    return f"{task.project_id}/{task.region}/{task.job_name}"
+
+
+def discovered(folder):
+    """What the DAG processor would parse in `folder`: `.py` files that Airflow's safe-mode
+    heuristic takes for DAG files."""
+    from airflow.utils.file import list_py_file_paths
+
+    return sorted(os.path.basename(p) for p in list_py_file_paths(folder, safe_mode=True))
+
+
 def schedule_of(dag):
     """The cron expression (Airflow 3 keeps it on the timetable, 2.10 on the DAG)."""
     expression = getattr(dag.timetable, "expression", None)
@@ -71,7 +88,7 @@ def schedule_of(dag):
 
 
 def inspect(folder, DagBag):
-    result = {"import_errors": {}, "dags": {}}
+    result = {"import_errors": {}, "dags": {}, "discovered": discovered(folder)}
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".py"):
             continue
@@ -100,6 +117,7 @@ def inspect(folder, DagBag):
                     "upstream": sorted(task.upstream_task_ids),
                     "group": group.group_id if group is not None and group.group_id else None,
                     "argv": argv_of(task),
+                    "job": job_of(task),
                     "pool": task.pool,
                     "retries": task.retries,
                 }

@@ -163,10 +163,79 @@ fn example_warehouse_loads_in_airflow_with_every_operator_and_tests_mode() {
             },
         },
     ];
+    // The first two again, in another environment: other values, the same DAG files.
+    let elsewhere = [
+        another_environment(&cases[0], "bash_after_each_staging", load(manifest)),
+        another_environment(&cases[1], "cloud_run_build_staging", load(manifest)),
+    ];
+    cases.extend(elsewhere);
     let root = tempfile::tempdir().unwrap();
     generate(root.path(), &mut cases);
+    for (here, there) in [(0, 3), (1, 4)] {
+        same_dags_other_settings(&cases[here], &cases[there]);
+    }
     for view in airflow_views(root.path(), &cases) {
         check_example(&cases, &view);
+    }
+}
+
+/// `case` (made from `loaded`) in another environment: every value that differs between
+/// environments changed.
+fn another_environment(case: &Case, label: &str, loaded: Manifest) -> Case {
+    let operator = match &case.options.operator {
+        Operator::CloudRunJob(_) => Operator::CloudRunJob(CloudRunJob {
+            project: "acme-data-staging".into(),
+            region: "us-central1".into(),
+            job: "dbt-runner-staging".into(),
+        }),
+        bash => bash.clone(),
+    };
+    Case {
+        label: label.into(),
+        folder: PathBuf::new(),
+        loaded,
+        selectors: case.selectors.clone(),
+        options: DagOptions {
+            operator,
+            target: Some("staging".into()),
+            project_dir: Some("/home/airflow/gcs/data/dbt".into()),
+            profiles_dir: Some("/home/airflow/gcs/data/profiles".into()),
+            ..case.options.clone()
+        },
+    }
+}
+
+/// What a release relies on: the DAG files of two environments are byte-identical, and
+/// only the settings module beside them differs.
+fn same_dags_other_settings(one: &Case, other: &Case) {
+    let files = |case: &Case| {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&case.folder)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| {
+                (
+                    e.file_name().into_string().unwrap(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let (mine, theirs) = (files(one), files(other));
+    assert_eq!(mine.len(), theirs.len());
+    for ((name, bytes), (other_name, other_bytes)) in mine.iter().zip(&theirs) {
+        assert_eq!(name, other_name);
+        let same = bytes == other_bytes;
+        if name == dags::SETTINGS_FILE {
+            assert!(
+                !same,
+                "{} and {}: the same settings",
+                one.label, other.label
+            );
+        } else {
+            assert!(same, "{} and {}: {name} differs", one.label, other.label);
+        }
     }
 }
 
@@ -213,6 +282,45 @@ fn check_example(cases: &[Case], view: &Value) {
         ])
     );
     assert_eq!(all["dim_customers"]["operator"], "DbtTask");
+    assert_eq!(
+        all["dim_customers"]["job"],
+        "acme-data-prod/europe-west1/dbt-runner"
+    );
+
+    // The same DAG files in another environment run against its own target, dirs and job.
+    let staging = &view[path_key(&cases[3].folder)]["dags"]["dbt_daily"]["tasks"];
+    assert_eq!(
+        staging["dim_customers.run"]["argv"],
+        serde_json::json!([
+            "dbt",
+            "run",
+            "--select",
+            "resource_type:model,package:warehouse,fqn:warehouse.marts.core.dim_customers",
+            "--project-dir",
+            "/home/airflow/gcs/data/dbt",
+            "--profiles-dir",
+            "/home/airflow/gcs/data/profiles",
+            "--target",
+            "staging"
+        ])
+    );
+    let prod = &view[path_key(&cases[1].folder)]["dags"]["dbt_daily"]["tasks"];
+    let staging = &view[path_key(&cases[4].folder)]["dags"]["dbt_daily"]["tasks"];
+    let target = |task: &Value| {
+        let argv = task["argv"].as_array().unwrap();
+        let at = argv.iter().position(|a| a == "--target").unwrap();
+        argv[at + 1].clone()
+    };
+    assert_eq!(target(&prod["dim_customers"]), "prod");
+    assert_eq!(
+        prod["dim_customers"]["job"],
+        "acme-data-prod/europe-west1/dbt-runner"
+    );
+    assert_eq!(target(&staging["dim_customers"]), "staging");
+    assert_eq!(
+        staging["dim_customers"]["job"],
+        "acme-data-staging/us-central1/dbt-runner-staging"
+    );
 }
 
 #[test]
@@ -372,6 +480,23 @@ fn check(case: &Case, view: &Value) -> Vec<String> {
         .filter(|e| !e.is_empty())
     {
         return vec![format!("{}: import errors {errors:?}", case.label)];
+    }
+    // Airflow parses every DAG file, and takes the settings module beside them for none.
+    let mut dag_files: Vec<String> = std::fs::read_dir(&case.folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".py"))
+        .collect();
+    dag_files.sort();
+    let Some(at) = dag_files.iter().position(|n| n == dags::SETTINGS_FILE) else {
+        return vec![format!("{}: no settings module", case.label)];
+    };
+    dag_files.remove(at);
+    if folder["discovered"] != serde_json::json!(dag_files) {
+        failures.push(format!(
+            "{}: Airflow would parse {}, not the DAG files {dag_files:?}",
+            case.label, folder["discovered"]
+        ));
     }
     let m = &case.loaded;
     let names = unit_names(m);

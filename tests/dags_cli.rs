@@ -182,6 +182,10 @@ fn output_is_deterministic_headed_and_prunes_only_its_own_stale_files() {
         stdout.contains("wrote out/dbt_all.py (13 units, 25 tasks)"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("wrote out/dagship_settings.py (the values that differ"),
+        "{stdout}"
+    );
     assert!(stdout.contains("removed out/dbt_gone.py"), "{stdout}");
     assert!(!out.join("dbt_gone.py").exists() && out.join("dbt_mine.py").exists());
 
@@ -211,11 +215,82 @@ fn output_is_deterministic_headed_and_prunes_only_its_own_stale_files() {
     let (code, stdout, _) = dags(dir.path(), &args);
     assert_eq!(code, 0);
     assert!(stdout.contains("unchanged out/dbt_all.py"), "{stdout}");
+    assert!(
+        stdout.contains("unchanged out/dagship_settings.py"),
+        "{stdout}"
+    );
     assert_eq!(
         std::fs::read(out.join("dbt_all.py")).unwrap(),
         first,
         "same input, same bytes"
     );
+}
+
+/// A release promotes one environment's DAG files to the next byte for byte: the values
+/// that differ between environments (dbt's target, project and profiles dirs; the Cloud
+/// Run job's project, region and name) are in the settings module alone.
+#[test]
+fn environments_differ_only_in_their_settings_module() {
+    let dir = tempfile::tempdir().unwrap();
+    jaffle(dir.path());
+    for executor in ["bash", "cloud_run_job"] {
+        let generate = |env: &str, dbt_dir: &str| {
+            let out = format!("{executor}/{env}");
+            let profiles = format!("{dbt_dir}/profiles");
+            let args = [
+                "--manifest",
+                "manifest.json",
+                "--out",
+                &out,
+                "--executor",
+                executor,
+                "--target",
+                env,
+                "--project-dir",
+                dbt_dir,
+                "--profiles-dir",
+                &profiles,
+                "--project",
+                &format!("acme-{env}"),
+                "--region",
+                &format!("region-{env}"),
+                "--job",
+                &format!("dbt-{env}"),
+            ];
+            let (code, _, stderr) = dags(dir.path(), &args);
+            assert_eq!(code, 0, "{stderr}");
+            let read = |name: &str| std::fs::read_to_string(dir.path().join(&out).join(name));
+            (
+                read("dbt_all.py").unwrap(),
+                read("dagship_settings.py").unwrap(),
+            )
+        };
+        let (qa_dag, qa) = generate("qa7", "/srv/dbt");
+        let (live_dag, live) = generate("live9", "/home/airflow/gcs/data/dbt");
+        assert!(qa_dag == live_dag, "{executor}: the DAG files differ");
+        assert_ne!(qa, live, "{executor}");
+        for value in ["qa7", "live9", "/srv/dbt", "gcs/data"] {
+            assert!(
+                !live_dag.contains(value),
+                "{executor}: the DAG file holds {value}"
+            );
+        }
+        if executor == "cloud_run_job" {
+            for line in [
+                "PROJECT = \"acme-live9\"",
+                "REGION = \"region-live9\"",
+                "JOB = \"dbt-live9\"",
+                "DBT_OPTIONS = [\"--project-dir\", \"/home/airflo\\x77/gcs/data/dbt\", \
+                 \"--profiles-dir\", \"/home/airflo\\x77/gcs/data/dbt/profiles\", \"--target\", \"live9\"]",
+            ] {
+                assert!(live.lines().any(|l| l == line), "{line} in:\n{live}");
+            }
+        } else {
+            let line = "DBT_OPTIONS = \" --project-dir /srv/dbt --profiles-dir /srv/dbt/profiles \
+                        --target qa7\"";
+            assert!(qa.lines().any(|l| l == line), "{line} in:\n{qa}");
+        }
+    }
 }
 
 #[test]
@@ -272,8 +347,14 @@ fn the_airflow_dags_step_generates_in_a_run() {
     assert_eq!(finished["outputs"]["out"], "build/dags");
     let file = std::fs::read_to_string(dir.path().join("build/dags/dbt_all.py")).unwrap();
     assert!(file.contains("schedule=\"@daily\""));
-    assert!(file.contains("DBT_OPTIONS = \" --target dev\""));
+    assert!(file.contains("DBT_OPTIONS = SETTINGS[\"DBT_OPTIONS\"]"));
     assert!(file.contains("\"dbt build --indirect-selection cautious\""));
+    let settings =
+        std::fs::read_to_string(dir.path().join("build/dags/dagship_settings.py")).unwrap();
+    assert!(
+        settings.contains("\nDBT_OPTIONS = \" --target dev\"\n"),
+        "{settings}"
+    );
 }
 
 /// Runs `dagship dags` in `dir`; its exit code (`None` for a signal) and stderr, or `None`

@@ -375,12 +375,15 @@ fn airflow_problems(folders: &[PathBuf]) -> Vec<String> {
     let mut problems = Vec::new();
     for folder in folders {
         let seen = &view[folder.to_str().unwrap()];
-        let files = std::fs::read_dir(folder).unwrap().count();
+        // Every file but the settings module is a DAG file.
+        let files = std::fs::read_dir(folder).unwrap().count().saturating_sub(1);
         let dags = seen["dags"].as_object().map_or(0, |d| d.len());
         let errors = &seen["import_errors"];
-        if errors.as_object().is_none_or(|e| !e.is_empty()) || dags != files {
+        let settings = folder.join(dagship::dags::SETTINGS_FILE).is_file();
+        if errors.as_object().is_none_or(|e| !e.is_empty()) || dags != files || !settings {
             problems.push(format!(
-                "{}: {dags} DAGs of {files} files, errors {errors}",
+                "{}: {dags} DAGs of {files} DAG files, errors {errors}, settings module: \
+                 {settings}",
                 folder.display()
             ));
         }

@@ -200,6 +200,8 @@ fn dags_at_airflows_limits_load_and_one_step_past_them_do_not() {
         let out = root.path().join(format!("past_{}", past.label));
         std::fs::create_dir_all(&out).unwrap();
         std::fs::write(out.join(file), text.replace(&past.from, &past.to)).unwrap();
+        let settings = dags::SETTINGS_FILE;
+        std::fs::copy(folders[0].join(settings), out.join(settings)).unwrap();
         folders.push(out);
     }
     let view = airflow_view(root.path(), &folders);

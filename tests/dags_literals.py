@@ -8,10 +8,13 @@ Per file: {"dag": keyword arguments of DAG(...) that are literals,
            "tasks": TASKS rows with --select/--exclude unquoted like a shell (bash executor),
            "overrides": OVERRIDES, "job": [PROJECT, REGION, JOB] (executor cloud_run_job),
            "extras": {task_id: bash_command} of the BashOperators declared around dbt tasks}
+The values that differ between environments (DBT_OPTIONS, PROJECT, REGION, JOB) are read
+from the settings module beside the file, which the file names instead of holding them.
 A file that is not valid Python makes this fail (ast.parse raises).
 """
 import ast
 import json
+import os
 import shlex
 import sys
 
@@ -35,15 +38,45 @@ def literals(node):
         return None  # not a literal (a datetime, a variable)
 
 
-def inspect(path):
+SETTINGS_FILE = "dagship_settings.py"
+
+
+def parse(path):
     with open(path, encoding="ascii") as f:  # generated files are pure ASCII
-        tree = ast.parse(f.read(), filename=path)
+        return ast.parse(f.read(), filename=path)
+
+
+def from_settings(node):
+    """`load_settings()` or `SETTINGS["NAME"]`: a value the settings module holds."""
+    if isinstance(node, ast.Call):
+        return getattr(node.func, "id", None) == "load_settings"
+    return isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "SETTINGS"
+
+
+def assignments(tree):
+    """NAME = value for every upper-case name, but those read from the settings module."""
     values = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
-            if name.isupper():
+            if name.isupper() and not from_settings(node.value):
                 values[name] = constant(node.value)
+    return values
+
+
+def inspect(path):
+    tree = parse(path)
+    values = assignments(tree)
+    settings = assignments(parse(os.path.join(os.path.dirname(path), SETTINGS_FILE)))
+    read = {
+        node.targets[0].id
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript)
+        and from_settings(node.value)
+    }
+    if read - settings.keys():
+        raise SystemExit(f"{path} reads {sorted(read - settings.keys())}: not in its settings")
+    values.update(settings)
     dag, extras = {}, {}
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):

@@ -64,7 +64,8 @@ fn case() -> impl Strategy<Value = Case> {
                 selector,
                 description,
                 target,
-                project_dir,
+                // Where Composer keeps files: the settings module must not spell "airflow".
+                project_dir: format!("/home/airflow/{project_dir}"),
                 tag,
                 command,
                 cloud_run,
@@ -211,8 +212,8 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         Err(e) => return Err(TestCaseError::fail(format!("generation failed: {e}"))),
     };
     let written = dags::write(dir.path(), &files, None).unwrap();
-    prop_assert_eq!(written.written.len(), 1);
-    let file = &files[0];
+    prop_assert_eq!(written.written.len(), 2, "the DAG and the settings module");
+    let file = &files.dags[0];
     let plain = file.file_name.starts_with("dbt_")
         && file.file_name.strip_suffix(".py").unwrap()[4..]
             .chars()
@@ -226,6 +227,11 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         xxhash_rust::xxh3::xxh3_128(rest.as_bytes())
     );
     prop_assert_eq!(first, header);
+    // Values from the options are in the settings module (read back below), whose text never
+    // spells "airflow": Airflow must not take it for a DAG file.
+    let settings = &files.settings.contents;
+    prop_assert!(settings.is_ascii());
+    prop_assert!(!settings.to_ascii_lowercase().contains("airflow"));
 
     let path = dir.path().join(&file.file_name);
     let parsed = &parse_files(&[&path])[path.to_str().unwrap()];

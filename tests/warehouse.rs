@@ -279,7 +279,10 @@ fn the_whole_example_runs_locally() {
         );
     }
     let upload = &finished(&events, "upload")["outputs"];
-    assert_eq!(upload["added"], "4", "one DAG file per selector: {upload}");
+    assert_eq!(
+        upload["added"], "5",
+        "one DAG file per selector, and their settings module: {upload}"
+    );
     for dag in [
         "dbt_daily.py",
         "dbt_finance.py",
@@ -288,6 +291,15 @@ fn the_whole_example_runs_locally() {
     ] {
         assert!(dir.path().join(".airflow/dags").join(dag).exists(), "{dag}");
     }
+    let settings =
+        std::fs::read_to_string(dir.path().join(".airflow/dags/dagship_settings.py")).unwrap();
+    assert!(
+        settings.contains(
+            "\nDBT_OPTIONS = \" --project-dir examples/warehouse/dbt \
+                           --profiles-dir examples/warehouse/dbt --target local\"\n"
+        ),
+        "the local environment's values: {settings}"
+    );
     // Files are named as the pipeline names their folder.
     let said: Vec<&str> = events
         .iter()
@@ -312,7 +324,7 @@ fn the_whole_example_runs_locally() {
             upload["changed"].as_str(),
             upload["unchanged"].as_str()
         ),
-        (Some("0"), Some("0"), Some("4")),
+        (Some("0"), Some("0"), Some("5")),
         "an unchanged project syncs nothing: {upload}"
     );
     let said: Vec<&str> = events

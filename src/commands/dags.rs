@@ -40,24 +40,8 @@ pub(crate) fn run(args: &DagsArgs, output: &Output) -> Result<ExitCode, Error> {
     });
     let written = dags::write(out, &files, limit)?;
     if !output.quiet {
-        for file in &files {
-            let state = if written.unchanged.contains(&file.file_name) {
-                "unchanged"
-            } else {
-                "wrote"
-            };
-            anstream::println!(
-                "{state} {} ({} units, {} tasks)",
-                out.join(&file.file_name).display(),
-                file.units,
-                file.tasks
-            );
-        }
-        for name in &written.removed {
-            anstream::println!(
-                "removed {} (its selector is gone)",
-                out.join(name).display()
-            );
+        for line in written.lines(&files, out) {
+            anstream::println!("{line}");
         }
     }
     // The process ends here: freeing a large manifest node by node would take a tenth of

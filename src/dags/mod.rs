@@ -5,7 +5,9 @@
 //! - [`units`], [`naming`]: Airflow ids from dbt names; [`node_select`]: the `--select`
 //!   that picks exactly one node; [`overrides`]: per-node settings from `meta.dagship`;
 //! - [`render`]: the Python file, shaped for Airflow's import time; [`python`]: literals;
-//!   [`Operator`]: the Airflow operator that runs dbt, one file each.
+//!   [`Operator`]: the Airflow operator that runs dbt, one file each;
+//! - [`settings`]: the module beside the DAG files that holds what differs between
+//!   environments ([`SETTINGS_FILE`]), so that the DAG files are the same in each;
 //! - [`diff()`]: how the DAGs of two manifests differ, task by task.
 
 mod diff;
@@ -17,6 +19,7 @@ pub mod options;
 mod overrides;
 pub mod python;
 mod render;
+mod settings;
 mod unit_tasks;
 mod units;
 mod write;
@@ -32,6 +35,7 @@ pub use diff::{
 };
 pub use operator::{Bash, CloudRunJob, Operator, OperatorError, OperatorSettings};
 pub use options::{DagOptions, ExtraKind, ExtraTask, TestsMode};
+pub use settings::{GeneratedFile, SETTINGS_FILE, settings_file};
 pub use write::{Written, write};
 pub(crate) use write::{managed_count, stale_files};
 
@@ -101,7 +105,7 @@ pub fn load_manifest(path: &Path) -> Result<Manifest, DagsError> {
     Ok(MappedManifest::open(path)?.parse(path)?)
 }
 
-/// One generated file.
+/// One generated DAG file.
 #[derive(Debug, Clone)]
 pub struct DagFile {
     pub file_name: String,
@@ -111,12 +115,37 @@ pub struct DagFile {
     pub units: usize,
 }
 
-/// Generates every DAG: one per selector (in file order), or `dbt_all` without selectors.
+/// What a run generates: a file per DAG, and the settings module they all read.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub dags: Vec<DagFile>,
+    /// [`SETTINGS_FILE`], from the options alone ([`settings_file`]).
+    pub settings: GeneratedFile,
+}
+
+impl Generated {
+    /// Every file by name and contents, in the order they are put in place: the settings
+    /// module first, so that no new DAG file is ever there without it.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &str)> {
+        let settings = (
+            self.settings.file_name.as_str(),
+            self.settings.contents.as_str(),
+        );
+        let dags = self
+            .dags
+            .iter()
+            .map(|d| (d.file_name.as_str(), d.contents.as_str()));
+        std::iter::once(settings).chain(dags)
+    }
+}
+
+/// Generates every DAG: one per selector (in file order), or `dbt_all` without selectors;
+/// and the settings module.
 pub fn generate(
     manifest: &Manifest,
     selectors: Option<&SelectorsFile>,
     options: &DagOptions,
-) -> Result<Vec<DagFile>, DagsError> {
+) -> Result<Generated, DagsError> {
     options
         .check()
         .map_err(|e| DagsError::Options(e.to_string()))?;
@@ -200,7 +229,10 @@ pub fn generate(
     // Freeing a large DAG's hundreds of thousands of strings takes longer than writing
     // it: done on the side while the files are written.
     std::thread::spawn(move || drop(built));
-    Ok(files)
+    Ok(Generated {
+        dags: files,
+        settings: settings_file(options),
+    })
 }
 
 /// What each DAG selects (`dbt ls --selector NAME`), by DAG id, without building anything.

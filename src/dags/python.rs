@@ -8,9 +8,37 @@ use std::fmt::Write;
 
 /// A Python string literal (double-quoted) holding exactly `s`.
 pub fn str_lit(s: &str) -> String {
+    lit(s, false)
+}
+
+/// [`str_lit`], whose text never holds the word "airflow" in any case: where it would, its
+/// `w` is written `\x77`. Airflow's safe-mode discovery parses any `.py` file that mentions
+/// "airflow" and "dag" as a DAG file; a module of values only (a path such as
+/// `/home/airflow/gcs/data/dbt`) must not look like one.
+pub fn str_lit_without_airflow(s: &str) -> String {
+    lit(s, true)
+}
+
+/// [`str_list`] of [`str_lit_without_airflow`] literals.
+pub fn str_list_without_airflow(items: &[String]) -> String {
+    let parts: Vec<String> = items.iter().map(|s| str_lit_without_airflow(s)).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn lit(s: &str, without_airflow: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
+        // The text is ASCII, and no escape holds a `w`: only a plain `w` can end the word,
+        // whatever (letters or an escape's hex digits) spells the "airflo" before it.
+        if without_airflow
+            && matches!(c, 'w' | 'W')
+            && out.len() >= 6
+            && out[out.len() - 6..].eq_ignore_ascii_case("airflo")
+        {
+            push_escape(&mut out, c);
+            continue;
+        }
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
@@ -136,6 +164,30 @@ mod tests {
         assert_eq!(str_lit("x\ny\0"), "\"x\\ny\\x00\"");
         assert_eq!(str_lit("é€😀"), "\"\\xe9\\u20ac\\U0001f600\"");
         assert_eq!(str_lit("\u{202e}"), "\"\\u202e\"");
+    }
+
+    #[test]
+    fn literals_without_airflow_never_spell_it() {
+        let plain = "/home/airflow/gcs/data/dbt";
+        assert_eq!(
+            str_lit_without_airflow(plain),
+            "\"/home/airflo\\x77/gcs/data/dbt\""
+        );
+        assert_eq!(str_lit_without_airflow("AirFloW"), "\"AirFlo\\x57\"");
+        assert_eq!(str_lit_without_airflow("prod"), str_lit("prod"));
+        // An escape's last hex digit can be the word's `a`.
+        assert_eq!(
+            str_lit_without_airflow("\u{1a}irflow"),
+            "\"\\x1airflo\\x77\""
+        );
+        assert_eq!(
+            str_list_without_airflow(&["airflowairflow".into()]),
+            "[\"airflo\\x77airflo\\x77\"]"
+        );
+        for s in [plain, "AIRFLOW", "\u{1a}IRFLOW", "a\"irflow", "airflo"] {
+            let text = str_lit_without_airflow(s).to_ascii_lowercase();
+            assert!(!text.contains("airflow"), "{text}");
+        }
     }
 
     #[test]

@@ -16,6 +16,9 @@
 //!   about a third of the import time of a large DAG.
 //! - Templating is off for the dbt tasks: their commands hold names from the manifest,
 //!   which Jinja must not interpret.
+//!
+//! Values that differ between environments are not written here: the file reads them from
+//! the settings module beside it ([`settings`]), so that a release can promote it unchanged.
 
 use std::fmt::Write;
 
@@ -25,6 +28,7 @@ use crate::dags::graph::{DagGraph, Task};
 use crate::dags::operator::{BASH_OPERATOR_IMPORT, DbtOperator};
 use crate::dags::options::{DagOptions, ExtraKind, ExtraTask, NO_SCHEDULE};
 use crate::dags::python::{push_json_chunk_lit, push_json_str, str_list, str_lit};
+use crate::dags::settings;
 
 /// What the header says about the DAG's origin.
 pub(super) struct Header<'a> {
@@ -51,12 +55,12 @@ pub(super) fn render(header: &Header<'_>, graph: &DagGraph, options: &DagOptions
 }
 
 /// Where the first line names the rest of the file until it is written.
-const HASH_PENDING: &str = "<hash>";
+pub(super) const HASH_PENDING: &str = "<hash>";
 
 /// Writes into the first line the XXH3-128 hash of the lines after it (`tail -n +2 FILE |
 /// xxhsum -H2` shows the same): a file's content can be checked, and named in a release,
 /// without reading it as Python.
-fn seal(contents: &mut String) {
+pub(super) fn seal(contents: &mut String) {
     let first_line = contents.find('\n').map_or(contents.len(), |i| i + 1);
     let hash = xxhash_rust::xxh3::xxh3_128(&contents.as_bytes()[first_line..]);
     let at = contents[..first_line]
@@ -76,10 +80,12 @@ fn write_header(out: &mut String, h: &Header<'_>, graph: &DagGraph, options: &Da
          #\n\
          # Tasks and dependencies are data read by one loop, dependencies are set in bulk and\n\
          # garbage collection waits until the tasks exist: that keeps Airflow's import time\n\
-         # linear in the number of tasks (see dagship's src/dags/render.rs).\n\
+         # linear in the number of tasks (see dagship's src/dags/render.rs). The values that differ\n\
+         # between environments are in {} beside it: the file is the same in each.\n\
          #\n\
          # {} units (models, seeds, snapshots), {} tests, {} tasks, {} dependencies; executor {executor}.",
         env!("CARGO_PKG_VERSION"),
+        settings::SETTINGS_FILE,
         graph.units,
         graph.tests,
         graph.tasks.len(),
@@ -104,7 +110,8 @@ fn write_imports(out: &mut String, options: &DagOptions) {
         "from __future__ import annotations\n\n\
          import datetime\n\
          import gc\n\
-         import json\n\n\
+         import json\n\
+         import os\n\n\
          try:  # Airflow 3\n    from airflow.sdk import DAG, TaskGroup\n\
          except ImportError:  # Airflow 2\n    from airflow import DAG\n    \
          from airflow.utils.task_group import TaskGroup\n",
@@ -150,26 +157,10 @@ fn extras(options: &DagOptions) -> impl Iterator<Item = &ExtraTask> {
     options.before.iter().chain(&options.after)
 }
 
-/// The dbt words of every command, and the options every command ends with (the same
-/// for every operator).
-fn write_commands(out: &mut String, options: &DagOptions) {
-    let mut tail: Vec<String> = Vec::new();
-    for (flag, value) in [
-        ("--project-dir", &options.project_dir),
-        ("--profiles-dir", &options.profiles_dir),
-        ("--target", &options.target),
-    ] {
-        if let Some(v) = value {
-            tail.push(flag.to_string());
-            tail.push(v.clone());
-        }
-    }
-    options.operator.dbt_operator().write_commands(out, &tail);
-}
-
 fn write_data(out: &mut String, graph: &DagGraph, options: &DagOptions) {
-    write_commands(out, options);
     let operator = options.operator.dbt_operator();
+    operator.write_commands(out);
+    settings::write_loader(out, options);
     out.push_str(
         "\n\ndef task_settings(settings):\n    \
          \"\"\"Keyword arguments from a node's `meta: {dagship: {...}}`; durations are seconds.\"\"\"\n    \

@@ -5,12 +5,13 @@
 //! of selectors that are gone removed. A failed write (a full disk, a folder that became
 //! read-only) removes the temporary files and leaves the folder as it was. A file whose
 //! content is already there is left alone (same bytes, same mtime: nothing for Airflow to
-//! re-parse). Only files dagship wrote (its header) are ever removed, and never more than
-//! the prune limit allows.
+//! re-parse). Only DAG files dagship wrote (its header, a `dbt_` name) are ever removed, and
+//! never more than the prune limit allows; the settings module, written at every run, is
+//! never one of them.
 
 use std::path::{Path, PathBuf};
 
-use super::{DagFile, DagsError, HEADER_MARK};
+use super::{DagsError, Generated, HEADER_MARK};
 use crate::prune::PruneLimit;
 
 /// What writing the files changed.
@@ -27,15 +28,52 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DagsError {
     move |source| DagsError::Write { path, source }
 }
 
-/// Writes `files` into `out` (created if needed) and removes the files of gone selectors,
-/// unless that removes more than `limit` allows (`None`: removing is allowed).
+impl Written {
+    /// What a run says it did, a line per file: `wrote out/dbt_daily.py (3 units, 7 tasks)`,
+    /// `unchanged out/dagship_settings.py (...)`, `removed out/dbt_old.py (...)`, with `shown`
+    /// the folder as the user named it.
+    pub fn lines(&self, generated: &Generated, shown: &Path) -> Vec<String> {
+        let state = |name: &String| {
+            if self.unchanged.contains(name) {
+                "unchanged"
+            } else {
+                "wrote"
+            }
+        };
+        let settings = &generated.settings.file_name;
+        let mut lines = vec![format!(
+            "{} {} (the values that differ between environments)",
+            state(settings),
+            shown.join(settings).display()
+        )];
+        lines.extend(generated.dags.iter().map(|file| {
+            format!(
+                "{} {} ({} units, {} tasks)",
+                state(&file.file_name),
+                shown.join(&file.file_name).display(),
+                file.units,
+                file.tasks
+            )
+        }));
+        lines.extend(self.removed.iter().map(|name| {
+            format!(
+                "removed {} (its selector is gone)",
+                shown.join(name).display()
+            )
+        }));
+        lines
+    }
+}
+
+/// Writes the `generated` files into `out` (created if needed) and removes the files of gone
+/// selectors, unless that removes more than `limit` allows (`None`: removing is allowed).
 pub fn write(
     out: &Path,
-    files: &[DagFile],
+    generated: &Generated,
     limit: Option<PruneLimit>,
 ) -> Result<Written, DagsError> {
     std::fs::create_dir_all(out).map_err(io(out))?;
-    let keep: Vec<&str> = files.iter().map(|f| f.file_name.as_str()).collect();
+    let keep: Vec<&str> = generated.files().map(|(name, _)| name).collect();
     let stale = stale_files(out, &keep).map_err(io(out))?;
     if let Some(limit) = limit {
         let managed = generated_files(out).map_err(io(out))?.len();
@@ -44,21 +82,21 @@ pub fn write(
                 &out.display().to_string(),
                 stale.len(),
                 managed,
-                files.len(),
+                generated.dags.len(),
             )
             .map_err(DagsError::TooMuchPruning)?;
     }
     let mut result = Written::default();
     let mut staged: Vec<(PathBuf, PathBuf, &str)> = Vec::new();
-    for file in files {
-        let path = out.join(&file.file_name);
-        if holds(&path, file.contents.as_bytes()) {
-            result.unchanged.push(file.file_name.clone());
+    for (name, contents) in generated.files() {
+        let path = out.join(name);
+        if holds(&path, contents.as_bytes()) {
+            result.unchanged.push(name.to_string());
             continue;
         }
-        let tmp = out.join(format!(".{}.tmp", file.file_name));
-        let done = std::fs::write(&tmp, &file.contents).map_err(io(&tmp));
-        staged.push((tmp, path, &file.file_name));
+        let tmp = out.join(format!(".{name}.tmp"));
+        let done = std::fs::write(&tmp, contents).map_err(io(&tmp));
+        staged.push((tmp, path, name));
         if let Err(e) = done {
             discard(&staged);
             return Err(e);
@@ -86,7 +124,8 @@ fn discard(staged: &[(PathBuf, PathBuf, &str)]) {
     }
 }
 
-/// The DAG files dagship wrote into `out` earlier, by name, sorted.
+/// The DAG files dagship wrote into `out` earlier, by name, sorted (never the settings
+/// module: no DAG file's name starts like it).
 fn generated_files(out: &Path) -> std::io::Result<Vec<String>> {
     if !out.is_dir() {
         return Ok(Vec::new());
@@ -163,6 +202,7 @@ fn read_in_pieces(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dags::{DagFile, DagOptions, SETTINGS_FILE, settings_file};
 
     fn dag(name: &str, text: &str) -> DagFile {
         DagFile {
@@ -171,6 +211,14 @@ mod tests {
             contents: format!("{HEADER_MARK}x\n{text}\n"),
             tasks: 1,
             units: 1,
+        }
+    }
+
+    /// The DAG files, with the settings module of the default options.
+    fn generated(dags: Vec<DagFile>) -> Generated {
+        Generated {
+            dags,
+            settings: settings_file(&DagOptions::default()),
         }
     }
 
@@ -191,17 +239,20 @@ mod tests {
     #[test]
     fn a_failed_write_leaves_the_folder_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
-        let first = [dag("dbt_a.py", "a = 1"), dag("dbt_b.py", "b = 1")];
+        let first = generated(vec![dag("dbt_a.py", "a = 1"), dag("dbt_b.py", "b = 1")]);
         write(dir.path(), &first, None).unwrap();
         // The second file cannot be written: a folder stands where its temporary file goes.
         std::fs::create_dir(dir.path().join(".dbt_b.py.tmp")).unwrap();
-        let second = [dag("dbt_a.py", "a = 2"), dag("dbt_b.py", "b = 2")];
+        let mut second = generated(vec![dag("dbt_a.py", "a = 2"), dag("dbt_b.py", "b = 2")]);
+        second.settings.contents.push_str("X = 1\n");
         assert!(write(dir.path(), &second, None).is_err());
         let a = std::fs::read_to_string(dir.path().join("dbt_a.py")).unwrap();
         assert!(
             a.ends_with("a = 1\n"),
             "the first file is not replaced: {a}"
         );
+        let settings = std::fs::read_to_string(dir.path().join(SETTINGS_FILE)).unwrap();
+        assert_eq!(settings, first.settings.contents, "nor the settings module");
         assert!(
             !dir.path().join(".dbt_a.py.tmp").exists(),
             "no temporary file left"
@@ -211,15 +262,37 @@ mod tests {
     #[test]
     fn removing_past_the_limit_stops_before_anything_changes() {
         let dir = tempfile::tempdir().unwrap();
-        let all: Vec<DagFile> = (0..4).map(|i| dag(&format!("dbt_{i}.py"), "x")).collect();
+        let all = generated((0..4).map(|i| dag(&format!("dbt_{i}.py"), "x")).collect());
         write(dir.path(), &all, Some(PruneLimit::default())).unwrap();
-        let one = [dag("dbt_0.py", "changed")];
+        let one = generated(vec![dag("dbt_0.py", "changed")]);
         let stop = write(dir.path(), &one, Some(PruneLimit::default())).unwrap_err();
         assert!(matches!(stop, DagsError::TooMuchPruning(_)), "{stop}");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 4);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 5);
         let a = std::fs::read_to_string(dir.path().join("dbt_0.py")).unwrap();
         assert!(a.ends_with("x\n"), "nothing was rewritten either");
         let written = write(dir.path(), &one, None).unwrap();
         assert_eq!(written.removed.len(), 3, "allowed: removed");
+    }
+
+    #[test]
+    fn the_settings_module_is_written_first_and_never_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let two = generated(vec![dag("dbt_a.py", "a"), dag("dbt_b.py", "b")]);
+        let written = write(dir.path(), &two, None).unwrap();
+        assert_eq!(written.written, [SETTINGS_FILE, "dbt_a.py", "dbt_b.py"]);
+        assert_eq!(managed_count(dir.path()).unwrap(), 2, "DAG files only");
+        let one = generated(vec![dag("dbt_a.py", "a")]);
+        let written = write(dir.path(), &one, Some(PruneLimit::default())).unwrap();
+        assert_eq!(written.removed, ["dbt_b.py"]);
+        assert_eq!(written.unchanged, [SETTINGS_FILE, "dbt_a.py"]);
+        assert!(dir.path().join(SETTINGS_FILE).is_file());
+        assert_eq!(
+            written.lines(&one, Path::new("out")),
+            [
+                "unchanged out/dagship_settings.py (the values that differ between environments)",
+                "unchanged out/dbt_a.py (1 units, 1 tasks)",
+                "removed out/dbt_b.py (its selector is gone)",
+            ]
+        );
     }
 }

@@ -383,27 +383,10 @@ fn generate(
         .map_err(|e| fail(dags::DagsError::from(e)))?;
     let files = dags::generate(&loaded, selectors.as_ref(), options).map_err(fail)?;
     let written = dags::write(out, &files, limit).map_err(fail)?;
-    for file in &files {
-        let state = if written.unchanged.contains(&file.file_name) {
-            "unchanged"
-        } else {
-            "wrote"
-        };
-        let line = format!(
-            "{state} {} ({} units, {} tasks)",
-            shown.join(&file.file_name).display(),
-            file.units,
-            file.tasks
-        );
+    for line in written.lines(&files, shown) {
         exec.say(&line);
     }
-    for name in &written.removed {
-        exec.say(&format!(
-            "removed {} (its selector is gone)",
-            shown.join(name).display()
-        ));
-    }
-    Ok(files.len())
+    Ok(files.dags.len())
 }
 
 /// One line for the plan: the choices that shape the DAGs.
@@ -548,6 +531,7 @@ fn prune_stop(
         .names
         .iter()
         .filter_map(|n| n.rsplit('/').next())
+        .filter(|n| *n != dags::SETTINGS_FILE)
         .collect();
     let stale = dags::stale_files(&folder, &keep).ok()?;
     let managed = dags::managed_count(&folder).ok()?;
@@ -569,10 +553,13 @@ fn planned_files(dir: &Path, selectors: Option<&Resolved>, out: &Resolved) -> Fi
     };
     let out = out.to_string();
     let out = out.trim_end_matches('/');
+    // The settings module first, as it is written.
+    let settings = std::iter::once(dags::SETTINGS_FILE.to_string());
+    let dag_files = names.iter().map(|name| dag_file_name(name));
     FileList::known(
-        names
-            .iter()
-            .map(|name| format!("{out}/{}", dag_file_name(name)))
+        settings
+            .chain(dag_files)
+            .map(|file| format!("{out}/{file}"))
             .collect(),
     )
 }

@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use super::{BASH_OPERATOR_IMPORT, DbtOperator};
+use super::{BASH_OPERATOR_IMPORT, DbtOperator, Setting};
 use crate::dags::graph::Command;
-use crate::dags::python::str_lit;
+use crate::dags::python::{str_lit, str_lit_without_airflow};
 
 pub(super) const NAME: &str = "bash";
 
@@ -27,18 +27,25 @@ impl DbtOperator for Bash {
         "BashOperator"
     }
 
-    fn write_commands(&self, out: &mut String, options: &[String]) {
+    fn write_commands(&self, out: &mut String) {
         out.push_str("# `dbt` and the command's words, by TASKS' third column.\nCOMMANDS = [\n");
         for c in Command::ALL {
             let command = format!("dbt {}", c.words().join(" "));
             let _ = writeln!(out, "    {},", str_lit(&command));
         }
-        out.push_str("]\n# Every command ends with these (shell-quoted).\n");
-        let joined: String = options
+        out.push_str("]\n");
+    }
+
+    fn settings(&self, dbt_options: &[String]) -> Vec<Setting> {
+        let joined: String = dbt_options
             .iter()
             .map(|w| format!(" {}", shell_quote(w)))
             .collect();
-        let _ = writeln!(out, "DBT_OPTIONS = {}", str_lit(&joined));
+        vec![Setting {
+            name: "DBT_OPTIONS",
+            about: "Every dbt command ends with these (shell-quoted).",
+            value: str_lit_without_airflow(&joined),
+        }]
     }
 
     fn selection_word<'a>(&self, word: &'a str) -> Cow<'a, str> {

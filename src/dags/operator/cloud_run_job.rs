@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use super::{DbtOperator, OperatorError, OperatorSettings};
+use super::{DbtOperator, OperatorError, OperatorSettings, Setting};
 use crate::dags::graph::Command;
-use crate::dags::python::{str_list, str_lit};
+use crate::dags::python::{str_list, str_list_without_airflow, str_lit_without_airflow};
 
 pub(super) const NAME: &str = "cloud_run_job";
 
@@ -69,14 +69,7 @@ impl DbtOperator for CloudRunJob {
         "CloudRunExecuteJobOperator"
     }
 
-    fn write_commands(&self, out: &mut String, options: &[String]) {
-        let _ = writeln!(
-            out,
-            "PROJECT = {}\nREGION = {}\nJOB = {}",
-            str_lit(&self.project),
-            str_lit(&self.region),
-            str_lit(&self.job)
-        );
+    fn write_commands(&self, out: &mut String) {
         out.push_str(
             "# The job's container arguments per command, by TASKS' third column.\nCOMMANDS = [\n",
         );
@@ -84,8 +77,29 @@ impl DbtOperator for CloudRunJob {
             let words: Vec<String> = c.words().iter().map(|w| w.to_string()).collect();
             let _ = writeln!(out, "    {},", str_list(&words));
         }
-        out.push_str("]\n# Every command ends with these.\n");
-        let _ = writeln!(out, "DBT_OPTIONS = {}", str_list(options));
+        out.push_str("]\n");
+    }
+
+    fn settings(&self, dbt_options: &[String]) -> Vec<Setting> {
+        let setting = |name, about, value: &str| Setting {
+            name,
+            about,
+            value: str_lit_without_airflow(value),
+        };
+        vec![
+            setting(
+                "PROJECT",
+                "The Cloud Run job that runs dbt: its Google Cloud project, region and name.",
+                &self.project,
+            ),
+            setting("REGION", "", &self.region),
+            setting("JOB", "", &self.job),
+            Setting {
+                name: "DBT_OPTIONS",
+                about: "Every dbt command (the job's container arguments) ends with these.",
+                value: str_list_without_airflow(dbt_options),
+            },
+        ]
     }
 
     /// Container arguments reach dbt without a shell.

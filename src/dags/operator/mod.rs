@@ -79,6 +79,18 @@ impl Default for Operator {
     }
 }
 
+/// One value of the settings module ([`crate::dags::SETTINGS_FILE`]) that the task lines
+/// read by `name`.
+pub(crate) struct Setting {
+    pub name: &'static str,
+    /// A comment above it, for whoever reads the module; empty for a value that goes with
+    /// the one before it.
+    pub about: &'static str,
+    /// A Python literal, never holding the word "airflow" (see
+    /// [`crate::dags::python::str_lit_without_airflow`]).
+    pub value: String,
+}
+
 /// What the DAG file and the plan ask of an operator. Every operator runs the same dbt
 /// commands with the same trailing options (`--project-dir`, `--profiles-dir`, `--target`:
 /// [`crate::dags::DagOptions`]); they differ in how the command reaches dbt.
@@ -103,9 +115,13 @@ pub(crate) trait DbtOperator: Sync {
     /// The operator class that `DbtTask` derives from.
     fn base_class(&self) -> &'static str;
 
-    /// `COMMANDS` (by `Command::index`) and `DBT_OPTIONS` (ending every command, from
-    /// `options`), and the constants the task lines use.
-    fn write_commands(&self, out: &mut String, options: &[String]);
+    /// `COMMANDS`, by `Command::index`.
+    fn write_commands(&self, out: &mut String);
+
+    /// What differs between environments, for the settings module: `DBT_OPTIONS` (ending
+    /// every command, from `dbt_options`) and the operator's own values the task lines use.
+    /// The names never depend on the values: the DAG files of two environments are the same.
+    fn settings(&self, dbt_options: &[String]) -> Vec<Setting>;
 
     /// A `--select` or `--exclude` value as a row of `TASKS` holds it.
     fn selection_word<'a>(&self, word: &'a str) -> Cow<'a, str>;
