@@ -491,3 +491,20 @@ fn commands_take_a_working_folder_environment_and_optional_shell() {
     assert_eq!(output_lines(&events, "here"), ["world from sub"]);
     assert_eq!(output_lines(&events, "shell"), ["ONE"]);
 }
+
+#[test]
+fn a_step_skipped_here_still_orders_the_steps_around_it() {
+    // `last` needs `middle`, which runs only in prod; `middle` needs `first`. Here `last`
+    // must still wait for `first`, through the skipped step.
+    let dir = tempfile::tempdir().unwrap();
+    let steps = format!(
+        "{}  middle:\n    uses: command\n    needs: [first]\n    environments: [prod]\n    with: {{ argv: [true] }}\n{}",
+        command("first", &[], "[sh, -c, 'sleep 1; touch first.done']"),
+        command("last", &["middle"], "[test, -e, first.done]"),
+    );
+    pipeline(dir.path(), &steps);
+    let (code, events, stderr) = run(dir.path(), &[]);
+    assert_eq!(code, 0, "{stderr}\n{events:#?}");
+    assert_eq!(finished(&events, "middle")["outcome"], "skipped");
+    assert_eq!(finished(&events, "last")["outcome"], "succeeded");
+}

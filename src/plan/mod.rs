@@ -353,7 +353,12 @@ fn plan_step(
         retries: step.retries,
         secrets: resolver.used_secrets(),
         missing_secrets: resolver.missing_secrets(),
-        reads: resolver.pending_outputs(),
+        // Deploying a release again, steps use what it recorded, not what the steps before
+        // them would output (those build, and do not run).
+        reads: match req.releases.redeploy {
+            None => resolver.pending_outputs(),
+            Some(_) => Vec::new(),
+        },
         missing,
         actions,
     }

@@ -126,12 +126,6 @@ impl Engine {
             artifacts: IndexMap::new(),
             failed: false,
         };
-        for (i, step) in steps.iter().enumerate() {
-            if step.skipped {
-                let reason = step.skip_reason.clone().unwrap_or_default();
-                engine.settle(req, i, not_run(&step.id, Outcome::Skipped, reason), true);
-            }
-        }
         engine
     }
 
@@ -155,6 +149,9 @@ impl Engine {
             } else if self.failed && req.fail_fast {
                 let reason = "not started: --fail-fast after a failure".to_string();
                 self.settle(req, i, not_run(id, Outcome::Cancelled, reason), false);
+            } else if let (true, Some(reason)) = (self.ready(i), &req.plan.steps[i].skip_reason) {
+                // Settled once its needs are: steps after it still wait for those.
+                self.settle(req, i, not_run(id, Outcome::Skipped, reason.clone()), true);
             } else if self.ready(i) && tasks.len() < req.jobs.max(1) {
                 self.state[i] = State::Running;
                 tasks.spawn(start(req, i, &self.outputs));

@@ -6,8 +6,8 @@ use std::path::Path;
 use indexmap::IndexMap;
 
 use super::{ArtifactError, Done, Inputs, Redeployed, StepKind, dags_release};
-use crate::artifact::{Artifact, Checkout};
 use crate::action::{Action, FileList, Generate};
+use crate::artifact::{Artifact, Checkout};
 use crate::dags::naming::dag_file_name;
 use crate::dags::options::{self as limits, NO_SCHEDULE};
 use crate::dags::{
@@ -349,9 +349,18 @@ impl StepKind for AirflowDags {
                 // Files are named in the log as the pipeline names the folder.
                 let shown = std::path::PathBuf::from(&out);
                 let out = dir.join(out);
+                let release = g.release.clone();
                 // Reading a large manifest and writing files is blocking work.
-                let written = tokio::task::spawn_blocking(move || {
-                    generate(&manifest, selectors, (&out, &shown), &options, limit, &ctx)
+                let written = tokio::task::spawn_blocking(move || match release {
+                    Some(r) => dags_release::write_release(
+                        &r.dir,
+                        &r.release,
+                        (&out, &shown),
+                        &options,
+                        limit,
+                        &ctx,
+                    ),
+                    None => generate(&manifest, selectors, (&out, &shown), &options, limit, &ctx),
                 })
                 .await
                 .map_err(|source| StepError::Crashed { source })??;

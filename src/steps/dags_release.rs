@@ -8,6 +8,7 @@ use super::{ArtifactError, Done, Inputs, Redeployed};
 use crate::action::{Action, DagChanges, FileList, Generate, Live, ReleaseFiles};
 use crate::artifact::{Artifact, BundleFile, Checkout, DagBundle};
 use crate::dags::{self, Side};
+use crate::exec::{Failure, StepContext};
 use crate::expr::Resolved;
 
 /// The files the step wrote into its folder (the settings module aside: each environment
@@ -23,7 +24,11 @@ pub(super) fn artifact(done: &Done) -> Result<Option<Artifact>, ArtifactError> {
     let out = g.out.reveal().map_err(|e| fail(e.to_string()))?;
     let folder = done.dir.join(&out);
     let files = bundle_files(&folder).map_err(|e| fail(format!("{}: {e}", folder.display())))?;
-    let path_of = |r: &Resolved| r.reveal().map(PathBuf::from).map_err(|e| fail(e.to_string()));
+    let path_of = |r: &Resolved| {
+        r.reveal()
+            .map(PathBuf::from)
+            .map_err(|e| fail(e.to_string()))
+    };
     let manifest_path = match &g.release {
         // Written from a release: its manifest was fetched beside its files.
         Some(_) => None,
@@ -122,10 +127,13 @@ pub(super) fn changes(inputs: &Inputs, g: &Generate) -> Option<Live<DagChanges>>
         manifest: &new_manifest,
         selectors: new_selectors.as_deref(),
     };
+    let shown = new_manifest
+        .strip_prefix(inputs.dir)
+        .unwrap_or(&new_manifest);
     Some(match dags::diff_sides(old, new, options) {
         Ok(dags) => Live::Compared(DagChanges {
             release: release.clone(),
-            manifest: new_manifest.display().to_string(),
+            manifest: shown.display().to_string(),
             dags,
         }),
         Err(e) => Live::unknown(e.to_string()),
@@ -141,9 +149,12 @@ fn new_side(inputs: &Inputs, g: &Generate) -> Result<(PathBuf, Option<PathBuf>),
         let manifest = manifest.ok_or("the release deployed recorded no manifest")?;
         return Ok((manifest, recorded.and_then(|c| c.selectors.clone())));
     }
-    let manifest = inputs
-        .preview(&g.manifest)
-        .ok_or_else(|| format!("the manifest ({}) is known only once the steps before ran", g.manifest))?;
+    let manifest = inputs.preview(&g.manifest).ok_or_else(|| {
+        format!(
+            "the manifest ({}) is known only once the steps before ran",
+            g.manifest
+        )
+    })?;
     let manifest = inputs.dir.join(manifest);
     if !manifest.exists() {
         return Err(format!(
@@ -153,4 +164,62 @@ fn new_side(inputs: &Inputs, g: &Generate) -> Result<(PathBuf, Option<PathBuf>),
     }
     let selectors = g.selectors.as_ref().and_then(|s| inputs.preview(s));
     Ok((manifest, selectors.map(|s| inputs.dir.join(s))))
+}
+
+/// Writes a release's DAG files into `out` with this environment's settings module, all or
+/// nothing, as a run writes generated ones; returns how many DAG files there are.
+pub(super) fn write_release(
+    files: &Path,
+    release: &str,
+    (out, shown): (&Path, &Path),
+    options: &dags::DagOptions,
+    limit: Option<crate::prune::PruneLimit>,
+    exec: &StepContext,
+) -> Result<usize, Failure> {
+    let fail = Failure::of;
+    options
+        .check()
+        .map_err(|e| fail(dags::DagsError::Options(e.to_string())))?;
+    let read_fail = |source| {
+        fail(dags::DagsError::Write {
+            path: files.to_path_buf(),
+            source,
+        })
+    };
+    let mut names: Vec<String> = std::fs::read_dir(files)
+        .map_err(read_fail)?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    let mut dag_files = Vec::new();
+    for name in names {
+        let contents = std::fs::read_to_string(files.join(&name)).map_err(read_fail)?;
+        dag_files.push(dags::DagFile {
+            dag_id: name.trim_end_matches(".py").to_string(),
+            file_name: name,
+            contents,
+            tasks: 0,
+            units: 0,
+        });
+    }
+    let generated = dags::Generated {
+        dags: dag_files,
+        settings: dags::settings_file(options),
+    };
+    exec.log_line(&format!("$ write the DAG files of release {release}"));
+    let written = dags::write(out, &generated, limit).map_err(fail)?;
+    for (name, _) in generated.files() {
+        let state = match written.unchanged.iter().any(|n| n == name) {
+            true => "unchanged",
+            false => "wrote",
+        };
+        exec.say(&format!("{state} {}", shown.join(name).display()));
+    }
+    for name in &written.removed {
+        exec.say(&format!(
+            "removed {} (not in the release)",
+            shown.join(name).display()
+        ));
+    }
+    Ok(generated.dags.len())
 }
