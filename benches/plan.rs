@@ -63,6 +63,7 @@ fn plan_of(path: &Path) -> plan::Plan {
         git: &git,
         secrets: &HashMap::<String, String>::new(),
         live: false,
+        releases: Default::default(),
     })
     .expect("plan")
 }

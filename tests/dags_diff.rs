@@ -437,7 +437,9 @@ fn the_tasks_are_the_rows_of_the_generated_files() {
                 source_freshness: tests == TestsMode::Build,
                 ..DagOptions::default()
             };
-            let files = dags::generate(m, selectors.as_ref(), &options).unwrap();
+            let files = dags::generate(m, selectors.as_ref(), &options)
+                .unwrap()
+                .dags;
             let dags = dags::dag_tasks(m, selectors.as_ref(), &options).unwrap();
             assert_eq!(files.len(), dags.len());
             for (file, dag) in files.iter().zip(&dags) {

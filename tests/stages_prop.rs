@@ -64,6 +64,7 @@ proptest! {
             git: &git,
             secrets: &HashMap::<String, String>::new(),
             live: false,
+            releases: Default::default(),
         })
         .unwrap();
         let stage: HashMap<String, usize> =

@@ -167,6 +167,7 @@ pub(super) fn events() -> Vec<Event> {
         outcome: Outcome::Failed,
         duration: Duration::from_millis(8800),
         results: results(),
+        artifacts: Default::default(),
     };
     events.push(Event::RunFinished(summary));
     events

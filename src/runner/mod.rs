@@ -109,7 +109,7 @@ impl Engine {
             .enumerate()
             .map(|(i, s)| (s.id.as_str(), i))
             .collect();
-        let mut engine = Engine {
+        Engine {
             state: steps.iter().map(|_| State::Waiting).collect(),
             results: steps.iter().map(|_| None).collect(),
             // Needs outside the selection are assumed done (`--only`).
@@ -125,8 +125,7 @@ impl Engine {
             outputs: HashMap::new(),
             artifacts: IndexMap::new(),
             failed: false,
-        };
-        engine
+        }
     }
 
     /// Starts what can start and settles what never will.
