@@ -334,3 +334,76 @@ async fn an_unreachable_store_is_unavailable_not_a_panic() {
         );
     }
 }
+
+/// The environment lock on a bucket that enforces `ifGenerationMatch` (fake-gcs-server does
+/// not): one holder at a time, refreshed in place, removed by its holder, and taken over once
+/// its holder stopped refreshing past its expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lock_in_a_bucket_has_one_holder_at_a_time() {
+    use dagship::release::lock::{self, Holder, LockError, Observer, Request};
+
+    struct Quiet;
+    impl Observer for Quiet {
+        fn taken_over(&self, _: &Holder) {}
+        fn lost(&self, _: &StoreError) {}
+    }
+    let holder = |run_id: &str| Holder {
+        run_id: run_id.into(),
+        command: "run".into(),
+        host: "ci".into(),
+        pid: 1,
+        actor: "ana".into(),
+        ci_url: None,
+        started_at: "2026-12-03T14:00:00Z".into(),
+        expires_at: String::new(),
+    };
+    let request = |run_id: &'static str, ttl: Duration| Request {
+        environment: "prod",
+        holder: holder(run_id),
+        wait: Duration::ZERO,
+        ttl,
+        observer: Arc::new(Quiet),
+    };
+    let (url, bucket) = fake_storage::start().await;
+    let store: Arc<dyn Backend> = Arc::new(gcs_store(&url, "gs://bk/state"));
+    let ttl = Duration::from_millis(600);
+    let first = lock::acquire(Arc::clone(&store), request("a", ttl))
+        .await
+        .unwrap();
+    let generation = |bucket: &fake_storage::Shared| {
+        bucket.lock().unwrap().objects["state/prod/lock.json"].generation
+    };
+    let created = generation(&bucket);
+    match lock::acquire(Arc::clone(&store), request("b", ttl)).await {
+        Err(LockError::Held { holder, .. }) => assert_eq!(holder.run_id, "a"),
+        other => panic!("a second holder: {:?}", other.err()),
+    }
+    // Refreshed in place: a new generation, still the first run's.
+    tokio::time::sleep(ttl).await;
+    assert!(generation(&bucket) > created);
+    first.release().await.unwrap();
+    assert!(
+        !bucket
+            .lock()
+            .unwrap()
+            .objects
+            .contains_key("state/prod/lock.json")
+    );
+
+    // A holder that stopped refreshing (its process killed) left a lock past its expiry:
+    // deleted at the generation read, then created anew.
+    let stale = Holder {
+        expires_at: "2026-12-03T14:00:30Z".into(),
+        ..holder("killed")
+    };
+    store
+        .create("prod/lock.json", &serde_json::to_vec(&stale).unwrap())
+        .await
+        .unwrap();
+    let taken = lock::acquire(Arc::clone(&store), request("e", ttl))
+        .await
+        .unwrap();
+    let (now, _) = lock::holder(store.as_ref(), "prod").await.unwrap().unwrap();
+    assert_eq!(now.run_id, "e");
+    taken.release().await.unwrap();
+}

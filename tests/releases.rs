@@ -421,3 +421,79 @@ fn an_interrupted_run_releases_the_lock_and_is_recorded_as_interrupted() {
         .collect();
     assert_eq!(outcomes, ["interrupted", "interrupted"]);
 }
+
+/// The example's migrations on SQLite: `rollback` leaves the database where it is unless
+/// told to `--downgrade` to the release's revision.
+#[test]
+fn rollback_downgrades_migrations_only_when_told() {
+    let p = tempfile::tempdir().unwrap();
+    let dir = p.path();
+    let migrations = common::repo_root().join("examples/warehouse/migrations");
+    std::fs::create_dir_all(dir.join("migrations/versions")).unwrap();
+    for name in ["alembic.ini", "env.py", "script.py.mako"] {
+        std::fs::copy(migrations.join(name), dir.join("migrations").join(name)).unwrap();
+    }
+    for entry in std::fs::read_dir(migrations.join("versions"))
+        .unwrap()
+        .flatten()
+    {
+        if entry.path().extension().is_some_and(|e| e == "py") {
+            std::fs::copy(
+                entry.path(),
+                dir.join("migrations/versions").join(entry.file_name()),
+            )
+            .unwrap();
+        }
+    }
+    let pipeline = |revision: &str| {
+        let text = format!(
+            "version: 1\nname: m\nenvironments:\n  dev: {{ state: {{ dir: state }} }}\nsteps:\n  migrate:\n    uses: alembic\n    with: {{ config: migrations/alembic.ini, revision: \"{revision}\", url: \"sqlite:///db.sqlite\" }}\n"
+        );
+        std::fs::write(dir.join("pipeline.yaml"), text).unwrap();
+    };
+    let venv = common::repo_root().join(".venv/bin");
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", venv.display());
+    let dagship_here = |args: &[&str]| run(dagship(dir).env("PATH", &path).args(args));
+    let revision = || {
+        let (code, out, err) = run(std::process::Command::new(venv.join("alembic"))
+            .current_dir(dir)
+            .env("DAGSHIP_DATABASE_URL", "sqlite:///db.sqlite")
+            .args(["-c", "migrations/alembic.ini", "current"]));
+        assert_eq!(code, 0, "{err}");
+        out.split_whitespace().next().unwrap_or("base").to_string()
+    };
+    pipeline("0003");
+    let (code, _, stderr) = dagship_here(&["run", "--env", "dev"]);
+    assert_eq!(code, 0, "{stderr}");
+    let first = json(&records(dir, "dev")[0])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::sleep(Duration::from_millis(20));
+    pipeline("head");
+    let (code, _, stderr) = dagship_here(&["run", "--env", "dev"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(revision(), "0004");
+
+    let (code, plan, stderr) = dagship_here(&["rollback", "--env", "dev", "--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        plan.contains(&format!("deploys release dev/{first}")),
+        "{plan}"
+    );
+    assert!(plan.contains("migrations are not downgraded"), "{plan}");
+    let (code, _, stderr) = dagship_here(&["rollback", "--env", "dev", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(revision(), "0004");
+    let (code, _, stderr) = dagship_here(&[
+        "rollback",
+        "--env",
+        "dev",
+        "--to",
+        &first,
+        "--downgrade",
+        "--yes",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(revision(), "0003");
+}

@@ -54,17 +54,17 @@ pub(crate) const ENVIRONMENT: Record = Record {
         Field::optional(
             "state",
             Shape::Record(&STATE),
-            "Where release records and locks are kept.",
+            "Where release records and the environment's lock are kept (default: `{ dir: .dagship/state }`).",
         ),
         Field::optional(
             "promote_from",
             Shape::Str,
-            "The environment whose last good release `dagship promote` moves here.",
+            "The environment whose releases `dagship promote` deploys here (its newest that succeeded, or `--release ID`).",
         ),
         Field::optional(
             "protected",
             Shape::Bool,
-            "When true, `run` and `promote` need `--yes` (or CI) in this environment.",
+            "When true, `run`, `promote` and `rollback` need `--yes` on a terminal; in CI the CI's own protection rules apply.",
         ),
         Field::optional(
             "impersonate_service_account",
