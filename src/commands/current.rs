@@ -26,41 +26,44 @@ pub(crate) fn read(
     pipeline: &Pipeline,
     environment: &Environment,
 ) -> Result<(Option<IndexMap<String, Checkout>>, ReleaseInfo), Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
     let mut info = ReleaseInfo::default();
-    let current = runtime.block_on(async {
-        let connections = Connections::default();
-        let history = match History::open(environment, pipeline.dir(), &connections) {
-            Ok(history) => history,
-            Err(e) => {
-                info.unknown = Some(ErrorChain(&e).to_string());
-                return None;
-            }
-        };
-        match lock::holder(history.store().as_ref(), &environment.name).await {
-            Ok(Some((holder, _))) => info.locked_by = Some(holder.to_string()),
-            Ok(None) => {}
-            Err(e) => info.unknown = Some(ErrorChain(&e).to_string()),
-        }
-        let current = match history.current().await {
-            Ok(current) => current?,
-            Err(e) => {
-                info.unknown = Some(ErrorChain(&e).to_string());
-                return None;
-            }
-        };
-        info.current = Some(current.summary());
-        let dir = checkout_dir(pipeline.dir(), &current.id);
-        match checkout(&history, &current, &dir, Fetch::Manifests).await {
-            Ok(fetched) => Some(fetched),
-            Err(e) => {
-                info.unknown = Some(ErrorChain(&e).to_string());
-                None
-            }
-        }
-    });
+    let current =
+        super::block_on(async { Ok(fetch_current(pipeline, environment, &mut info).await) })?;
     Ok((current, info))
+}
+
+async fn fetch_current(
+    pipeline: &Pipeline,
+    environment: &Environment,
+    info: &mut ReleaseInfo,
+) -> Option<IndexMap<String, Checkout>> {
+    let connections = Connections::default();
+    let history = match History::open(environment, pipeline.dir(), &connections) {
+        Ok(history) => history,
+        Err(e) => {
+            info.unknown = Some(ErrorChain(&e).to_string());
+            return None;
+        }
+    };
+    match lock::holder(history.store().as_ref(), &environment.name).await {
+        Ok(Some((holder, _))) => info.locked_by = Some(holder.to_string()),
+        Ok(None) => {}
+        Err(e) => info.unknown = Some(ErrorChain(&e).to_string()),
+    }
+    let current = match history.current().await {
+        Ok(current) => current?,
+        Err(e) => {
+            info.unknown = Some(ErrorChain(&e).to_string());
+            return None;
+        }
+    };
+    info.current = Some(current.summary());
+    let dir = checkout_dir(pipeline.dir(), &current.id);
+    match checkout(&history, &current, &dir, Fetch::Manifests).await {
+        Ok(fetched) => Some(fetched),
+        Err(e) => {
+            info.unknown = Some(ErrorChain(&e).to_string());
+            None
+        }
+    }
 }

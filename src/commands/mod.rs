@@ -22,6 +22,17 @@ use crate::diagnostic::Diagnostic;
 use crate::error::Error;
 use crate::pipeline::{self, Pipeline};
 
+/// Runs `work` (reading a state store, fetching a release) on a small runtime of its own.
+pub(crate) fn block_on<T>(
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?
+        .block_on(work)
+}
+
 /// Loads the pipeline file and prints its warnings (unless `-q`).
 pub(crate) fn load(path: &Path, output: &Output) -> Result<Pipeline, Error> {
     let (pipeline, warnings) = pipeline::load(path, &crate::steps::Kinds)?;

@@ -101,11 +101,7 @@ type Fetched = (
 /// The release, its content on this machine, and the pipeline file it was cut with when
 /// that differs from today's.
 fn fetch(pipeline: &Pipeline, r: &Replay) -> Result<Fetched, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    runtime.block_on(async {
+    super::block_on(async {
         let connections = Connections::default();
         let history = History::open(r.from, pipeline.dir(), &connections)?;
         let release = match (r.command, r.release) {

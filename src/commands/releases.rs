@@ -14,15 +14,10 @@ use crate::release::record::{Command, Release, short_sha};
 pub(crate) fn run(file: &Path, args: &ReleasesArgs, output: &Output) -> Result<ExitCode, Error> {
     let pipeline = super::load(file, output)?;
     let environment = plan::environment(&pipeline, &args.env)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    let all = runtime.block_on(async {
+    let all = super::block_on(async {
         let connections = Connections::default();
-        History::open(environment, pipeline.dir(), &connections)?
-            .all()
-            .await
+        let history = History::open(environment, pipeline.dir(), &connections)?;
+        Ok(history.all().await?)
     })?;
     let mut releases = Vec::new();
     for item in all {

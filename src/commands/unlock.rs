@@ -14,11 +14,7 @@ use crate::release::lock::{self, LockError};
 pub(crate) fn run(file: &Path, args: &UnlockArgs, output: &Output) -> Result<ExitCode, Error> {
     let pipeline = super::load(file, output)?;
     let environment = plan::environment(&pipeline, &args.env)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    runtime.block_on(async {
+    super::block_on(async {
         let connections = Connections::default();
         let history = History::open(environment, pipeline.dir(), &connections)?;
         let store = history.store();

@@ -16,7 +16,6 @@ use serde::Serialize;
 use crate::dags::graph::{self, Command, DagGraph};
 use crate::dags::{DagOptions, DagsError, dag_names, load_manifest, naming, origin};
 use crate::dbt::manifest::Manifest;
-use crate::dbt::select::{EvalOptions, select_expression};
 use crate::dbt::selectors_file::SelectorsFile;
 
 /// One dbt task as the DAG file runs it.
@@ -81,16 +80,7 @@ pub fn dag_tasks(
         .check()
         .map_err(|e| DagsError::Options(e.to_string()))?;
     let names = dag_names(selectors)?;
-    // As the generator does: the index, the dependency graph and the selections at once.
-    let (index, selections) = std::thread::scope(|scope| {
-        let index = scope.spawn(|| graph::ManifestIndex::build(manifest));
-        manifest.graph();
-        let selections: Vec<_> = match selectors {
-            Some(file) => file.evaluate_all(&names, manifest, &EvalOptions::default()),
-            None => vec![select_expression(manifest, &[], &[])],
-        };
-        (index.join().expect("indexing does not panic"), selections)
-    });
+    let (index, selections) = super::index_and_selections(manifest, selectors, &names);
     names
         .into_iter()
         .zip(selections)

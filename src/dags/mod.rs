@@ -161,17 +161,7 @@ pub fn generate(
             names.join(", ")
         )));
     }
-    // The index, the dependency graph and the selections are built at once.
-    let (index, selections) = std::thread::scope(|scope| {
-        let index = scope.spawn(|| graph::ManifestIndex::build(manifest));
-        // Built here, beside the index, rather than by whichever needs it first.
-        manifest.graph();
-        let selections: Vec<_> = match selectors {
-            Some(file) => file.evaluate_all(&names, manifest, &EvalOptions::default()),
-            None => vec![select_expression(manifest, &[], &[])],
-        };
-        (index.join().expect("indexing does not panic"), selections)
-    });
+    let (index, selections) = index_and_selections(manifest, selectors, &names);
     let mut files = Vec::with_capacity(names.len());
     let mut built = Vec::with_capacity(names.len());
     for (name, selection) in names.into_iter().zip(selections) {
@@ -232,6 +222,27 @@ pub fn generate(
     Ok(Generated {
         dags: files,
         settings: settings_file(options),
+    })
+}
+
+/// The manifest's index and each DAG's selection (by `names`), built at once.
+fn index_and_selections<'m>(
+    manifest: &'m Manifest,
+    selectors: Option<&SelectorsFile>,
+    names: &[&str],
+) -> (
+    graph::ManifestIndex<'m>,
+    Vec<Result<crate::dbt::select::Selection<'m>, SelectError>>,
+) {
+    std::thread::scope(|scope| {
+        let index = scope.spawn(|| graph::ManifestIndex::build(manifest));
+        // Built here, beside the index, rather than by whichever needs it first.
+        manifest.graph();
+        let selections: Vec<_> = match selectors {
+            Some(file) => file.evaluate_all(names, manifest, &EvalOptions::default()),
+            None => vec![select_expression(manifest, &[], &[])],
+        };
+        (index.join().expect("indexing does not panic"), selections)
     })
 }
 
