@@ -48,7 +48,7 @@ fn table(environment: &str, releases: &[Release]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<26} {:<20} {:<8} {:<12} {:<16} {:<9} FROM",
+        "{:<26} {:<20} {:<8} {:<12} {:<11} {:<9} FROM",
         "RELEASE", "TIME", "SHA", "ACTOR", "OUTCOME", "COMMAND"
     );
     for r in releases {
@@ -68,8 +68,13 @@ fn table(environment: &str, releases: &[Release]) -> String {
         });
         let _ = writeln!(
             out,
-            "{:<26} {:<20} {:<8} {:<12} {:<16} {:<9} {from}",
-            r.id, time, sha, r.actor, r.outcome, command
+            "{:<26} {:<20} {:<8} {:<12} {:<11} {:<9} {from}",
+            r.id,
+            time,
+            sha,
+            r.actor,
+            r.outcome.to_string(),
+            command
         );
     }
     out
