@@ -497,3 +497,31 @@ fn rollback_downgrades_migrations_only_when_told() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(revision(), "0003");
 }
+
+#[test]
+fn in_github_actions_the_run_and_the_plan_set_step_outputs() {
+    let p = project("[sh, -c, 'echo done']");
+    let outputs = p.path().join("github_output");
+    let (code, _, stderr) = run(dagship(p.path())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .args(["run", "--env", "dev"]));
+    assert_eq!(code, 0, "{stderr}");
+    let id = json(&records(p.path(), "dev")[0])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let written = std::fs::read_to_string(&outputs).unwrap();
+    assert!(written.contains(&format!("run_id={id}\n")), "{written}");
+    assert!(written.contains("outcome=succeeded\n"), "{written}");
+    assert!(written.contains(&format!("release_id={id}\n")), "{written}");
+    std::fs::remove_file(&outputs).unwrap();
+    let (code, _, _) = run(dagship(p.path())
+        .env("GITHUB_OUTPUT", &outputs)
+        .args(["plan", "--env", "dev"]));
+    assert_eq!(code, 0);
+    assert_eq!(
+        std::fs::read_to_string(&outputs).unwrap(),
+        "has_changes=true\n"
+    );
+}

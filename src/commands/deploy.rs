@@ -71,8 +71,15 @@ pub(crate) fn deploy(d: Deployment, reporter: Box<dyn Reporter>) -> Result<ExitC
     });
     runtime.shutdown_background();
     let (outcome, recorded, store) = result?;
-    if let (Some(release), false) = (recorded, d.quiet) {
-        anstream::eprintln!("release {} recorded in {store}", release.summary());
+    if let Some(release) = &recorded {
+        if !d.quiet {
+            anstream::eprintln!("release {} recorded in {store}", release.summary());
+        }
+        if let Err(e) = crate::report::github::set_outputs(&[("release_id", &release.id)]) {
+            warn(&format!(
+                "the step output `release_id` was not written: {e}"
+            ));
+        }
     }
     Ok(match outcome {
         Outcome::Succeeded | Outcome::Skipped => ExitCode::Success,

@@ -25,6 +25,10 @@ pub(crate) fn run(file: &Path, args: &PlanArgs, output: &Output) -> Result<ExitC
             })?,
         None => anstream::print!("{rendered}"),
     }
+    let has_changes = plan.changes.has_changes.to_string();
+    if let Err(e) = crate::report::github::set_outputs(&[("has_changes", &has_changes)]) {
+        anstream::eprintln!("warning: the step output `has_changes` was not written: {e}");
+    }
     if output.verbose > 0 {
         anstream::eprintln!(
             "planned {} steps from {}",

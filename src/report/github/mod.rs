@@ -241,6 +241,17 @@ fn append(path: &Path, text: &str) -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
+/// Appends `pairs` to the step outputs (`$GITHUB_OUTPUT`) when there is such a file: what a
+/// command knows after its reporter finished (the release recorded, whether a plan changes
+/// anything), for the workflow's later steps.
+pub fn set_outputs(pairs: &[(&str, &str)]) -> io::Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let text: String = pairs.iter().map(|(n, v)| output_entry(n, v)).collect();
+    append(Path::new(&path), &text)
+}
+
 /// `run_id`, `outcome` and every step output as `<step>_<name>`, in `$GITHUB_OUTPUT` syntax.
 pub fn outputs(summary: &RunSummary) -> String {
     let mut text = output_entry("run_id", &summary.run_id);
