@@ -43,7 +43,12 @@ fn plan(env: &str, format: &str) -> String {
 #[test]
 fn golden_plans_for_every_environment_and_format() {
     for env in ["local", "staging", "prod"] {
-        for (format, ext) in [("text", "txt"), ("json", "json"), ("mermaid", "mmd")] {
+        for (format, ext) in [
+            ("text", "txt"),
+            ("json", "json"),
+            ("mermaid", "mmd"),
+            ("markdown", "md"),
+        ] {
             assert_golden(&format!("plan.{env}.{ext}"), &plan(env, format));
         }
     }

@@ -435,6 +435,8 @@ pub enum PlanFormat {
     Text,
     Json,
     Mermaid,
+    /// GitHub-flavoured Markdown, for a pull request comment or a job summary.
+    Markdown,
 }
 
 /// How much to say, and in colour or not: what every command needs from the global flags.

@@ -15,6 +15,7 @@ pub(crate) fn run(file: &Path, args: &PlanArgs, output: &Output) -> Result<ExitC
         PlanFormat::Text => plan::text::render(&plan),
         PlanFormat::Json => plan::json::render(&plan),
         PlanFormat::Mermaid => plan::mermaid::render(&plan),
+        PlanFormat::Markdown => plan::markdown::render(&plan),
     };
     match &args.out {
         // A file gets no colour codes, whatever the terminal does.

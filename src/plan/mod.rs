@@ -3,6 +3,7 @@
 
 pub mod json;
 mod live;
+pub mod markdown;
 pub mod mermaid;
 pub mod text;
 
