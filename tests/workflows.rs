@@ -1,5 +1,5 @@
 //! The repository's GitHub Actions workflows, and the deployment workflow the README shows
-//! (`examples/workflows/deploy.yml`), pass actionlint and zizmor (both installed into `.venv`
+//! (`examples/github/deploy.yml`), pass actionlint and zizmor (both installed into `.venv`
 //! by `scripts/test.sh`).
 
 mod common;
@@ -21,7 +21,7 @@ fn tool(name: &str) -> PathBuf {
 
 fn workflows() -> Vec<PathBuf> {
     let mut found = Vec::new();
-    for dir in [".github/workflows", "examples/workflows"] {
+    for dir in [".github/workflows", "examples/github"] {
         found.extend(
             std::fs::read_dir(repo_root().join(dir))
                 .unwrap()
