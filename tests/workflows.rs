@@ -73,3 +73,62 @@ fn actionlint_does_catch_mistakes() {
         "a broken workflow must fail actionlint"
     );
 }
+
+/// The action's metadata (`action.yml`, a composite action; docs/action.md).
+#[test]
+fn action_passes_zizmor() {
+    let out = Command::new(tool("zizmor"))
+        .arg("--offline")
+        .arg(repo_root().join("action.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "zizmor:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// actionlint lints workflows, not action metadata: it reads an `action.yml` only where a
+/// workflow uses it as `./`, and then checks the workflow's inputs and outputs against it (not
+/// the action's own steps). So the example workflow of docs/action.md, pointed at `./` in a
+/// copy of the action, must pass, and the same with a misspelt input must not.
+#[test]
+fn the_action_example_passes_actionlint_against_action_yml() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/action.md")).unwrap();
+    let example = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/action.md shows a workflow");
+    assert!(example.contains("uses: OWNER/dagship@v1.2.3"), "{example}");
+    let example = example.replace("uses: OWNER/dagship@v1.2.3", "uses: ./");
+    let lint = |workflow: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        // actionlint finds the repository of `./` by its `.git`.
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::create_dir_all(dir.path().join(".github/workflows")).unwrap();
+        std::fs::copy(
+            repo_root().join("action.yml"),
+            dir.path().join("action.yml"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(".github/workflows/deploy.yml"), workflow).unwrap();
+        Command::new(tool("actionlint"))
+            .arg(".github/workflows/deploy.yml")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = lint(&example);
+    assert!(
+        out.status.success(),
+        "actionlint:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = lint(&example.replace("args: run", "arg: run"));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("input \"arg\" is not defined"), "{said}");
+}
