@@ -13,6 +13,12 @@ export PATH="$PWD/.venv/bin:$PATH"
 phase "Airflow 2.10 in .venv-airflow2 (the generated DAGs load in Airflow 2 and 3)"
 VENV=.venv-airflow2 bash scripts/python-env.sh requirements-airflow2.txt
 
+phase "curl for the GitHub action's tests (apt-get when missing)"
+if ! command -v curl >/dev/null 2>&1; then
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >&2
+fi
+
 phase "PostgreSQL for the alembic tests"
 eval "$(bash scripts/postgres.sh start)"
 trap 'bash scripts/postgres.sh stop "$DAGSHIP_TEST_POSTGRES_DIR"' EXIT
