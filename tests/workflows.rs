@@ -1,6 +1,6 @@
-//! The repository's GitHub Actions workflows, and the deployment workflow the README shows
-//! (`examples/github/deploy.yml`), pass actionlint and zizmor (both installed into `.venv`
-//! by `scripts/test.sh`).
+//! The repository's GitHub Actions workflows, the example workflows the README shows
+//! (`examples/github/`) and the composite action (`action.yml`) pass actionlint and zizmor
+//! (both installed into `.venv` by `scripts/test.sh`; zizmor's policy is `.github/zizmor.yml`).
 
 mod common;
 
