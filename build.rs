@@ -96,7 +96,14 @@ fn from_git(root: &Path) -> Option<Provenance> {
     let git = Git { root };
     watch_git_state(&git);
     let commit = git.output(&["rev-parse", "HEAD"])?;
-    let tag = git.output(&["describe", "--tags", "--exact-match", "--match", "v*", "HEAD"]);
+    let tag = git.output(&[
+        "describe",
+        "--tags",
+        "--exact-match",
+        "--match",
+        "v*",
+        "HEAD",
+    ]);
     let mut status = vec!["status", "--porcelain", "--"];
     status.extend(INPUTS);
     let modified = git.output(&status).is_some_and(|s| !s.is_empty());
@@ -111,7 +118,11 @@ fn from_git(root: &Path) -> Option<Provenance> {
 /// since in a worktree `.git` is a file and the refs live in the main repository. Only paths that
 /// exist are named: cargo reruns a script on every build while a named path is missing.
 fn watch_git_state(git: &Git) {
-    let mut state = vec!["HEAD".to_string(), "packed-refs".to_string(), "refs/tags".to_string()];
+    let mut state = vec![
+        "HEAD".to_string(),
+        "packed-refs".to_string(),
+        "refs/tags".to_string(),
+    ];
     // The branch HEAD names; none when detached, where the HEAD file itself holds the commit.
     state.extend(git.output(&["symbolic-ref", "-q", "HEAD"]));
     for name in state {

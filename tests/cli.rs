@@ -166,5 +166,9 @@ fn version_names_the_commit_it_was_built_from() {
             "Cargo.lock",
         ],
     );
-    assert_eq!(inside.ends_with(", modified"), !changed.is_empty(), "{stdout}");
+    assert_eq!(
+        inside.ends_with(", modified"),
+        !changed.is_empty(),
+        "{stdout}"
+    );
 }
