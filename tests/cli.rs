@@ -130,3 +130,45 @@ fn git_values_come_from_the_repository_outside_github_actions() {
         "GITHUB_SHA wins: {stdout}"
     );
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let root = repo_root();
+    let (code, stdout, stderr) = run(dagship(&root).arg("--version"));
+    assert_eq!(code, 0, "{stderr}");
+    let prefix = format!("dagship {} (", env!("CARGO_PKG_VERSION"));
+    let inside = stdout
+        .trim_end()
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("not `{prefix}...)`: {stdout}"));
+    let commit = inside
+        .split(", ")
+        .find_map(|part| part.strip_prefix("commit "))
+        .unwrap_or_else(|| panic!("no commit: {stdout}"));
+    if !root.join(".git").exists() {
+        assert_eq!(commit, "unknown", "{stdout}");
+        return;
+    }
+    let head = git(&root, &["rev-parse", "HEAD"]);
+    assert_eq!(commit, &head[..12], "{stdout}");
+    // "modified" follows the files the binary is built from, not the whole tree.
+    let changed = git(
+        &root,
+        &[
+            "--no-optional-locks",
+            "status",
+            "--porcelain",
+            "--",
+            "src",
+            "build.rs",
+            "Cargo.toml",
+            "Cargo.lock",
+        ],
+    );
+    assert_eq!(
+        inside.ends_with(", modified"),
+        !changed.is_empty(),
+        "{stdout}"
+    );
+}

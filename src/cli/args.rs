@@ -9,7 +9,8 @@ use crate::dags::options as limits;
 #[derive(Debug, Parser)]
 #[command(
     name = "dagship",
-    version,
+    // The crate's version, the release tag and the commit: see build.rs.
+    version = env!("DAGSHIP_VERSION"),
     about = "Deploy a dbt + Airflow (Cloud Composer) + Cloud Run + alembic data platform from one pipeline file",
     propagate_version = true,
     args_override_self = true
