@@ -78,7 +78,8 @@ fn selectors(name: &str, units: &[&str]) -> SelectorsFile {
 }
 
 /// What the Airflow tasks' dbt reads: absolute paths (a bash task runs in a temporary
-/// folder), one thread, and dbt's log as JSON lines.
+/// folder), dbt's log as JSON lines, and a target path of this run's own (the project's
+/// `target/manifest.json` is what the other test reads, while this one runs dbt).
 fn warehouse_env(work: &Path, project: &Path) -> Vec<(String, String)> {
     let copy = project.ancestors().nth(3).unwrap();
     let path = |p: PathBuf| p.to_str().unwrap().to_string();
@@ -89,8 +90,8 @@ fn warehouse_env(work: &Path, project: &Path) -> Vec<(String, String)> {
             path(copy.join(".dagship/local/raw.sqlite")),
         ),
         ("WAREHOUSE_DBT_PLUGIN_PATH", path(project.join("plugins"))),
-        ("DBT_THREADS", "1".into()),
         ("DBT_LOG_FORMAT_FILE", "json".into()),
+        ("DBT_TARGET_PATH", path(work.join("dbt-target"))),
         ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false".into()),
     ]
     .into_iter()
@@ -98,9 +99,23 @@ fn warehouse_env(work: &Path, project: &Path) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The project's profiles with one thread (dbt reads no `DBT_THREADS`; the DAGs' commands
+/// carry no `--threads`): the machine running the tests is small.
+fn one_thread_profiles(project: &Path, to: &Path) -> PathBuf {
+    let profiles = std::fs::read_to_string(project.join("profiles.yml")).unwrap();
+    assert!(profiles.contains("threads: 2"), "{profiles}");
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::write(
+        to.join("profiles.yml"),
+        profiles.replace("threads: 2", "threads: 1"),
+    )
+    .unwrap();
+    to.to_path_buf()
+}
+
 /// The warehouse as a previous day left it (seeds, models, the snapshot: no tests), so that
 /// a selector's units find the relations they read but do not build.
-fn yesterday(project: &Path, env: &[(String, String)]) {
+fn yesterday(project: &Path, profiles: &Path, env: &[(String, String)]) {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let dir = project.to_str().unwrap();
     example_dbt::run_tool(
@@ -113,34 +128,26 @@ fn yesterday(project: &Path, env: &[(String, String)]) {
             "--project-dir",
             dir,
             "--profiles-dir",
-            dir,
+            profiles.to_str().unwrap(),
         ],
         &env,
     );
 }
 
-/// A copy of the project whose `BROKEN` model is a SQL error (with dbt's partial-parse
-/// state, so that only that file is parsed again).
+/// A copy of the project whose `BROKEN` model is a SQL error.
 fn broken_copy(project: &Path, to: &Path) -> PathBuf {
     example_dbt::copy_tree(project, to);
-    std::fs::create_dir_all(to.join("target")).unwrap();
-    std::fs::copy(
-        project.join("target/partial_parse.msgpack"),
-        to.join("target/partial_parse.msgpack"),
-    )
-    .unwrap();
     let model = to.join(format!("models/staging/{}.sql", name_of(BROKEN)));
     assert!(model.exists(), "{}", model.display());
     std::fs::write(&model, "select * from a_relation_that_does_not_exist\n").unwrap();
     to.to_path_buf()
 }
 
-fn generate(manifest: &Manifest, case: &Case, folder: &Path) {
-    let project = case.project.to_str().unwrap().to_string();
+fn generate(manifest: &Manifest, case: &Case, profiles: &Path, folder: &Path) {
     let options = DagOptions {
         operator: Operator::Bash(Bash),
-        project_dir: Some(project.clone()),
-        profiles_dir: Some(project),
+        project_dir: Some(path_string(&case.project)),
+        profiles_dir: Some(path_string(profiles)),
         target: Some("local".into()),
         tests: case.tests,
         retries: 0,
@@ -186,7 +193,8 @@ fn example_dags_run_in_dependency_order_and_stop_below_a_failure() {
     let project = project_of(path);
     let work = tempfile::tempdir().unwrap();
     let env = warehouse_env(work.path(), &project);
-    yesterday(&project, &env);
+    let profiles = one_thread_profiles(&project, &work.path().join("profiles"));
+    yesterday(&project, &profiles, &env);
     let broken = broken_copy(&project, &work.path().join("broken"));
 
     let case = |selector, units: &'static [&'static str], tests, project: &Path| Case {
@@ -205,7 +213,7 @@ fn example_dags_run_in_dependency_order_and_stop_below_a_failure() {
         .iter()
         .map(|c| {
             let folder = work.path().join(c.selector);
-            generate(&manifest, c, &folder);
+            generate(&manifest, c, &profiles, &folder);
             folder
         })
         .collect();
