@@ -23,6 +23,8 @@ use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Rule, Shape};
 use crate::yaml::{self, Node, Value};
 
+mod executor_inputs;
+
 pub(super) struct AirflowDags;
 
 /// `before` and `after` entries: a shell command or any operator, with an id.
@@ -125,8 +127,15 @@ const INPUTS: Record = Record {
         ),
         Field::optional(
             "executor",
-            Shape::Enum(&["bash", "cloud_run_job"]),
-            "How tasks run dbt: `bash` (local Airflow) or `cloud_run_job` (default: `bash`).",
+            Shape::Enum(&[
+                "bash",
+                "cloud_run_job",
+                "kubernetes_pod",
+                "docker",
+                "dbt_cloud",
+                "ecs_task",
+            ]),
+            "How tasks run dbt (default: `bash`, on the worker); docs/executors.md.",
         ),
         Field::optional(
             "job",
@@ -142,6 +151,122 @@ const INPUTS: Record = Record {
             "region",
             JOB_REGION,
             "Region of the job (default: the environment's `region`).",
+        ),
+        Field::optional(
+            "image",
+            Shape::Template,
+            "Image holding the dbt project (`kubernetes_pod`, `docker`).",
+        ),
+        Field::optional(
+            "namespace",
+            Shape::Template,
+            "Kubernetes namespace (`kubernetes_pod`).",
+        ),
+        Field::optional(
+            "service_account",
+            Shape::Template,
+            "Kubernetes service account (`kubernetes_pod`).",
+        ),
+        Field::optional(
+            "requests",
+            executor_inputs::PAIRS,
+            "Resource requests, `cpu=500m` (`kubernetes_pod`).",
+        ),
+        Field::optional(
+            "limits",
+            executor_inputs::PAIRS,
+            "Resource limits, `memory=2Gi` (`kubernetes_pod`).",
+        ),
+        Field::optional(
+            "secret_env",
+            executor_inputs::SECRET_ENV,
+            "Env from secrets, `VAR=SECRET:KEY` (`kubernetes_pod`).",
+        ),
+        Field::optional(
+            "config_file",
+            Shape::Template,
+            "Kube config file; else in-cluster (`kubernetes_pod`).",
+        ),
+        Field::optional(
+            "network",
+            Shape::Template,
+            "Docker network of the container (`docker`).",
+        ),
+        Field::optional(
+            "mounts",
+            executor_inputs::MOUNTS,
+            "Bind mounts, `SOURCE:TARGET[:ro]` (`docker`).",
+        ),
+        Field::optional(
+            "job_id",
+            executor_inputs::ID,
+            "dbt Cloud job id (`dbt_cloud`).",
+        ),
+        Field::optional(
+            "account_id",
+            executor_inputs::ID,
+            "dbt Cloud account id (`dbt_cloud`).",
+        ),
+        Field::optional(
+            "conn_id",
+            Shape::Template,
+            "Airflow connection to dbt Cloud (`dbt_cloud`).",
+        ),
+        Field::optional(
+            "wait_for_termination",
+            Shape::Bool,
+            "Wait for the run's end (`dbt_cloud`; default true).",
+        ),
+        Field::optional("cluster", Shape::Template, "ECS cluster (`ecs_task`)."),
+        Field::optional(
+            "task_definition",
+            Shape::Template,
+            "ECS task definition (`ecs_task`).",
+        ),
+        Field::optional(
+            "container_name",
+            Shape::Template,
+            "Container that runs dbt (`ecs_task`).",
+        ),
+        Field::optional(
+            "launch_type",
+            Shape::Enum(&["FARGATE", "EC2", "EXTERNAL"]),
+            "ECS launch type (`ecs_task`; default FARGATE).",
+        ),
+        Field::optional(
+            "subnets",
+            Shape::List(&Shape::Template),
+            "Subnets of the awsvpc network (`ecs_task`).",
+        ),
+        Field::optional(
+            "security_groups",
+            Shape::List(&Shape::Template),
+            "Security groups (`ecs_task`).",
+        ),
+        Field::optional(
+            "assign_public_ip",
+            Shape::Bool,
+            "Give the task a public IP (`ecs_task`).",
+        ),
+        Field::optional(
+            "awslogs_group",
+            Shape::Template,
+            "CloudWatch log group to show (`ecs_task`).",
+        ),
+        Field::optional(
+            "awslogs_stream_prefix",
+            Shape::Template,
+            "CloudWatch stream prefix (`ecs_task`).",
+        ),
+        Field::optional(
+            "aws_region",
+            Shape::Template,
+            "AWS region; else the connection's (`ecs_task`).",
+        ),
+        Field::optional(
+            "deferrable",
+            Shape::Bool,
+            "Wait in the triggerer (`kubernetes_pod`, `dbt_cloud`, `ecs_task`).",
         ),
         Field::optional(
             "project_dir",
@@ -236,6 +361,7 @@ impl KindSchema for AirflowDags {
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
         check_continuous(step, diags);
         let executor = step.with.get("executor").and_then(Node::as_str);
+        executor_inputs::check(step, executor.unwrap_or("bash"), diags);
         if executor != Some("cloud_run_job") {
             return;
         }
@@ -421,6 +547,16 @@ fn options(inputs: &Inputs) -> Result<DagOptions, OperatorError> {
     impl OperatorSettings for Settings<'_, '_> {
         fn required(&self, _: &'static str, name: &'static str) -> Result<String, OperatorError> {
             Ok(self.0.text_or_env(name).reveal()?)
+        }
+        fn optional(&self, name: &'static str) -> Result<Option<String>, OperatorError> {
+            executor_inputs::optional(self.0, name)
+        }
+        fn list(&self, name: &'static str) -> Result<Vec<String>, OperatorError> {
+            let items = self.0.list(name);
+            Ok(items
+                .iter()
+                .map(Resolved::reveal)
+                .collect::<Result<_, _>>()?)
         }
     }
     let operator = match inputs.text("executor") {

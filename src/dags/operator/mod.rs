@@ -9,17 +9,31 @@
 
 mod bash;
 mod cloud_run_job;
+mod dbt_cloud;
+mod docker;
+mod ecs_task;
+mod kubernetes_pod;
+mod values;
 
 use std::borrow::Cow;
 
 pub use bash::Bash;
 pub use cloud_run_job::CloudRunJob;
+pub use dbt_cloud::DbtCloud;
+pub use docker::Docker;
+pub use ecs_task::EcsTask;
+pub use kubernetes_pod::KubernetesPod;
+pub use values::{parse_mount, parse_pair, parse_secret_env};
 
 /// How the tasks run dbt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operator {
     Bash(Bash),
     CloudRunJob(CloudRunJob),
+    KubernetesPod(KubernetesPod),
+    Docker(Docker),
+    DbtCloud(DbtCloud),
+    EcsTask(EcsTask),
 }
 
 /// Where an operator's settings are read from: `dagship dags` flags or an `airflow_dags`
@@ -30,6 +44,13 @@ pub trait OperatorSettings {
     /// the operator's own check (`DagOptions::check`) refuses empty values.
     fn required(&self, operator: &'static str, name: &'static str)
     -> Result<String, OperatorError>;
+
+    /// The value of setting `name`, `None` when not given. A yes/no setting is `true` or
+    /// `false`.
+    fn optional(&self, name: &'static str) -> Result<Option<String>, OperatorError>;
+
+    /// The values of a setting given any number of times (a list); empty when not given.
+    fn list(&self, name: &'static str) -> Result<Vec<String>, OperatorError>;
 }
 
 /// Why an operator could not be had from its settings.
@@ -43,6 +64,21 @@ pub enum OperatorError {
         operator: &'static str,
         flag: String,
     },
+    /// A setting of other operators, given with this one: a mistake (a typo of the
+    /// executor, or settings left over from another).
+    #[error("executor `{operator}` does not take `{setting}` (it takes: {})", takes.join(", "))]
+    NotItsSetting {
+        operator: &'static str,
+        setting: &'static str,
+        takes: &'static [&'static str],
+    },
+    /// A yes/no setting with another value.
+    #[error("`{setting}` of executor `{operator}` is `{value}`, not `true` or `false`")]
+    NotABool {
+        operator: &'static str,
+        setting: &'static str,
+        value: String,
+    },
     /// A setting whose value is known only once an upstream step ran.
     #[error(transparent)]
     NotKnownYet(#[from] crate::expr::Unrevealed),
@@ -50,16 +86,82 @@ pub enum OperatorError {
 
 impl Operator {
     /// Every operator, by the name `--executor` and the step's `executor:` give it.
-    pub const NAMES: &'static [&'static str] = &[bash::NAME, cloud_run_job::NAME];
+    pub const NAMES: &'static [&'static str] = &[
+        bash::NAME,
+        cloud_run_job::NAME,
+        kubernetes_pod::NAME,
+        docker::NAME,
+        dbt_cloud::NAME,
+        ecs_task::NAME,
+    ];
+
+    /// The settings each operator takes beyond `cloud_run_job`'s (`project`, `region`,
+    /// `job`, which other operators ignore), by operator name; the required ones first,
+    /// as many as the number says.
+    pub const OWN_SETTINGS: &'static [(&'static str, usize, &'static [&'static str])] = &[
+        (kubernetes_pod::NAME, 2, kubernetes_pod::SETTINGS),
+        (docker::NAME, 1, docker::SETTINGS),
+        (dbt_cloud::NAME, 1, dbt_cloud::SETTINGS),
+        (ecs_task::NAME, 3, ecs_task::SETTINGS),
+    ];
+
+    /// The settings of `OWN_SETTINGS` that operator `name` does not take.
+    pub fn foreign_settings(name: &str) -> impl Iterator<Item = &'static str> + '_ {
+        let own = Self::own_settings(name);
+        let all = Self::OWN_SETTINGS
+            .iter()
+            .flat_map(|(_, _, s)| s.iter().copied());
+        let mut seen = Vec::new();
+        all.filter(move |s| {
+            let new = !seen.contains(s);
+            seen.push(*s);
+            new && !own.contains(s)
+        })
+    }
+
+    /// The settings of `OWN_SETTINGS` that operator `name` takes, and how many of the
+    /// first are required.
+    pub fn own_settings(name: &str) -> &'static [&'static str] {
+        Self::OWN_SETTINGS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map_or(&[], |(_, _, s)| s)
+    }
+
+    /// The settings operator `name` requires (of `OWN_SETTINGS`).
+    pub fn required_settings(name: &str) -> &'static [&'static str] {
+        Self::OWN_SETTINGS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map_or(&[], |(_, required, s)| &s[..*required])
+    }
 
     /// The operator called `name`, with its settings.
     pub fn from_settings(
         name: &str,
         settings: &dyn OperatorSettings,
     ) -> Result<Operator, OperatorError> {
+        if let Some(operator) = Self::NAMES.iter().find(|n| **n == name) {
+            for setting in Self::foreign_settings(name) {
+                let given = settings.optional(setting)?.is_some();
+                if given || !settings.list(setting)?.is_empty() {
+                    return Err(OperatorError::NotItsSetting {
+                        operator,
+                        setting,
+                        takes: Self::own_settings(name),
+                    });
+                }
+            }
+        }
         match name {
             bash::NAME => Ok(Operator::Bash(Bash)),
             cloud_run_job::NAME => CloudRunJob::from_settings(settings).map(Operator::CloudRunJob),
+            kubernetes_pod::NAME => {
+                KubernetesPod::from_settings(settings).map(Operator::KubernetesPod)
+            }
+            docker::NAME => Docker::from_settings(settings).map(Operator::Docker),
+            dbt_cloud::NAME => DbtCloud::from_settings(settings).map(Operator::DbtCloud),
+            ecs_task::NAME => EcsTask::from_settings(settings).map(Operator::EcsTask),
             _ => Err(OperatorError::Unknown { name: name.into() }),
         }
     }
@@ -69,6 +171,10 @@ impl Operator {
         match self {
             Operator::Bash(bash) => bash,
             Operator::CloudRunJob(job) => job,
+            Operator::KubernetesPod(pod) => pod,
+            Operator::Docker(docker) => docker,
+            Operator::DbtCloud(cloud) => cloud,
+            Operator::EcsTask(task) => task,
         }
     }
 }
