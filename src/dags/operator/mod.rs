@@ -166,6 +166,11 @@ impl Operator {
         }
     }
 
+    /// The name `--executor` gives it.
+    pub fn name(&self) -> &'static str {
+        self.dbt_operator().name()
+    }
+
     /// What every operator provides; the one place that tells them apart.
     pub(crate) fn dbt_operator(&self) -> &dyn DbtOperator {
         match self {
@@ -262,21 +267,147 @@ mod tests {
                     flag: name.to_string(),
                 })
         }
+
+        fn optional(&self, name: &'static str) -> Result<Option<String>, OperatorError> {
+            let found = self.0.iter().find(|(n, _)| *n == name);
+            Ok(found.map(|(_, v)| v.to_string()))
+        }
+
+        /// Every value given under `name`, in order.
+        fn list(&self, name: &'static str) -> Result<Vec<String>, OperatorError> {
+            let found = self.0.iter().filter(|(n, _)| *n == name);
+            Ok(found.map(|(_, v)| v.to_string()).collect())
+        }
     }
+
+    /// The required settings of every operator.
+    const REQUIRED: &[(&str, &str)] = &[
+        ("project", "p"),
+        ("region", "r"),
+        ("job", "j"),
+        ("image", "i"),
+        ("namespace", "n"),
+        ("job_id", "1"),
+        ("cluster", "c"),
+        ("task_definition", "t"),
+        ("container_name", "dbt"),
+    ];
 
     #[test]
     fn every_name_is_an_operator_of_that_name() {
-        let all = Given(&[("project", "p"), ("region", "r"), ("job", "j")]);
         for name in Operator::NAMES {
-            let operator = Operator::from_settings(name, &all).unwrap();
+            let given: Vec<_> = REQUIRED
+                .iter()
+                .filter(|(s, _)| !Operator::foreign_settings(name).any(|f| f == *s))
+                .copied()
+                .collect();
+            let operator = Operator::from_settings(name, &Given(&given)).unwrap();
             assert_eq!(operator.dbt_operator().name(), *name);
+            assert!(operator.dbt_operator().check().is_ok(), "{name}");
         }
         assert_eq!(
-            Operator::from_settings("ecs", &all)
+            Operator::from_settings("ecs", &Given(REQUIRED))
                 .unwrap_err()
                 .to_string(),
-            "executor `ecs` is not one of: bash, cloud_run_job"
+            "executor `ecs` is not one of: bash, cloud_run_job, kubernetes_pod, docker, \
+             dbt_cloud, ecs_task"
         );
+    }
+
+    #[test]
+    fn required_settings_are_the_first_of_each_operators_own() {
+        for (name, _, own) in Operator::OWN_SETTINGS {
+            for setting in Operator::required_settings(name) {
+                let given: Vec<_> = REQUIRED
+                    .iter()
+                    .filter(|(s, _)| s != setting && own.contains(s))
+                    .copied()
+                    .collect();
+                assert_eq!(
+                    Operator::from_settings(name, &Given(&given)).unwrap_err(),
+                    OperatorError::Missing {
+                        operator: name,
+                        flag: setting.to_string()
+                    }
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn another_operators_setting_or_a_bad_yes_no_is_refused() {
+        let given = Given(&[("image", "i"), ("namespace", "n")]);
+        assert_eq!(
+            Operator::from_settings("docker", &given)
+                .unwrap_err()
+                .to_string(),
+            "executor `docker` does not take `namespace` (it takes: image, network, mounts)"
+        );
+        // Settings of `cloud_run_job` stay allowed beside any executor, as before.
+        let given = Given(&[("image", "i"), ("project", "p")]);
+        assert!(Operator::from_settings("docker", &given).is_ok());
+        let given = Given(&[("image", "i"), ("namespace", "n"), ("deferrable", "yes")]);
+        assert_eq!(
+            Operator::from_settings("kubernetes_pod", &given)
+                .unwrap_err()
+                .to_string(),
+            "`deferrable` of executor `kubernetes_pod` is `yes`, not `true` or `false`"
+        );
+        assert_eq!(
+            Operator::foreign_settings("bash").count(),
+            Operator::OWN_SETTINGS
+                .iter()
+                .flat_map(|(_, _, s)| s.iter())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        );
+    }
+
+    #[test]
+    fn checks_refuse_malformed_entries_and_ids() {
+        let check = |name, given: &[(&str, &str)]| {
+            let operator = Operator::from_settings(name, &Given(given)).unwrap();
+            operator.dbt_operator().check()
+        };
+        let pod = [("image", "i"), ("namespace", "n"), ("requests", "cpu")];
+        assert!(
+            check("kubernetes_pod", &pod)
+                .unwrap_err()
+                .contains("NAME=VALUE")
+        );
+        let pod = [("image", "i"), ("namespace", "n"), ("secret_env", "A=s")];
+        assert!(
+            check("kubernetes_pod", &pod)
+                .unwrap_err()
+                .contains("VARIABLE=SECRET:KEY")
+        );
+        let pod = [("image", " "), ("namespace", "n")];
+        assert_eq!(
+            check("kubernetes_pod", &pod).unwrap_err(),
+            "executor `kubernetes_pod` needs a image"
+        );
+        assert!(check("docker", &[("image", "i"), ("mounts", "x")]).is_err());
+        assert!(
+            check("dbt_cloud", &[("job_id", "abc")])
+                .unwrap_err()
+                .contains("a number")
+        );
+        assert!(check("dbt_cloud", &[("job_id", "1"), ("account_id", "0")]).is_err());
+        let ecs = [
+            ("cluster", "c"),
+            ("task_definition", "t"),
+            ("container_name", "d"),
+        ];
+        let mut bad = ecs.to_vec();
+        bad.push(("launch_type", "LAMBDA"));
+        assert!(
+            check("ecs_task", &bad)
+                .unwrap_err()
+                .contains("FARGATE, EC2, EXTERNAL")
+        );
+        let mut bad = ecs.to_vec();
+        bad.push(("security_groups", "sg-1"));
+        assert!(check("ecs_task", &bad).unwrap_err().contains("no subnets"));
     }
 
     #[test]
