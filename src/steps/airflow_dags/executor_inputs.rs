@@ -34,7 +34,7 @@ pub(super) const MOUNTS: Shape = Shape::List(&Shape::Valid(&Rule {
 /// dbt Cloud's ids: positive numbers.
 pub(super) const ID: Shape = Shape::Int {
     min: 1,
-    max: i64::MAX,
+    max: i32::MAX as i64,
 };
 
 /// Reports the settings `executor` requires and the step lacks, and those of other
