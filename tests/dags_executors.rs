@@ -87,7 +87,7 @@ fn airflow_view(root: &Path, project: &str, with_selectors: bool) -> Value {
     let mut args = Vec::new();
     for operator in executors() {
         let name = operator.name();
-        let folder = root.join(&name);
+        let folder = root.join(name);
         let files = dags::generate(&manifest, selectors.as_ref(), &options(operator)).unwrap();
         dags::write(&folder, &files, None).unwrap();
         args.push(format!("{name}={}", folder.display()));

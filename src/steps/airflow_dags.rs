@@ -109,7 +109,8 @@ const JOB_REGION: Shape = Shape::Valid(&Rule {
 });
 
 const INPUTS: Record = Record {
-    fields: &[
+    // The executors' own settings follow these (`executor_inputs`).
+    fields: &executor_inputs::with_executor_fields![
         Field::required(
             "manifest",
             Shape::Template,
@@ -151,122 +152,6 @@ const INPUTS: Record = Record {
             "region",
             JOB_REGION,
             "Region of the job (default: the environment's `region`).",
-        ),
-        Field::optional(
-            "image",
-            Shape::Template,
-            "Image holding the dbt project (`kubernetes_pod`, `docker`).",
-        ),
-        Field::optional(
-            "namespace",
-            Shape::Template,
-            "Kubernetes namespace (`kubernetes_pod`).",
-        ),
-        Field::optional(
-            "service_account",
-            Shape::Template,
-            "Kubernetes service account (`kubernetes_pod`).",
-        ),
-        Field::optional(
-            "requests",
-            executor_inputs::PAIRS,
-            "Resource requests, `cpu=500m` (`kubernetes_pod`).",
-        ),
-        Field::optional(
-            "limits",
-            executor_inputs::PAIRS,
-            "Resource limits, `memory=2Gi` (`kubernetes_pod`).",
-        ),
-        Field::optional(
-            "secret_env",
-            executor_inputs::SECRET_ENV,
-            "Env from secrets, `VAR=SECRET:KEY` (`kubernetes_pod`).",
-        ),
-        Field::optional(
-            "config_file",
-            Shape::Template,
-            "Kube config file; else in-cluster (`kubernetes_pod`).",
-        ),
-        Field::optional(
-            "network",
-            Shape::Template,
-            "Docker network of the container (`docker`).",
-        ),
-        Field::optional(
-            "mounts",
-            executor_inputs::MOUNTS,
-            "Bind mounts, `SOURCE:TARGET[:ro]` (`docker`).",
-        ),
-        Field::optional(
-            "job_id",
-            executor_inputs::ID,
-            "dbt Cloud job id (`dbt_cloud`).",
-        ),
-        Field::optional(
-            "account_id",
-            executor_inputs::ID,
-            "dbt Cloud account id (`dbt_cloud`).",
-        ),
-        Field::optional(
-            "conn_id",
-            Shape::Template,
-            "Airflow connection to dbt Cloud (`dbt_cloud`).",
-        ),
-        Field::optional(
-            "wait_for_termination",
-            Shape::Bool,
-            "Wait for the run's end (`dbt_cloud`; default true).",
-        ),
-        Field::optional("cluster", Shape::Template, "ECS cluster (`ecs_task`)."),
-        Field::optional(
-            "task_definition",
-            Shape::Template,
-            "ECS task definition (`ecs_task`).",
-        ),
-        Field::optional(
-            "container_name",
-            Shape::Template,
-            "Container that runs dbt (`ecs_task`).",
-        ),
-        Field::optional(
-            "launch_type",
-            Shape::Enum(&["FARGATE", "EC2", "EXTERNAL"]),
-            "ECS launch type (`ecs_task`; default FARGATE).",
-        ),
-        Field::optional(
-            "subnets",
-            Shape::List(&Shape::Template),
-            "Subnets of the awsvpc network (`ecs_task`).",
-        ),
-        Field::optional(
-            "security_groups",
-            Shape::List(&Shape::Template),
-            "Security groups (`ecs_task`).",
-        ),
-        Field::optional(
-            "assign_public_ip",
-            Shape::Bool,
-            "Give the task a public IP (`ecs_task`).",
-        ),
-        Field::optional(
-            "awslogs_group",
-            Shape::Template,
-            "CloudWatch log group to show (`ecs_task`).",
-        ),
-        Field::optional(
-            "awslogs_stream_prefix",
-            Shape::Template,
-            "CloudWatch stream prefix (`ecs_task`).",
-        ),
-        Field::optional(
-            "aws_region",
-            Shape::Template,
-            "AWS region; else the connection's (`ecs_task`).",
-        ),
-        Field::optional(
-            "deferrable",
-            Shape::Bool,
-            "Wait in the triggerer (`kubernetes_pod`, `dbt_cloud`, `ecs_task`).",
         ),
         Field::optional(
             "project_dir",
