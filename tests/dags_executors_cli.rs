@@ -195,3 +195,44 @@ fn missing_malformed_or_foreign_settings_exit_2() {
     }
     assert!(!dir.path().join("out").exists());
 }
+
+/// Two environments that differ in an executor's settings get the same DAG files; only the
+/// settings module differs (a release promotes the DAG files byte for byte).
+#[test]
+fn environments_differ_only_in_the_settings_module() {
+    let dir = tempfile::tempdir().unwrap();
+    jaffle(dir.path());
+    for (executor, flags, _) in EXECUTORS {
+        let staging: Vec<String> = flags.iter().map(|f| format!("{f}-staging")).collect();
+        // Yes/no, numbers and list entries keep their form: those differ by flag instead.
+        let staging: Vec<&str> = flags
+            .iter()
+            .zip(&staging)
+            .map(|(f, s)| {
+                let free = !f.contains("=true")
+                    && !f.contains("=false")
+                    && !f.starts_with("--job-id")
+                    && !f.starts_with("--account-id");
+                let plain = !f.starts_with("--mount") && !f.starts_with("--launch-type");
+                if free && plain { s.as_str() } else { *f }
+            })
+            .collect();
+        for (folder, given) in [("prod", flags.to_vec()), ("staging", staging)] {
+            let mut args = vec!["--out", folder, "--executor", executor];
+            args.extend_from_slice(&given);
+            let (code, _, stderr) = dags(dir.path(), &args);
+            assert_eq!(code, 0, "{executor} {folder}: {stderr}");
+        }
+        let read = |folder: &str, file: &str| {
+            std::fs::read_to_string(dir.path().join(folder).join(file)).unwrap()
+        };
+        assert_eq!(
+            read("prod", "dbt_all.py"),
+            read("staging", "dbt_all.py"),
+            "{executor}"
+        );
+        let staging = read("staging", "dagship_settings.py");
+        assert_ne!(read("prod", "dagship_settings.py"), staging, "{executor}");
+        assert!(staging.contains("-staging\""), "{executor}: {staging}");
+    }
+}
