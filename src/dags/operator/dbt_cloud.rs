@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::bash::shell_quote;
-use super::values::{self, bool_lit, opt_lit};
+use super::values::{self, bool_lit};
 use super::{DbtOperator, OperatorError, OperatorSettings, Setting};
 use crate::dags::graph::Command;
 use crate::dags::python::{str_lit, str_lit_without_airflow};
@@ -132,7 +132,7 @@ impl DbtOperator for DbtCloud {
             setting(
                 "DBT_OPTIONS",
                 "Every dbt command ends with these (shell-quoted).",
-                opt_lit(Some(&joined)),
+                str_lit_without_airflow(&joined),
             ),
         ]
     }

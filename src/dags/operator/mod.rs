@@ -5,6 +5,9 @@
 //! [`Operator::from_settings`] and [`Operator::dbt_operator`], and its name where users
 //! give it (`--executor`'s values, the step's `executor:`; a test holds them equal to
 //! [`Operator::NAMES`]), plus flags and step inputs for settings no operator had before.
+//! Settings beyond `cloud_run_job`'s are listed in [`Operator::OWN_SETTINGS`] (the required
+//! ones first): a source refuses another operator's setting, and `validate` reports a
+//! missing or foreign one where it is written (`steps/airflow_dags/executor_inputs.rs`).
 //! Nothing outside this module names an operator.
 
 mod bash;
@@ -384,7 +387,7 @@ mod tests {
         let pod = [("image", " "), ("namespace", "n")];
         assert_eq!(
             check("kubernetes_pod", &pod).unwrap_err(),
-            "executor `kubernetes_pod` needs a image"
+            "executor `kubernetes_pod` needs a non-blank `image`"
         );
         assert!(check("docker", &[("image", "i"), ("mounts", "x")]).is_err());
         assert!(

@@ -43,7 +43,7 @@ pub(super) fn flag(
 /// The first of `values` that is blank, as an operator's check reports it.
 pub(super) fn blank(operator: &str, values: &[(&str, &str)]) -> Result<(), String> {
     match values.iter().find(|(_, v)| v.trim().is_empty()) {
-        Some((what, _)) => Err(format!("executor `{operator}` needs a {what}")),
+        Some((what, _)) => Err(format!("executor `{operator}` needs a non-blank `{what}`")),
         None => Ok(()),
     }
 }
@@ -75,7 +75,9 @@ pub(super) fn tuple_list(rows: &[Vec<String>]) -> String {
         .iter()
         .map(|row| {
             let items: Vec<String> = row.iter().map(|s| str_lit_without_airflow(s)).collect();
-            format!("({},)", items.join(", "))
+            // A one-item tuple needs its comma.
+            let comma = if items.len() == 1 { "," } else { "" };
+            format!("({}{comma})", items.join(", "))
         })
         .collect();
     format!("[{}]", rows.join(", "))
