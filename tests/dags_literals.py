@@ -7,6 +7,7 @@ Per file: {"dag": keyword arguments of DAG(...) that are literals,
            "commands": COMMANDS, "options": DBT_OPTIONS (split like a shell when a string),
            "tasks": TASKS rows with --select/--exclude unquoted like a shell (bash executor),
            "overrides": OVERRIDES, "job": [PROJECT, REGION, JOB] (executor cloud_run_job),
+           "settings": every value of the settings module (tuples as lists),
            "extras": {task_id: bash_command} of the BashOperators declared around dbt tasks}
 The values that differ between environments (DBT_OPTIONS, PROJECT, REGION, JOB) are read
 from the settings module beside the file, which the file names instead of holding them.
@@ -100,6 +101,7 @@ def inspect(path):
         "overrides": values["OVERRIDES"],
         "job": [values.get("PROJECT"), values.get("REGION"), values.get("JOB")],
         "extras": extras,
+        "settings": settings,
     }
 
 

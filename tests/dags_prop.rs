@@ -8,7 +8,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use dagship::dags::{self, Bash, CloudRunJob, DagOptions, ExtraKind, ExtraTask, Operator};
+use dagship::dags::{
+    self, Bash, CloudRunJob, DagOptions, DbtCloud, Docker, EcsTask, ExtraKind, ExtraTask,
+    KubernetesPod, Operator,
+};
 use dagship::dbt::manifest::{Manifest, ResourceType};
 use dagship::dbt::select::{EvalOptions, IndirectSelection, select_expression_with};
 use dagship::dbt::selectors_file::SelectorsFile;
@@ -38,7 +41,8 @@ struct Case {
     project_dir: String,
     tag: String,
     command: String,
-    cloud_run: bool,
+    /// Which of `Operator::NAMES`.
+    executor: usize,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -50,13 +54,13 @@ fn case() -> impl Strategy<Value = Case> {
             prop::collection::btree_set(hostile(), 1..5),
         ),
         (hostile(), hostile(), hostile(), hostile()),
-        (hostile(), hostile(), any::<bool>()),
+        (hostile(), hostile(), 0..Operator::NAMES.len()),
     )
         .prop_map(
             |(
                 (package, folder, models),
                 (selector, description, target, project_dir),
-                (tag, command, cloud_run),
+                (tag, command, executor),
             )| Case {
                 package,
                 folder,
@@ -68,7 +72,7 @@ fn case() -> impl Strategy<Value = Case> {
                 project_dir: format!("/home/airflow/{project_dir}"),
                 tag,
                 command,
-                cloud_run,
+                executor,
             },
         )
 }
@@ -152,16 +156,92 @@ fn selectors_yaml(case: &Case) -> String {
     )
 }
 
+/// The case's hostile values in every setting of its executor that takes free text (list
+/// entries keep their form: `NAME=VALUE`, `VARIABLE=SECRET:KEY`, `SOURCE:TARGET`).
+fn operator(case: &Case) -> Operator {
+    let (tag, target, command) = (&case.tag, &case.target, &case.command);
+    match Operator::NAMES[case.executor] {
+        "bash" => Operator::Bash(Bash),
+        "cloud_run_job" => Operator::CloudRunJob(CloudRunJob {
+            project: format!("p{tag}"),
+            region: format!("r{target}"),
+            job: format!("j{command}"),
+        }),
+        "kubernetes_pod" => Operator::KubernetesPod(KubernetesPod {
+            image: format!("i{tag}"),
+            namespace: format!("n{target}"),
+            service_account: Some(command.clone()),
+            requests: vec![format!("cpu=x{tag}")],
+            limits: vec![],
+            secret_env: vec![format!("V{tag}=s:k{command}")],
+            config_file: Some(case.project_dir.clone()),
+            deferrable: true,
+        }),
+        "docker" => Operator::Docker(Docker {
+            image: format!("i{tag}"),
+            network: Some(command.clone()),
+            mounts: vec![format!("/s:/d{}", tag.replace(':', ""))],
+        }),
+        "dbt_cloud" => Operator::DbtCloud(DbtCloud {
+            job_id: "42".into(),
+            account_id: None,
+            conn_id: Some(format!("c{tag}")),
+            wait_for_termination: true,
+            deferrable: false,
+        }),
+        "ecs_task" => Operator::EcsTask(EcsTask {
+            cluster: format!("c{tag}"),
+            task_definition: format!("t{target}"),
+            container_name: format!("d{command}"),
+            launch_type: None,
+            subnets: vec![tag.clone()],
+            security_groups: vec![target.clone()],
+            assign_public_ip: false,
+            awslogs_group: Some(case.project_dir.clone()),
+            awslogs_stream_prefix: Some(tag.clone()),
+            aws_region: None,
+            deferrable: true,
+        }),
+        other => panic!("no case for executor {other}"),
+    }
+}
+
+/// The values the settings module must hold for the executor's own settings, read back.
+fn expected_settings(case: &Case) -> Value {
+    let (tag, target, command) = (&case.tag, &case.target, &case.command);
+    match Operator::NAMES[case.executor] {
+        "cloud_run_job" => json!({
+            "PROJECT": format!("p{tag}"), "REGION": format!("r{target}"),
+            "JOB": format!("j{command}"),
+        }),
+        "kubernetes_pod" => json!({
+            "IMAGE": format!("i{tag}"), "NAMESPACE": format!("n{target}"),
+            "SERVICE_ACCOUNT": command, "REQUESTS": {"cpu": format!("x{tag}")}, "LIMITS": {},
+            "SECRET_ENV": [[format!("V{tag}"), "s", format!("k{command}")]],
+            "CONFIG_FILE": case.project_dir, "DEFERRABLE": true,
+        }),
+        "docker" => json!({
+            "IMAGE": format!("i{tag}"), "NETWORK": command,
+            "MOUNTS": [["/s", format!("/d{}", tag.replace(':', "")), false]],
+        }),
+        "dbt_cloud" => json!({
+            "JOB_ID": 42, "ACCOUNT_ID": null, "CONN_ID": format!("c{tag}"),
+            "WAIT_FOR_TERMINATION": true, "DEFERRABLE": false,
+        }),
+        "ecs_task" => json!({
+            "CLUSTER": format!("c{tag}"), "TASK_DEFINITION": format!("t{target}"),
+            "CONTAINER_NAME": format!("d{command}"), "LAUNCH_TYPE": "FARGATE",
+            "NETWORK_CONFIGURATION": {"awsvpcConfiguration": {
+                "subnets": [tag], "securityGroups": [target], "assignPublicIp": "DISABLED"}},
+            "AWSLOGS_GROUP": case.project_dir, "AWSLOGS_STREAM_PREFIX": tag,
+            "AWS_REGION": null, "DEFERRABLE": true,
+        }),
+        _ => json!({}),
+    }
+}
+
 fn options(case: &Case) -> DagOptions {
-    let operator = if case.cloud_run {
-        Operator::CloudRunJob(CloudRunJob {
-            project: format!("p{}", case.tag),
-            region: format!("r{}", case.target),
-            job: format!("j{}", case.command),
-        })
-    } else {
-        Operator::Bash(Bash)
-    };
+    let operator = operator(case);
     DagOptions {
         operator,
         project_dir: Some(case.project_dir.clone()),
@@ -244,13 +324,8 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     prop_assert_eq!(&parsed["overrides"], &json!([{"pool": case.tag}]));
     let tail = json!(["--project-dir", case.project_dir, "--target", case.target]);
     prop_assert_eq!(&parsed["options"], &tail);
-    if case.cloud_run {
-        let job = json!([
-            format!("p{}", case.tag),
-            format!("r{}", case.target),
-            format!("j{}", case.command)
-        ]);
-        prop_assert_eq!(&parsed["job"], &job);
+    for (name, value) in expected_settings(case).as_object().unwrap() {
+        prop_assert_eq!(&parsed["settings"][name], value, "{}", name);
     }
 
     // Every row's selection, read back, picks exactly its node; group ids are plain.

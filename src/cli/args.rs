@@ -329,6 +329,9 @@ pub struct DagsArgs {
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
 
+    #[command(flatten)]
+    pub executor_settings: ExecutorFlags,
+
     /// Schedule of one selector's DAG, e.g. `daily=0 5 * * *`, `daily=@daily` or `daily=null` (repeatable); else the selector's `schedule` key.
     #[arg(long = "schedule", value_name = "NAME=CRON", value_parser = parse_schedule)]
     pub schedules: Vec<(String, String)>,
@@ -380,6 +383,92 @@ pub enum DagsOperator {
     Bash,
     #[value(name = "cloud_run_job")]
     CloudRunJob,
+    #[value(name = "kubernetes_pod")]
+    KubernetesPod,
+    Docker,
+    #[value(name = "dbt_cloud")]
+    DbtCloud,
+    #[value(name = "ecs_task")]
+    EcsTask,
+}
+
+/// The settings of the executors `kubernetes_pod`, `docker`, `dbt_cloud` and `ecs_task`,
+/// named as `dags::Operator::OWN_SETTINGS` names them (`--service-account`: `service_account`).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Executor settings")]
+pub struct ExecutorFlags {
+    /// Image that holds the dbt project (`kubernetes_pod`, `docker`).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Kubernetes namespace of the pods (`kubernetes_pod`).
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Kubernetes service account of the pods (`kubernetes_pod`).
+    #[arg(long, value_name = "NAME")]
+    pub service_account: Option<String>,
+    /// Resource request of the container, e.g. `cpu=500m` (`kubernetes_pod`; repeatable).
+    #[arg(long = "request", value_name = "NAME=VALUE")]
+    pub requests: Vec<String>,
+    /// Resource limit of the container, e.g. `memory=2Gi` (`kubernetes_pod`; repeatable).
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    pub limits: Vec<String>,
+    /// Environment variable from a Kubernetes secret (`kubernetes_pod`; repeatable).
+    #[arg(long = "secret-env", value_name = "VARIABLE=SECRET:KEY")]
+    pub secret_env: Vec<String>,
+    /// Kube config file of the workers; without it, in-cluster (`kubernetes_pod`).
+    #[arg(long, value_name = "PATH")]
+    pub config_file: Option<String>,
+    /// Docker network of the container (`docker`).
+    #[arg(long, value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// Bind mount `SOURCE:TARGET[:ro]` (`docker`; repeatable).
+    #[arg(long = "mount", value_name = "SOURCE:TARGET[:ro]")]
+    pub mounts: Vec<String>,
+    /// dbt Cloud job id (`dbt_cloud`).
+    #[arg(long, value_name = "ID")]
+    pub job_id: Option<String>,
+    /// dbt Cloud account id; else the connection's (`dbt_cloud`).
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+    /// Airflow connection to dbt Cloud (`dbt_cloud`; default `dbt_cloud_default`).
+    #[arg(long, value_name = "CONN_ID")]
+    pub conn_id: Option<String>,
+    /// Whether a task waits for its dbt Cloud run to end (`dbt_cloud`; default true).
+    #[arg(long, value_name = "BOOL")]
+    pub wait_for_termination: Option<bool>,
+    /// ECS cluster (`ecs_task`).
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: Option<String>,
+    /// ECS task definition (`ecs_task`).
+    #[arg(long, value_name = "FAMILY[:REVISION]")]
+    pub task_definition: Option<String>,
+    /// Container of the task definition that runs dbt (`ecs_task`).
+    #[arg(long, value_name = "NAME")]
+    pub container_name: Option<String>,
+    /// ECS launch type (`ecs_task`; default FARGATE).
+    #[arg(long, value_name = "TYPE")]
+    pub launch_type: Option<String>,
+    /// Subnet of the task's awsvpc network (`ecs_task`; repeatable).
+    #[arg(long = "subnet", value_name = "ID")]
+    pub subnets: Vec<String>,
+    /// Security group of the task's awsvpc network (`ecs_task`; repeatable).
+    #[arg(long = "security-group", value_name = "ID")]
+    pub security_groups: Vec<String>,
+    /// Whether the task gets a public IP (`ecs_task`; default false).
+    #[arg(long, value_name = "BOOL")]
+    pub assign_public_ip: Option<bool>,
+    /// CloudWatch log group of the container, shown in the task's log (`ecs_task`).
+    #[arg(long, value_name = "GROUP")]
+    pub awslogs_group: Option<String>,
+    /// CloudWatch log stream prefix of the container (`ecs_task`).
+    #[arg(long, value_name = "PREFIX")]
+    pub awslogs_stream_prefix: Option<String>,
+    /// AWS region; else the connection's (`ecs_task`).
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+    /// Wait in Airflow's triggerer (`kubernetes_pod`, `dbt_cloud`, `ecs_task`; default false).
+    #[arg(long, value_name = "BOOL")]
+    pub deferrable: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -113,9 +113,49 @@ impl OperatorSettings for Flags<'_> {
             // A setting without a flag yet: the flag is part of adding its operator.
             _ => &None,
         };
-        value.clone().ok_or_else(|| OperatorError::Missing {
+        let value = value.clone().or(self.optional(name)?);
+        value.ok_or_else(|| OperatorError::Missing {
             operator,
-            flag: format!("--{name}"),
+            flag: format!("--{}", name.replace('_', "-")),
+        })
+    }
+
+    fn optional(&self, name: &'static str) -> Result<Option<String>, OperatorError> {
+        let f = &self.0.executor_settings;
+        let bool = |b: Option<bool>| b.map(|b| b.to_string());
+        Ok(match name {
+            "image" => f.image.clone(),
+            "namespace" => f.namespace.clone(),
+            "service_account" => f.service_account.clone(),
+            "config_file" => f.config_file.clone(),
+            "network" => f.network.clone(),
+            "job_id" => f.job_id.clone(),
+            "account_id" => f.account_id.clone(),
+            "conn_id" => f.conn_id.clone(),
+            "wait_for_termination" => bool(f.wait_for_termination),
+            "cluster" => f.cluster.clone(),
+            "task_definition" => f.task_definition.clone(),
+            "container_name" => f.container_name.clone(),
+            "launch_type" => f.launch_type.clone(),
+            "assign_public_ip" => bool(f.assign_public_ip),
+            "awslogs_group" => f.awslogs_group.clone(),
+            "awslogs_stream_prefix" => f.awslogs_stream_prefix.clone(),
+            "aws_region" => f.aws_region.clone(),
+            "deferrable" => bool(f.deferrable),
+            _ => None,
+        })
+    }
+
+    fn list(&self, name: &'static str) -> Result<Vec<String>, OperatorError> {
+        let f = &self.0.executor_settings;
+        Ok(match name {
+            "requests" => f.requests.clone(),
+            "limits" => f.limits.clone(),
+            "secret_env" => f.secret_env.clone(),
+            "mounts" => f.mounts.clone(),
+            "subnets" => f.subnets.clone(),
+            "security_groups" => f.security_groups.clone(),
+            _ => Vec::new(),
         })
     }
 }

@@ -33,7 +33,10 @@ use crate::dbt::selectors_file::{SelectorsFile, SelectorsFileError};
 pub use diff::{
     DagChange, DagStatus, DagTask, DagTasks, Side, dag_tasks, diff, diff_manifests, diff_sides,
 };
-pub use operator::{Bash, CloudRunJob, Operator, OperatorError, OperatorSettings};
+pub use operator::{
+    Bash, CloudRunJob, DbtCloud, Docker, EcsTask, KubernetesPod, Operator, OperatorError,
+    OperatorSettings, parse_mount, parse_pair, parse_secret_env,
+};
 pub use options::{DagOptions, ExtraKind, ExtraTask, TestsMode};
 pub use settings::{GeneratedFile, SETTINGS_FILE, settings_file};
 pub use write::{Written, write};

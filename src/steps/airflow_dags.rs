@@ -23,6 +23,8 @@ use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Rule, Shape};
 use crate::yaml::{self, Node, Value};
 
+mod executor_inputs;
+
 pub(super) struct AirflowDags;
 
 /// `before` and `after` entries: a shell command or any operator, with an id.
@@ -107,7 +109,8 @@ const JOB_REGION: Shape = Shape::Valid(&Rule {
 });
 
 const INPUTS: Record = Record {
-    fields: &[
+    // The executors' own settings follow these (`executor_inputs`).
+    fields: &executor_inputs::with_executor_fields![
         Field::required(
             "manifest",
             Shape::Template,
@@ -125,8 +128,15 @@ const INPUTS: Record = Record {
         ),
         Field::optional(
             "executor",
-            Shape::Enum(&["bash", "cloud_run_job"]),
-            "How tasks run dbt: `bash` (local Airflow) or `cloud_run_job` (default: `bash`).",
+            Shape::Enum(&[
+                "bash",
+                "cloud_run_job",
+                "kubernetes_pod",
+                "docker",
+                "dbt_cloud",
+                "ecs_task",
+            ]),
+            "How tasks run dbt (default: `bash`, on the worker); docs/executors.md.",
         ),
         Field::optional(
             "job",
@@ -236,6 +246,7 @@ impl KindSchema for AirflowDags {
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
         check_continuous(step, diags);
         let executor = step.with.get("executor").and_then(Node::as_str);
+        executor_inputs::check(step, executor.unwrap_or("bash"), diags);
         if executor != Some("cloud_run_job") {
             return;
         }
@@ -421,6 +432,16 @@ fn options(inputs: &Inputs) -> Result<DagOptions, OperatorError> {
     impl OperatorSettings for Settings<'_, '_> {
         fn required(&self, _: &'static str, name: &'static str) -> Result<String, OperatorError> {
             Ok(self.0.text_or_env(name).reveal()?)
+        }
+        fn optional(&self, name: &'static str) -> Result<Option<String>, OperatorError> {
+            executor_inputs::optional(self.0, name)
+        }
+        fn list(&self, name: &'static str) -> Result<Vec<String>, OperatorError> {
+            let items = self.0.list(name);
+            Ok(items
+                .iter()
+                .map(Resolved::reveal)
+                .collect::<Result<_, _>>()?)
         }
     }
     let operator = match inputs.text("executor") {

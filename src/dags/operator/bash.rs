@@ -83,7 +83,7 @@ const SHELL_PLAIN: [bool; 256] = {
 };
 
 /// A word for `bash -c`, quoted only when it needs to be.
-fn shell_quote(word: &str) -> Cow<'_, str> {
+pub(super) fn shell_quote(word: &str) -> Cow<'_, str> {
     let plain = !word.is_empty() && word.bytes().all(|b| SHELL_PLAIN[b as usize]);
     if plain {
         Cow::Borrowed(word)

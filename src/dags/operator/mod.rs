@@ -5,21 +5,38 @@
 //! [`Operator::from_settings`] and [`Operator::dbt_operator`], and its name where users
 //! give it (`--executor`'s values, the step's `executor:`; a test holds them equal to
 //! [`Operator::NAMES`]), plus flags and step inputs for settings no operator had before.
+//! Settings beyond `cloud_run_job`'s are listed in [`Operator::OWN_SETTINGS`] (the required
+//! ones first): a source refuses another operator's setting, and `validate` reports a
+//! missing or foreign one where it is written (`steps/airflow_dags/executor_inputs.rs`).
 //! Nothing outside this module names an operator.
 
 mod bash;
 mod cloud_run_job;
+mod dbt_cloud;
+mod docker;
+mod ecs_task;
+mod kubernetes_pod;
+mod values;
 
 use std::borrow::Cow;
 
 pub use bash::Bash;
 pub use cloud_run_job::CloudRunJob;
+pub use dbt_cloud::DbtCloud;
+pub use docker::Docker;
+pub use ecs_task::EcsTask;
+pub use kubernetes_pod::KubernetesPod;
+pub use values::{parse_mount, parse_pair, parse_secret_env};
 
 /// How the tasks run dbt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operator {
     Bash(Bash),
     CloudRunJob(CloudRunJob),
+    KubernetesPod(KubernetesPod),
+    Docker(Docker),
+    DbtCloud(DbtCloud),
+    EcsTask(EcsTask),
 }
 
 /// Where an operator's settings are read from: `dagship dags` flags or an `airflow_dags`
@@ -30,6 +47,13 @@ pub trait OperatorSettings {
     /// the operator's own check (`DagOptions::check`) refuses empty values.
     fn required(&self, operator: &'static str, name: &'static str)
     -> Result<String, OperatorError>;
+
+    /// The value of setting `name`, `None` when not given. A yes/no setting is `true` or
+    /// `false`.
+    fn optional(&self, name: &'static str) -> Result<Option<String>, OperatorError>;
+
+    /// The values of a setting given any number of times (a list); empty when not given.
+    fn list(&self, name: &'static str) -> Result<Vec<String>, OperatorError>;
 }
 
 /// Why an operator could not be had from its settings.
@@ -43,6 +67,21 @@ pub enum OperatorError {
         operator: &'static str,
         flag: String,
     },
+    /// A setting of other operators, given with this one: a mistake (a typo of the
+    /// executor, or settings left over from another).
+    #[error("executor `{operator}` does not take `{setting}` (it takes: {})", takes.join(", "))]
+    NotItsSetting {
+        operator: &'static str,
+        setting: &'static str,
+        takes: &'static [&'static str],
+    },
+    /// A yes/no setting with another value.
+    #[error("`{setting}` of executor `{operator}` is `{value}`, not `true` or `false`")]
+    NotABool {
+        operator: &'static str,
+        setting: &'static str,
+        value: String,
+    },
     /// A setting whose value is known only once an upstream step ran.
     #[error(transparent)]
     NotKnownYet(#[from] crate::expr::Unrevealed),
@@ -50,18 +89,89 @@ pub enum OperatorError {
 
 impl Operator {
     /// Every operator, by the name `--executor` and the step's `executor:` give it.
-    pub const NAMES: &'static [&'static str] = &[bash::NAME, cloud_run_job::NAME];
+    pub const NAMES: &'static [&'static str] = &[
+        bash::NAME,
+        cloud_run_job::NAME,
+        kubernetes_pod::NAME,
+        docker::NAME,
+        dbt_cloud::NAME,
+        ecs_task::NAME,
+    ];
+
+    /// The settings each operator takes beyond `cloud_run_job`'s (`project`, `region`,
+    /// `job`, which other operators ignore), by operator name; the required ones first,
+    /// as many as the number says.
+    pub const OWN_SETTINGS: &'static [(&'static str, usize, &'static [&'static str])] = &[
+        (kubernetes_pod::NAME, 2, kubernetes_pod::SETTINGS),
+        (docker::NAME, 1, docker::SETTINGS),
+        (dbt_cloud::NAME, 1, dbt_cloud::SETTINGS),
+        (ecs_task::NAME, 3, ecs_task::SETTINGS),
+    ];
+
+    /// The settings of `OWN_SETTINGS` that operator `name` does not take.
+    pub fn foreign_settings(name: &str) -> impl Iterator<Item = &'static str> + '_ {
+        let own = Self::own_settings(name);
+        let all = Self::OWN_SETTINGS
+            .iter()
+            .flat_map(|(_, _, s)| s.iter().copied());
+        let mut seen = Vec::new();
+        all.filter(move |s| {
+            let new = !seen.contains(s);
+            seen.push(*s);
+            new && !own.contains(s)
+        })
+    }
+
+    /// The settings of `OWN_SETTINGS` that operator `name` takes, and how many of the
+    /// first are required.
+    pub fn own_settings(name: &str) -> &'static [&'static str] {
+        Self::OWN_SETTINGS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map_or(&[], |(_, _, s)| s)
+    }
+
+    /// The settings operator `name` requires (of `OWN_SETTINGS`).
+    pub fn required_settings(name: &str) -> &'static [&'static str] {
+        Self::OWN_SETTINGS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map_or(&[], |(_, required, s)| &s[..*required])
+    }
 
     /// The operator called `name`, with its settings.
     pub fn from_settings(
         name: &str,
         settings: &dyn OperatorSettings,
     ) -> Result<Operator, OperatorError> {
+        if let Some(operator) = Self::NAMES.iter().find(|n| **n == name) {
+            for setting in Self::foreign_settings(name) {
+                let given = settings.optional(setting)?.is_some();
+                if given || !settings.list(setting)?.is_empty() {
+                    return Err(OperatorError::NotItsSetting {
+                        operator,
+                        setting,
+                        takes: Self::own_settings(name),
+                    });
+                }
+            }
+        }
         match name {
             bash::NAME => Ok(Operator::Bash(Bash)),
             cloud_run_job::NAME => CloudRunJob::from_settings(settings).map(Operator::CloudRunJob),
+            kubernetes_pod::NAME => {
+                KubernetesPod::from_settings(settings).map(Operator::KubernetesPod)
+            }
+            docker::NAME => Docker::from_settings(settings).map(Operator::Docker),
+            dbt_cloud::NAME => DbtCloud::from_settings(settings).map(Operator::DbtCloud),
+            ecs_task::NAME => EcsTask::from_settings(settings).map(Operator::EcsTask),
             _ => Err(OperatorError::Unknown { name: name.into() }),
         }
+    }
+
+    /// The name `--executor` gives it.
+    pub fn name(&self) -> &'static str {
+        self.dbt_operator().name()
     }
 
     /// What every operator provides; the one place that tells them apart.
@@ -69,6 +179,10 @@ impl Operator {
         match self {
             Operator::Bash(bash) => bash,
             Operator::CloudRunJob(job) => job,
+            Operator::KubernetesPod(pod) => pod,
+            Operator::Docker(docker) => docker,
+            Operator::DbtCloud(cloud) => cloud,
+            Operator::EcsTask(task) => task,
         }
     }
 }
@@ -156,21 +270,147 @@ mod tests {
                     flag: name.to_string(),
                 })
         }
+
+        fn optional(&self, name: &'static str) -> Result<Option<String>, OperatorError> {
+            let found = self.0.iter().find(|(n, _)| *n == name);
+            Ok(found.map(|(_, v)| v.to_string()))
+        }
+
+        /// Every value given under `name`, in order.
+        fn list(&self, name: &'static str) -> Result<Vec<String>, OperatorError> {
+            let found = self.0.iter().filter(|(n, _)| *n == name);
+            Ok(found.map(|(_, v)| v.to_string()).collect())
+        }
     }
+
+    /// The required settings of every operator.
+    const REQUIRED: &[(&str, &str)] = &[
+        ("project", "p"),
+        ("region", "r"),
+        ("job", "j"),
+        ("image", "i"),
+        ("namespace", "n"),
+        ("job_id", "1"),
+        ("cluster", "c"),
+        ("task_definition", "t"),
+        ("container_name", "dbt"),
+    ];
 
     #[test]
     fn every_name_is_an_operator_of_that_name() {
-        let all = Given(&[("project", "p"), ("region", "r"), ("job", "j")]);
         for name in Operator::NAMES {
-            let operator = Operator::from_settings(name, &all).unwrap();
+            let given: Vec<_> = REQUIRED
+                .iter()
+                .filter(|(s, _)| !Operator::foreign_settings(name).any(|f| f == *s))
+                .copied()
+                .collect();
+            let operator = Operator::from_settings(name, &Given(&given)).unwrap();
             assert_eq!(operator.dbt_operator().name(), *name);
+            assert!(operator.dbt_operator().check().is_ok(), "{name}");
         }
         assert_eq!(
-            Operator::from_settings("ecs", &all)
+            Operator::from_settings("ecs", &Given(REQUIRED))
                 .unwrap_err()
                 .to_string(),
-            "executor `ecs` is not one of: bash, cloud_run_job"
+            "executor `ecs` is not one of: bash, cloud_run_job, kubernetes_pod, docker, \
+             dbt_cloud, ecs_task"
         );
+    }
+
+    #[test]
+    fn required_settings_are_the_first_of_each_operators_own() {
+        for (name, _, own) in Operator::OWN_SETTINGS {
+            for setting in Operator::required_settings(name) {
+                let given: Vec<_> = REQUIRED
+                    .iter()
+                    .filter(|(s, _)| s != setting && own.contains(s))
+                    .copied()
+                    .collect();
+                assert_eq!(
+                    Operator::from_settings(name, &Given(&given)).unwrap_err(),
+                    OperatorError::Missing {
+                        operator: name,
+                        flag: setting.to_string()
+                    }
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn another_operators_setting_or_a_bad_yes_no_is_refused() {
+        let given = Given(&[("image", "i"), ("namespace", "n")]);
+        assert_eq!(
+            Operator::from_settings("docker", &given)
+                .unwrap_err()
+                .to_string(),
+            "executor `docker` does not take `namespace` (it takes: image, network, mounts)"
+        );
+        // Settings of `cloud_run_job` stay allowed beside any executor, as before.
+        let given = Given(&[("image", "i"), ("project", "p")]);
+        assert!(Operator::from_settings("docker", &given).is_ok());
+        let given = Given(&[("image", "i"), ("namespace", "n"), ("deferrable", "yes")]);
+        assert_eq!(
+            Operator::from_settings("kubernetes_pod", &given)
+                .unwrap_err()
+                .to_string(),
+            "`deferrable` of executor `kubernetes_pod` is `yes`, not `true` or `false`"
+        );
+        assert_eq!(
+            Operator::foreign_settings("bash").count(),
+            Operator::OWN_SETTINGS
+                .iter()
+                .flat_map(|(_, _, s)| s.iter())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        );
+    }
+
+    #[test]
+    fn checks_refuse_malformed_entries_and_ids() {
+        let check = |name, given: &[(&str, &str)]| {
+            let operator = Operator::from_settings(name, &Given(given)).unwrap();
+            operator.dbt_operator().check()
+        };
+        let pod = [("image", "i"), ("namespace", "n"), ("requests", "cpu")];
+        assert!(
+            check("kubernetes_pod", &pod)
+                .unwrap_err()
+                .contains("NAME=VALUE")
+        );
+        let pod = [("image", "i"), ("namespace", "n"), ("secret_env", "A=s")];
+        assert!(
+            check("kubernetes_pod", &pod)
+                .unwrap_err()
+                .contains("VARIABLE=SECRET:KEY")
+        );
+        let pod = [("image", " "), ("namespace", "n")];
+        assert_eq!(
+            check("kubernetes_pod", &pod).unwrap_err(),
+            "executor `kubernetes_pod` needs a non-blank `image`"
+        );
+        assert!(check("docker", &[("image", "i"), ("mounts", "x")]).is_err());
+        assert!(
+            check("dbt_cloud", &[("job_id", "abc")])
+                .unwrap_err()
+                .contains("a number")
+        );
+        assert!(check("dbt_cloud", &[("job_id", "1"), ("account_id", "0")]).is_err());
+        let ecs = [
+            ("cluster", "c"),
+            ("task_definition", "t"),
+            ("container_name", "d"),
+        ];
+        let mut bad = ecs.to_vec();
+        bad.push(("launch_type", "LAMBDA"));
+        assert!(
+            check("ecs_task", &bad)
+                .unwrap_err()
+                .contains("FARGATE, EC2, EXTERNAL")
+        );
+        let mut bad = ecs.to_vec();
+        bad.push(("security_groups", "sg-1"));
+        assert!(check("ecs_task", &bad).unwrap_err().contains("no subnets"));
     }
 
     #[test]
