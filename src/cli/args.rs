@@ -368,6 +368,18 @@ pub struct DagsArgs {
     #[arg(long, value_name = "IMPORT_PATH")]
     pub on_failure_callback: Option<String>,
 
+    /// Post to Slack when a task fails, through this Airflow connection (conn type `slack`).
+    #[arg(long, value_name = "CONNECTION_ID")]
+    pub notify_slack: Option<String>,
+
+    /// The Slack channel of `--notify-slack`, `#name` or an id.
+    #[arg(long, value_name = "CHANNEL", requires = "notify_slack")]
+    pub notify_slack_channel: Option<String>,
+
+    /// Email this address when a task fails, through the `smtp_default` connection (repeatable).
+    #[arg(long, value_name = "ADDRESS")]
+    pub notify_email: Vec<String>,
+
     /// A shell command run before the dbt tasks, as `ID=COMMAND` (repeatable).
     #[arg(long = "before", value_name = "ID=COMMAND", value_parser = parse_assignment)]
     pub before: Vec<(String, String)>,

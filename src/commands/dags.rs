@@ -7,8 +7,8 @@ use indexmap::IndexMap;
 
 use crate::cli::args::{DagsArgs, DagsTests, Output};
 use crate::dags::{
-    self, DagOptions, DagsError, ExtraKind, ExtraTask, Operator, OperatorError, OperatorSettings,
-    TestsMode,
+    self, DagOptions, DagsError, ExtraKind, ExtraTask, Notify, Operator, OperatorError,
+    OperatorSettings, Slack, TestsMode,
 };
 use crate::dbt::selectors_file::SelectorsFile;
 use crate::error::{Error, ExitCode};
@@ -92,6 +92,13 @@ fn options(args: &DagsArgs) -> Result<DagOptions, DagsError> {
         retry_delay: args.retry_delay,
         pool: args.pool.clone(),
         on_failure_callback: args.on_failure_callback.clone(),
+        notify: Notify {
+            slack: args.notify_slack.clone().map(|connection| Slack {
+                connection,
+                channel: args.notify_slack_channel.clone(),
+            }),
+            email: args.notify_email.clone(),
+        },
         before: extra(&args.before),
         after: extra(&args.after),
     })

@@ -8,12 +8,14 @@
 //!   [`Operator`]: the Airflow operator that runs dbt, one file each;
 //! - [`settings`]: the module beside the DAG files that holds what differs between
 //!   environments ([`SETTINGS_FILE`]), so that the DAG files are the same in each;
+//! - [`Notify`]: Airflow's notifiers (Slack, email) on every task's failure;
 //! - [`diff()`]: how the DAGs of two manifests differ, task by task.
 
 mod diff;
 pub mod graph;
 pub(crate) mod naming;
 mod node_select;
+pub mod notify;
 mod operator;
 pub mod options;
 mod overrides;
@@ -33,6 +35,7 @@ use crate::dbt::selectors_file::{SelectorsFile, SelectorsFileError};
 pub use diff::{
     DagChange, DagStatus, DagTask, DagTasks, Side, dag_tasks, diff, diff_manifests, diff_sides,
 };
+pub use notify::{Notify, NotifyError, Slack};
 pub use operator::{
     Bash, CloudRunJob, DbtCloud, Docker, EcsTask, KubernetesPod, Operator, OperatorError,
     OperatorSettings, parse_mount, parse_pair, parse_secret_env,

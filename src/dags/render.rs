@@ -127,6 +127,7 @@ fn write_imports(out: &mut String, options: &DagOptions) {
             imports.push(import);
         }
     }
+    imports.extend(options.notify.imports());
     imports.iter().for_each(|import| out.push_str(import));
     if let Some((module, name)) = options
         .on_failure_callback
@@ -284,6 +285,7 @@ fn write_dag(out: &mut String, h: &Header<'_>, graph: &DagGraph, options: &DagOp
     if let Some(pool) = &options.pool {
         defaults.push(format!("\"pool\": {}", str_lit(pool)));
     }
+    defaults.extend(options.notify.default_arg());
     args.push((
         "default_args".into(),
         format!("{{{}}}", defaults.join(", ")),

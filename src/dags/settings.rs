@@ -48,7 +48,7 @@ pub fn settings_file(options: &DagOptions) -> GeneratedFile {
         env!("CARGO_PKG_VERSION"),
         operator.name(),
     );
-    for setting in operator.settings(&dbt_options(options)) {
+    for setting in all_settings(options) {
         if !setting.about.is_empty() {
             let _ = write!(out, "\n# {}\n", setting.about);
         }
@@ -60,6 +60,16 @@ pub fn settings_file(options: &DagOptions) -> GeneratedFile {
         file_name: SETTINGS_FILE.to_string(),
         contents: out,
     }
+}
+
+/// The operator's settings, then the notifiers'.
+fn all_settings(options: &DagOptions) -> Vec<super::operator::Setting> {
+    let mut settings = options
+        .operator
+        .dbt_operator()
+        .settings(&dbt_options(options));
+    settings.extend(options.notify.settings());
+    settings
 }
 
 /// The options every dbt command ends with.
@@ -109,8 +119,7 @@ pub(super) fn write_loader(out: &mut String, options: &DagOptions) {
          SETTINGS = load_settings()\n",
         file = str_lit(SETTINGS_FILE),
     );
-    let operator = options.operator.dbt_operator();
-    for setting in operator.settings(&dbt_options(options)) {
+    for setting in all_settings(options) {
         let _ = writeln!(out, "{0} = SETTINGS[\"{0}\"]", setting.name);
     }
 }

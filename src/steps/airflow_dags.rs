@@ -24,6 +24,7 @@ use crate::shape::{Field, Record, Rule, Shape};
 use crate::yaml::{self, Node, Value};
 
 mod executor_inputs;
+mod notify_inputs;
 
 pub(super) struct AirflowDags;
 
@@ -209,6 +210,11 @@ const INPUTS: Record = Record {
             "on_failure_callback",
             Shape::Str,
             "Function called when a DAG run fails, as an import path: `alerts.slack:notify`.",
+        ),
+        Field::optional(
+            "notify",
+            notify_inputs::NOTIFY,
+            "Notifiers called when a task fails: `{slack: CONNECTION_ID, slack_channel: \"#alerts\", email: [ADDRESS]}`.",
         ),
         Field::optional(
             "max_prune",
@@ -492,6 +498,7 @@ fn options(inputs: &Inputs) -> Result<DagOptions, OperatorError> {
             .unwrap_or(defaults.retry_delay),
         pool: text("pool")?,
         on_failure_callback: text("on_failure_callback")?,
+        notify: notify_inputs::read(inputs)?,
         before: extra_tasks(inputs, "before")?,
         after: extra_tasks(inputs, "after")?,
     })

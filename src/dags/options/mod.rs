@@ -7,6 +7,7 @@ mod schedule;
 use indexmap::IndexMap;
 
 use crate::dags::naming::MAX_ID_LEN;
+use crate::dags::notify::{Notify, NotifyError};
 use crate::dags::operator::Operator;
 use crate::dags::python;
 
@@ -84,6 +85,8 @@ pub struct DagOptions {
     pub pool: Option<String>,
     /// `module.function` (or `module:function`) called when a DAG run fails.
     pub on_failure_callback: Option<String>,
+    /// Airflow's notifiers, called when a task fails.
+    pub notify: Notify,
     pub before: Vec<ExtraTask>,
     pub after: Vec<ExtraTask>,
 }
@@ -105,6 +108,7 @@ impl Default for DagOptions {
             retry_delay: 300,
             pool: None,
             on_failure_callback: None,
+            notify: Notify::default(),
             before: Vec::new(),
             after: Vec::new(),
         }
@@ -138,6 +142,8 @@ pub enum OptionError {
     Argument { task: String, argument: String },
     #[error("task `{task}`: `task_id` is the task's `id`, not an argument")]
     TaskIdArgument { task: String },
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
     /// The dbt operator's own settings (a blank job name).
     #[error("{0}")]
     Operator(String),
@@ -175,6 +181,7 @@ impl DagOptions {
             return Err(OptionError::Callback { path: path.clone() });
         }
         self.check_extra_tasks()?;
+        self.notify.check()?;
         self.operator
             .dbt_operator()
             .check()
