@@ -150,7 +150,11 @@ fn write_imports(out: &mut String, options: &DagOptions) {
         "\nclass DbtTask({base}):\n    \
          \"\"\"Runs one dbt command. Its arguments hold names from the dbt manifest, so Airflow\n    \
          must neither render them as Jinja templates nor read them as template files.\"\"\"\n\n    \
-         template_fields = ()\n    template_ext = ()\n    ui_color = \"#ff694b\"\n\n"
+         # No template fields, so nothing to render. Written as a list and an empty dict,\n    \
+         # these equal Airflow's defaults and stay out of every task of the serialized DAG\n    \
+         # (`()` and the base class's renderers would be written into each: bench/serialize.py).\n    \
+         template_fields = []\n    template_fields_renderers = {{}}\n    template_ext = ()\n    \
+         ui_color = \"#ff694b\"\n\n"
     );
 }
 
@@ -162,6 +166,7 @@ fn write_data(out: &mut String, graph: &DagGraph, options: &DagOptions) {
     let operator = options.operator.dbt_operator();
     operator.write_commands(out);
     settings::write_loader(out, options);
+    out.push_str(operator.shared_lines());
     out.push_str(
         "\n\ndef task_settings(settings):\n    \
          \"\"\"Keyword arguments from a node's `meta: {dagship: {...}}`; durations are seconds.\"\"\"\n    \

@@ -243,6 +243,12 @@ pub(crate) trait DbtOperator: Sync {
     /// The lines in the loop over `TASKS` that create `task`, a `DbtTask`, from `group`,
     /// `task_id`, `command`, `select`, `exclude` and `settings`.
     fn task_lines(&self) -> &'static str;
+
+    /// Module-level lines after the settings are read: values every task shares, built once
+    /// rather than per task where building one costs more than a task's share of the parse.
+    fn shared_lines(&self) -> &'static str {
+        ""
+    }
 }
 
 /// Airflow's `BashOperator`, used by the `bash` operator and by `bash:` tasks of the step.
