@@ -60,7 +60,11 @@ def assignments(tree):
     for node in tree.body:
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
-            if name.isupper() and not from_settings(node.value):
+            # An object built once from settings values (`RESOURCES = k8s.V1Resource...(
+            # requests=REQUESTS ...)`, `SECRETS = [Secret(...) for entry in SECRET_ENV]`) holds
+            # no literal of its own.
+            built = name in ("RESOURCES", "SECRETS")
+            if name.isupper() and not from_settings(node.value) and not built:
                 values[name] = constant(node.value)
     return values
 
