@@ -158,7 +158,8 @@ impl<T> Live<T> {
     /// Unknown because there are no credentials to read with; `problem` says what is missing.
     pub fn no_credentials(problem: &str) -> Live<T> {
         // The common case says it briefly: every comparison of the plan says the same.
-        let reason = if problem.starts_with("no Google Cloud credentials") {
+        let brief = ["no Google Cloud credentials", "no AWS credentials"];
+        let reason = if brief.iter().any(|b| problem.starts_with(b)) {
             NO_CREDENTIALS.to_string()
         } else {
             format!("{NO_CREDENTIALS}: {problem}")
@@ -278,13 +279,16 @@ pub struct Sync {
     pub generated_by: Option<String>,
     /// Uploads at once (buckets).
     pub concurrency: usize,
-    /// Where a Composer environment is looked up, and whose identity is used.
+    /// Where a Composer or MWAA environment is looked up, and whose identity is used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impersonate: Option<String>,
+    /// The IAM role an S3 or MWAA destination is reached as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assume_role: Option<String>,
     /// What the destination holds now and what would change (`plan` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<Live<FileDiff>>,
