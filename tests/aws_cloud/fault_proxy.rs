@@ -1,6 +1,8 @@
 //! An HTTP/1.1 proxy in front of moto's S3 that records every request and, when faulty,
 //! answers the first try of each request 503 `SlowDown` (S3's throttling answer, with its
-//! XML body) without passing it on: every call is retried once, deterministically.
+//! XML body): every call is retried once, deterministically. The first try is either refused
+//! before it reaches moto ([`Fault::Refuse`]) or carried out and only its answer replaced
+//! ([`Fault::LoseAnswer`]), as when a write succeeds and the connection drops.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -8,6 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+
+/// What happens to the first try of each request while the proxy is faulty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Refuse,
+    LoseAnswer,
+}
 
 #[derive(Default)]
 struct Stats {
@@ -17,6 +26,7 @@ struct Stats {
     refused: Mutex<HashSet<String>>,
     injected: AtomicUsize,
     faulty: AtomicBool,
+    lose_answer: AtomicBool,
 }
 
 pub struct Proxy {
@@ -55,9 +65,11 @@ impl Proxy {
         self.stats.requests.lock().unwrap().clear();
     }
 
-    /// Starts (or stops) refusing the first try of each request.
-    pub fn faulty(&self, on: bool) {
-        self.stats.faulty.store(on, Ordering::SeqCst);
+    /// Fails the first try of each request from now on, as `fault` says.
+    pub fn fail_first_tries(&self, fault: Fault) {
+        let lose = fault == Fault::LoseAnswer;
+        self.stats.lose_answer.store(lose, Ordering::SeqCst);
+        self.stats.faulty.store(true, Ordering::SeqCst);
     }
 
     pub fn injected(&self) -> usize {
@@ -114,7 +126,9 @@ async fn serve(socket: TcpStream, upstream: String, stats: Arc<Stats>) {
         let line = format!("{} {}", req.method, req.target);
         stats.requests.lock().unwrap().push(line.clone());
         let first_try = stats.refused.lock().unwrap().insert(line);
-        if stats.faulty.load(Ordering::SeqCst) && first_try {
+        let fail = stats.faulty.load(Ordering::SeqCst) && first_try;
+        let lose_answer = stats.lose_answer.load(Ordering::SeqCst);
+        if fail && !lose_answer {
             stats.injected.fetch_add(1, Ordering::SeqCst);
             let headers = [("content-type".to_string(), "application/xml".to_string())];
             if respond(reader.get_mut(), 503, &headers, SLOW_DOWN.as_bytes())
@@ -149,6 +163,17 @@ async fn serve(socket: TcpStream, upstream: String, stats: Arc<Stats>) {
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
             .collect();
         let body = reply.bytes().await.unwrap_or_default();
+        if fail {
+            stats.injected.fetch_add(1, Ordering::SeqCst);
+            let headers = [("content-type".to_string(), "application/xml".to_string())];
+            if respond(reader.get_mut(), 503, &headers, SLOW_DOWN.as_bytes())
+                .await
+                .is_err()
+            {
+                return;
+            }
+            continue;
+        }
         let head_only = req.method == "HEAD";
         let body: &[u8] = if head_only { &[] } else { &body };
         if respond(reader.get_mut(), status, &headers, body)

@@ -10,4 +10,5 @@ mod cli;
 mod fake_mwaa;
 mod fault_proxy;
 mod moto;
+mod release_store;
 mod s3_sync;

@@ -6,7 +6,7 @@ use std::path::Path;
 use dagship::sync::s3::{CRC32C_KEY, OWNER_KEY, S3Folder};
 use dagship::sync::{Diff, Request};
 
-use crate::fault_proxy::Proxy;
+use crate::fault_proxy::{Fault, Proxy};
 use crate::moto;
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -114,7 +114,7 @@ async fn throttled_requests_are_retried_to_the_same_bucket() {
     sync(&folder(&calm_bucket, &calm, "w/upload").await, src.path()).await;
 
     let throttled = Proxy::start(moto::url()).await;
-    throttled.faulty(true);
+    throttled.fail_first_tries(Fault::Refuse);
     let dest = folder(&throttled_bucket, &throttled, "w/upload").await;
     let d = sync(&dest, src.path()).await;
     assert_eq!(d.added.len(), 13);
@@ -131,5 +131,47 @@ async fn throttled_requests_are_retried_to_the_same_bucket() {
         moto::objects(&throttled_bucket).await,
         moto::objects(&calm_bucket).await,
         "throttling changes nothing in the end"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_since_the_listing_is_not_overwritten_nor_deleted() {
+    use dagship::sync::{Destination, Precondition, SyncError};
+    let bucket = moto::bucket("raced").await;
+    let proxy = Proxy::start(moto::url()).await;
+    let dest = folder(&bucket, &proxy, "w/upload").await;
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), "a.py", "a = 1");
+    write(src.path(), "b.py", "b = 1");
+    sync(&dest, src.path()).await;
+    let listed = dest.list().await.unwrap();
+    // Someone rewrites both files after the listing.
+    let s3 = moto::s3_client().await;
+    for key in ["dags/a.py", "dags/b.py"] {
+        let put = s3.put_object().bucket(&bucket).key(key);
+        put.body(b"theirs".to_vec().into()).send().await.unwrap();
+    }
+    let changed = |r: Result<(), SyncError>| {
+        matches!(
+            r,
+            Err(SyncError::S3(dagship::aws::s3::S3Error::Changed { .. }))
+        )
+    };
+    let put = dest.put("a.py", b"a = 2".to_vec(), listed["a.py"].version.clone());
+    assert!(
+        changed(put.await),
+        "If-Match with the listed ETag refuses the write"
+    );
+    let delete = dest.delete("b.py", listed["b.py"].version.clone());
+    assert!(changed(delete.await), "If-Match refuses the delete");
+    let create = dest.put("a.py", b"a = 2".to_vec(), Precondition::Absent);
+    assert!(
+        changed(create.await),
+        "If-None-Match: * refuses a new file that is there"
+    );
+    let found = moto::objects(&bucket).await;
+    assert_eq!(
+        (found["dags/a.py"].as_str(), found["dags/b.py"].as_str()),
+        ("theirs", "theirs")
     );
 }
