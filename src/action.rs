@@ -42,6 +42,7 @@ pub struct Exec {
 pub enum Resource {
     CloudRunService,
     CloudRunJob,
+    EcsTaskDefinition,
 }
 
 impl Resource {
@@ -50,6 +51,7 @@ impl Resource {
         match self {
             Resource::CloudRunService => "Cloud Run service",
             Resource::CloudRunJob => "Cloud Run job",
+            Resource::EcsTaskDefinition => "ECS task definition",
         }
     }
 
@@ -57,6 +59,7 @@ impl Resource {
     pub fn provider(self) -> Provider {
         match self {
             Resource::CloudRunService | Resource::CloudRunJob => Provider::Google,
+            Resource::EcsTaskDefinition => Provider::Aws,
         }
     }
 }
@@ -76,6 +79,9 @@ pub struct Deploy {
     /// The service account whose identity the deploy uses (the environment's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impersonate: Option<String>,
+    /// The IAM role an AWS deploy is made as (the environment's `assume_role`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assume_role: Option<String>,
     /// The image the environment's current release deployed (pinned), for `old → new`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub released_image: Option<String>,

@@ -1,10 +1,12 @@
 //! Amazon Web Services, through the official AWS SDK for Rust (signing, the credentials
 //! chain, retries). One concept a file: [`credentials`] finds credentials without a network
-//! call, [`endpoints`] says where each API is, and [`s3`] and [`mwaa`] are the APIs
-//! themselves. [`Cloud`] is one environment's way in: its region and role, and the SDK's
+//! call, [`endpoints`] says where each API is, and [`s3`], [`mwaa`], [`ecs`] and [`ecr`] are
+//! the APIs themselves. [`Cloud`] is one environment's way in: its region and role, and the SDK's
 //! configuration, loaded on first use.
 
 pub mod credentials;
+pub mod ecr;
+pub mod ecs;
 pub mod endpoints;
 pub mod mwaa;
 pub mod s3;
@@ -122,6 +124,16 @@ impl Cloud {
     /// The S3 API.
     pub async fn s3(&self) -> s3::S3 {
         s3::S3::new(self.config().await, &self.endpoints)
+    }
+
+    /// The ECS API.
+    pub async fn ecs(&self) -> ecs::Ecs {
+        ecs::Ecs::new(self.config().await, &self.endpoints)
+    }
+
+    /// The ECR API.
+    pub async fn ecr(&self) -> ecr::Ecr {
+        ecr::Ecr::new(self.config().await, &self.endpoints)
     }
 
     /// The MWAA API.

@@ -1,5 +1,6 @@
 //! Values AWS would refuse, checked when the pipeline loads, each at its line and column: an
-//! AWS region, S3 locations (bucket names), MWAA environment names, IAM role ARNs (the
+//! AWS region, S3 locations (bucket names), MWAA environment names, IAM role ARNs, task
+//! definition families (the
 //! rules of the fields that hold them, in `fields.rs` and in the step kinds' inputs).
 //! Without these, a misspelt bucket fails the run only when the upload starts.
 
@@ -28,6 +29,11 @@ pub(crate) enum AwsValueError {
          ({problem})"
     )]
     RoleArn { arn: String, problem: &'static str },
+    #[error(
+        "task definition family `{name}` {problem} (ECS's rule: up to 255 letters, digits, \
+         `-` and `_`)"
+    )]
+    Family { name: String, problem: &'static str },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -160,6 +166,26 @@ pub(crate) fn check_role_arn(arn: &str) -> Result<(), AwsValueError> {
     }
 }
 
+/// A task definition family: up to 255 letters, digits, `-` and `_`.
+pub(crate) fn check_family(name: &str) -> Result<(), AwsValueError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let problem = if name.is_empty() {
+        Some("is empty")
+    } else if let Some(_c) = name.chars().find(|c| !allowed(*c)) {
+        Some("holds a character other than a letter, a digit, `-` or `_`")
+    } else if name.len() > 255 {
+        Some("is longer than 255 characters")
+    } else {
+        None
+    };
+    problem.map_or(Ok(()), |problem| {
+        Err(AwsValueError::Family {
+            name: name.into(),
+            problem,
+        })
+    })
+}
+
 fn message(result: Result<(), AwsValueError>) -> Result<(), String> {
     result.map_err(|e| e.to_string())
 }
@@ -186,6 +212,14 @@ pub(crate) const ROLE_ARN: Shape = Shape::Valid(&Rule {
     describe: "an IAM role ARN, `arn:aws:iam::ACCOUNT:role/NAME`",
     null: false,
     check: |text| message(check_role_arn(text)),
+});
+
+/// A task definition family (`${{ }}` checked once resolved).
+pub(crate) const FAMILY: Shape = Shape::Valid(&Rule {
+    shape: &Shape::Template,
+    describe: "a task definition family such as `dbt-runner`",
+    null: false,
+    check: |text| message(check_family(text)),
 });
 
 #[cfg(test)]
@@ -228,7 +262,7 @@ mod tests {
     }
 
     #[test]
-    fn regions_mwaa_names_and_role_arns() {
+    fn regions_mwaa_names_role_arns_and_families() {
         for region in [
             "eu-west-1",
             "us-gov-west-1",
@@ -251,5 +285,8 @@ mod tests {
         assert!(short.to_string().contains("12 digits"), "{short}");
         assert!(check_role_arn("arn:aws:iam::123456789012:user/me").is_err());
         assert!(check_role_arn("deploy").is_err());
+        assert_eq!(check_family("dbt-runner_2"), Ok(()));
+        assert!(check_family("dbt:runner").is_err());
+        assert!(check_family(&"f".repeat(256)).is_err());
     }
 }

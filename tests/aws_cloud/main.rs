@@ -7,6 +7,7 @@
 mod common;
 
 mod cli;
+mod ecs;
 mod fake_mwaa;
 mod fault_proxy;
 mod moto;
