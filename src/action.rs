@@ -68,6 +68,8 @@ impl Resource {
 pub struct Deploy {
     pub description: String,
     pub resource: Resource,
+    /// The Google Cloud project (none for an AWS resource).
+    #[serde(skip_serializing_if = "Resolved::is_empty")]
     pub project: Resolved,
     pub region: Resolved,
     pub name: Resolved,

@@ -121,9 +121,10 @@ impl Cloud {
             .build()
     }
 
-    /// The S3 API.
+    /// The S3 API (whose calls fail at once without credentials).
     pub async fn s3(&self) -> s3::S3 {
-        s3::S3::new(self.config().await, &self.endpoints)
+        let s3 = s3::S3::new(self.config().await, &self.endpoints);
+        s3.refusing(self.credentials_problem())
     }
 
     /// The ECS API.

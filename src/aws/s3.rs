@@ -24,6 +24,9 @@ const HEADS_AT_ONCE: usize = 16;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum S3Error {
+    /// No credentials were found (without a network call): no call is made.
+    #[error("{problem}")]
+    NoCredentials { problem: String },
     #[error("s3://{bucket}/{key} was changed by someone else meanwhile (S3 refused the write)")]
     Changed { bucket: String, key: String },
     #[error("S3 bucket `{bucket}` does not exist")]
@@ -74,6 +77,9 @@ pub struct Content {
 #[derive(Clone)]
 pub struct S3 {
     client: aws_sdk_s3::Client,
+    /// Why calls cannot be made, when no credentials were found: each call says so at once
+    /// rather than after the SDK's own search (a plan reads the release store this way).
+    no_credentials: Option<String>,
 }
 
 impl S3 {
@@ -85,11 +91,30 @@ impl S3 {
         let conf = conf.force_path_style(endpoints.s3_path_style()).build();
         S3 {
             client: aws_sdk_s3::Client::from_conf(conf),
+            no_credentials: None,
+        }
+    }
+
+    /// Refuses every call with `problem`, when there is one.
+    pub fn refusing(self, problem: Option<String>) -> S3 {
+        S3 {
+            no_credentials: problem,
+            ..self
+        }
+    }
+
+    fn ready(&self) -> Result<(), S3Error> {
+        match &self.no_credentials {
+            Some(problem) => Err(S3Error::NoCredentials {
+                problem: problem.clone(),
+            }),
+            None => Ok(()),
         }
     }
 
     /// Every key under `prefix`, sorted.
     pub async fn keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, S3Error> {
+        self.ready()?;
         let pages = self
             .client
             .list_objects_v2()
@@ -126,6 +151,7 @@ impl S3 {
 
     /// The object at `key`, without its content; `None` when there is none.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<Object>, S3Error> {
+        self.ready()?;
         let call = self
             .client
             .head_object()
@@ -148,6 +174,7 @@ impl S3 {
 
     /// The object at `key`, with its content; `None` when there is none.
     pub async fn get(&self, bucket: &str, key: &str) -> Result<Option<Content>, S3Error> {
+        self.ready()?;
         let call = self
             .client
             .get_object()
@@ -187,6 +214,7 @@ impl S3 {
         metadata: &BTreeMap<String, String>,
         expect: &Expect,
     ) -> Result<String, S3Error> {
+        self.ready()?;
         let mut put = self
             .client
             .put_object()
@@ -210,6 +238,7 @@ impl S3 {
 
     /// Deletes `key` if its ETag is still `etag`; an object already gone is fine.
     pub async fn delete(&self, bucket: &str, key: &str, etag: &str) -> Result<(), S3Error> {
+        self.ready()?;
         let call = self
             .client
             .delete_object()

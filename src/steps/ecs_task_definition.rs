@@ -248,7 +248,8 @@ async fn register_now(job: &Job, deploy: &Deploy) -> Result<StepOutputs, Failure
 async fn live_one(deploy: &Deploy, at: &LiveAt<'_>) -> Live<DeployDiff> {
     let role = deploy.assume_role.as_deref();
     let cloud = |region: &str| at.connections.aws(Some(region), role);
-    if let Some(problem) = at.connections.aws(None, role).credentials_problem() {
+    let region = deploy.region.reveal().unwrap_or_default();
+    if let Some(problem) = cloud(&region).credentials_problem() {
         return Live::no_credentials(&problem);
     }
     let found = match wanted(deploy) {

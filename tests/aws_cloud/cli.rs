@@ -110,3 +110,29 @@ async fn runs_sync_to_the_mwaa_environments_folder_and_keep_releases_in_s3() {
         "the lock is released"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environments_role_is_assumed_through_sts() {
+    let bucket = moto::bucket("assumed").await;
+    // STS through a proxy that records its calls; everything else straight to moto.
+    let sts = crate::fault_proxy::Proxy::start(moto::url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let environments = format!(
+        "  aws:\n    region: {}\n    assume_role: arn:aws:iam::123456789012:role/deployer\n    \
+         dags_target: {{ s3: s3://{bucket}/dags }}",
+        moto::REGION
+    );
+    pipeline(dir.path(), &environments);
+    let mut cmd = on_moto(dir.path(), moto::url());
+    cmd.env("AWS_ENDPOINT_URL_STS", &sts.url)
+        .args(["run", "--env", "aws", "--yes"]);
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        sts.requests(),
+        ["POST /"],
+        "one AssumeRole call, its credentials cached for the run"
+    );
+    let keys: Vec<String> = moto::objects(&bucket).await.into_keys().collect();
+    assert_eq!(keys, ["dags/dbt_daily.py", "dags/settings.py"]);
+}

@@ -8,6 +8,7 @@ mod common;
 
 mod cli;
 mod ecs;
+mod example;
 mod fake_mwaa;
 mod fault_proxy;
 mod moto;
