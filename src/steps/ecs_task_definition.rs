@@ -134,6 +134,7 @@ impl StepKind for EcsTaskDefinition {
             resource: deploy.resource,
             name: deploy.name.reveal().map_err(|e| fail(e.to_string()))?,
             image: image.pinned(digest),
+            revision: done.outputs.get("task_definition_arn").cloned(),
         })))
     }
 

@@ -255,6 +255,18 @@ async fn promotion_registers_the_released_digest_though_the_tag_moved() {
     let (code, stdout, stderr) =
         run(on_moto(dir.path()).args(["run", "--env", "staging", "--yes"]));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let releases = ["releases", "--env", "staging", "--format", "json"];
+    let (code, stdout, stderr) = run(on_moto(dir.path()).args(releases));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let compact = serde_json::from_str::<serde_json::Value>(&stdout)
+        .unwrap()
+        .to_string();
+    let image = format!("\"image\":\"{host}/{repository}@{released}\"");
+    let revision = format!(":task-definition/{staging}:2\"");
+    assert!(
+        compact.contains(&image) && compact.contains(&revision),
+        "the release records the digest and the revision: {compact}"
+    );
     // The tag moves after the release was cut: the promotion must not follow it.
     push(&repository, "main", &"e".repeat(64)).await;
     let promote = ["promote", "--from", "staging", "--to", "prod", "--yes"];
