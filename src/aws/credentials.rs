@@ -34,6 +34,12 @@ pub enum CredentialsError {
     },
     #[error("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")]
     NoSecret,
+    #[error(
+        "profile `{profile}` signs in through AWS IAM Identity Center (SSO), which dagship does \
+         not build in: export the session's keys with \
+         `eval \"$(aws configure export-credentials --profile {profile} --format env)\"`"
+    )]
+    Sso { profile: String },
 }
 
 /// Where credentials come from, as far as can be told without a network call.
@@ -122,6 +128,10 @@ fn profile(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<Source>, Crede
     {
         let file = file.clone();
         return Ok(Some(Source::Profile { name, file }));
+    }
+    let sso = |k: &String| k.starts_with("sso_");
+    if found.iter().any(|(_, keys)| keys.iter().any(sso)) {
+        return Err(CredentialsError::Sso { profile: name });
     }
     let shown = |f: Option<PathBuf>| f.map_or("(no file)".into(), |f| f.display().to_string());
     match named {
@@ -245,7 +255,8 @@ mod tests {
         let config = dir.path().join(".aws/config");
         let text = "[default]\nregion = eu-west-1\naws_access_key_id = AKIA\n\
                     [profile ci]\nrole_arn = x\nsource_profile = default\n\
-                    [profile region-only]\nregion = us-east-1\n";
+                    [profile region-only]\nregion = us-east-1\n\
+                    [profile dev]\nsso_session = acme\nsso_account_id = 1\n";
         std::fs::write(&config, text).unwrap();
         let found = discover_with(&env(&[("HOME", home), ("AWS_PROFILE", "ci")]), false);
         assert_eq!(
@@ -265,6 +276,13 @@ mod tests {
             no_keys,
             Ok(None),
             "a profile without credentials is no source"
+        );
+        let sso = discover_with(&env(&[("HOME", home), ("AWS_PROFILE", "dev")]), false);
+        assert_eq!(
+            sso,
+            Err(CredentialsError::Sso {
+                profile: "dev".into()
+            })
         );
         let missing = discover_with(&env(&[("HOME", home), ("AWS_PROFILE", "prod")]), false);
         assert!(
