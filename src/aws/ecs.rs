@@ -151,7 +151,7 @@ impl Ecs {
                 c.image = Some(image.to_string());
             }
         }
-        let tags = (!latest.tags.is_empty()).then(|| latest.tags.clone());
+        let tags = user_tags(&latest.tags);
         let call = self
             .client
             .register_task_definition()
@@ -182,6 +182,17 @@ impl Ecs {
     }
 }
 
+/// The tags a new revision carries over: all but AWS's own (`aws:cloudformation:stack-name`
+/// on a family CloudFormation made), which `RegisterTaskDefinition` refuses.
+fn user_tags(tags: &[Tag]) -> Option<Vec<Tag>> {
+    let ours: Vec<Tag> = tags
+        .iter()
+        .filter(|t| !t.key().is_some_and(|k| k.starts_with("aws:")))
+        .cloned()
+        .collect();
+    (!ours.is_empty()).then_some(ours)
+}
+
 fn call_error<E: std::error::Error + 'static>(
     operation: &'static str,
     family: &str,
@@ -191,5 +202,19 @@ fn call_error<E: std::error::Error + 'static>(
         operation,
         family: family.to_string(),
         detail: DisplayErrorContext(e).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn awss_own_tags_stay_behind() {
+        let tag = |k: &str| Tag::builder().key(k).value("v").build();
+        let kept = user_tags(&[tag("team"), tag("aws:cloudformation:stack-name")]).unwrap();
+        let keys: Vec<&str> = kept.iter().filter_map(|t| t.key()).collect();
+        assert_eq!(keys, ["team"]);
+        assert_eq!(user_tags(&[tag("aws:cloudformation:logical-id")]), None);
     }
 }
