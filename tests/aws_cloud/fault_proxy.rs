@@ -68,6 +68,8 @@ impl Proxy {
     /// Fails the first try of each request from now on, as `fault` says.
     pub fn fail_first_tries(&self, fault: Fault) {
         let lose = fault == Fault::LoseAnswer;
+        // Requests seen so far count as not tried yet.
+        self.stats.refused.lock().unwrap().clear();
         self.stats.lose_answer.store(lose, Ordering::SeqCst);
         self.stats.faulty.store(true, Ordering::SeqCst);
     }

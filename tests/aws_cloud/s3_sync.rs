@@ -175,3 +175,41 @@ async fn a_file_changed_since_the_listing_is_not_overwritten_nor_deleted() {
         ("theirs", "theirs")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_whose_answers_were_lost_are_known_as_this_syncs() {
+    let bucket = moto::bucket("lost-answers").await;
+    let proxy = Proxy::start(moto::url()).await;
+    let dest = folder(&bucket, &proxy, "w/upload").await;
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), "a.py", "a = 1");
+    write(src.path(), "b.py", "b = 1");
+    sync(&dest, src.path()).await;
+    // Every first try is carried out and its answer replaced by 503: each retried write
+    // then meets 412 (If-None-Match, If-Match) for its own object.
+    proxy.reset();
+    proxy.fail_first_tries(Fault::LoseAnswer);
+    write(src.path(), "a.py", "a = 2");
+    write(src.path(), "c.py", "c = 1");
+    let d = sync(&dest, src.path()).await;
+    assert_eq!(
+        (d.added, d.changed),
+        (vec!["c.py".into()], vec!["a.py".into()])
+    );
+    let found = moto::objects(&bucket).await;
+    assert_eq!(
+        (found["dags/a.py"].as_str(), found["dags/c.py"].as_str()),
+        ("a = 2", "c = 1")
+    );
+    let retried = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("PUT "))
+        .count();
+    assert_eq!(
+        retried,
+        4,
+        "two writes, each tried twice: {:?}",
+        proxy.requests()
+    );
+}
