@@ -29,8 +29,9 @@ fn binary() -> PathBuf {
     PathBuf::from("moto_server")
 }
 
-/// Starts moto from a thread that lives as long as the test binary, and asks the kernel to
-/// stop moto when that thread ends (`PR_SET_PDEATHSIG`), so that no server outlives the tests.
+/// Starts moto from a thread that lives as long as the test binary, and (on Linux) asks the
+/// kernel to stop moto when that thread ends (`PR_SET_PDEATHSIG`), so that no server outlives
+/// the tests.
 fn start() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -43,6 +44,7 @@ fn start() -> String {
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        #[cfg(target_os = "linux")]
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
             std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
