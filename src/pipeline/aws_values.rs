@@ -190,6 +190,18 @@ fn message(result: Result<(), AwsValueError>) -> Result<(), String> {
     result.map_err(|e| e.to_string())
 }
 
+/// An `ecs_task_definition` step's `image` (`${{ }}` checked once resolved).
+pub(crate) const ECR_IMAGE: Shape = Shape::Valid(&Rule {
+    shape: &Shape::Template,
+    describe: "an ECR image, `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG`",
+    null: false,
+    check: |text| {
+        crate::aws::ecr::EcrImage::parse(text)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    },
+});
+
 /// `dags_target.s3` and `state.s3`.
 pub(crate) const S3_LOCATION: Shape = Shape::Valid(&Rule {
     shape: &Shape::Str,

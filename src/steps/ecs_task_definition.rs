@@ -17,7 +17,7 @@ use crate::aws::ecs::{EcsError, Latest};
 use crate::diagnostic::Diagnostic;
 use crate::exec::{Failure, Job, StepFuture, StepOutputs};
 use crate::expr::Resolved;
-use crate::pipeline::aws_values::FAMILY;
+use crate::pipeline::aws_values::{ECR_IMAGE, FAMILY};
 use crate::pipeline::{KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape};
 
@@ -32,7 +32,7 @@ const INPUTS: Record = Record {
         ),
         Field::required(
             "image",
-            Shape::Template,
+            ECR_IMAGE,
             "The image in ECR, `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG`: deployed pinned to the digest the tag points to.",
         ),
         Field::optional(
