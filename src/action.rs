@@ -42,6 +42,7 @@ pub struct Exec {
 pub enum Resource {
     CloudRunService,
     CloudRunJob,
+    EcsTaskDefinition,
 }
 
 impl Resource {
@@ -50,6 +51,7 @@ impl Resource {
         match self {
             Resource::CloudRunService => "Cloud Run service",
             Resource::CloudRunJob => "Cloud Run job",
+            Resource::EcsTaskDefinition => "ECS task definition",
         }
     }
 
@@ -57,6 +59,7 @@ impl Resource {
     pub fn provider(self) -> Provider {
         match self {
             Resource::CloudRunService | Resource::CloudRunJob => Provider::Google,
+            Resource::EcsTaskDefinition => Provider::Aws,
         }
     }
 }
@@ -65,6 +68,8 @@ impl Resource {
 pub struct Deploy {
     pub description: String,
     pub resource: Resource,
+    /// The Google Cloud project (none for an AWS resource).
+    #[serde(skip_serializing_if = "Resolved::is_empty")]
     pub project: Resolved,
     pub region: Resolved,
     pub name: Resolved,
@@ -76,6 +81,9 @@ pub struct Deploy {
     /// The service account whose identity the deploy uses (the environment's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impersonate: Option<String>,
+    /// The IAM role an AWS deploy is made as (the environment's `assume_role`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assume_role: Option<String>,
     /// The image the environment's current release deployed (pinned), for `old → new`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub released_image: Option<String>,
@@ -158,7 +166,8 @@ impl<T> Live<T> {
     /// Unknown because there are no credentials to read with; `problem` says what is missing.
     pub fn no_credentials(problem: &str) -> Live<T> {
         // The common case says it briefly: every comparison of the plan says the same.
-        let reason = if problem.starts_with("no Google Cloud credentials") {
+        let brief = ["no Google Cloud credentials", "no AWS credentials"];
+        let reason = if brief.iter().any(|b| problem.starts_with(b)) {
             NO_CREDENTIALS.to_string()
         } else {
             format!("{NO_CREDENTIALS}: {problem}")
@@ -278,13 +287,16 @@ pub struct Sync {
     pub generated_by: Option<String>,
     /// Uploads at once (buckets).
     pub concurrency: usize,
-    /// Where a Composer environment is looked up, and whose identity is used.
+    /// Where a Composer or MWAA environment is looked up, and whose identity is used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impersonate: Option<String>,
+    /// The IAM role an S3 or MWAA destination is reached as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assume_role: Option<String>,
     /// What the destination holds now and what would change (`plan` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<Live<FileDiff>>,

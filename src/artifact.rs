@@ -15,13 +15,17 @@ pub enum Artifact {
     Migration(Migration),
 }
 
-/// A deployed Cloud Run service or job and the image it runs.
+/// A deployed Cloud Run service or job, or an ECS task definition, and the image it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Image {
     pub resource: Resource,
     pub name: String,
     /// `HOST/PATH@sha256:...`: never a tag, which could move.
     pub image: String,
+    /// The revision that runs it, where the resource has numbered ones of its own (an ECS
+    /// task definition's ARN, `...:task-definition/FAMILY:REVISION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
 
 /// The files an `airflow_dags` step generated, by content. The per-environment settings
@@ -72,7 +76,13 @@ pub struct Migration {
 impl std::fmt::Display for Artifact {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Artifact::Image(i) => write!(f, "{} `{}`: {}", i.resource.noun(), i.name, i.image),
+            Artifact::Image(i) => {
+                write!(f, "{} `{}`: {}", i.resource.noun(), i.name, i.image)?;
+                match &i.revision {
+                    Some(revision) => write!(f, " ({revision})"),
+                    None => Ok(()),
+                }
+            }
             Artifact::Dags(d) => write!(f, "{} DAG files in {}", d.files.len(), d.out),
             Artifact::Migration(m) => write!(f, "migration revision {}", m.revision),
         }

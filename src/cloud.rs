@@ -1,23 +1,25 @@
 //! The clouds dagship calls, as one closed set: which one an action calls ([`Provider`]),
 //! whether its credentials are at hand (found without a network call, so that a run without
 //! them stops before it starts), and the connections a run's steps or a plan's comparisons
-//! share ([`Connections`]: one per cloud, project and identity, made on first use).
+//! share ([`Connections`]: one per cloud, project or region, and identity, made on first use).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use crate::gcp;
+use crate::{aws, gcp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Provider {
     Google,
+    Aws,
 }
 
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Provider::Google => "Google Cloud",
+            Provider::Aws => "AWS",
         })
     }
 }
@@ -34,6 +36,11 @@ impl Provider {
                 Ok(None) => Some(Box::new(gcp::auth::AuthError::Missing)),
                 Err(e) => Some(Box::new(e)),
             },
+            Provider::Aws => match aws::credentials::discover() {
+                Ok(Some(_)) => None,
+                Ok(None) => Some(Box::new(aws::credentials::CredentialsError::Missing)),
+                Err(e) => Some(Box::new(e)),
+            },
         }
     }
 }
@@ -41,11 +48,15 @@ impl Provider {
 /// Who calls, and where: the project (else the process's default) and the identity to take.
 type GoogleKey = (Option<String>, Option<String>);
 
+/// Where AWS is called, and as whom: the region (else the SDK's) and the role to assume.
+type AwsKey = (Option<String>, Option<String>);
+
 /// Connections to the clouds, made on first use inside the runtime that will make the calls
 /// (credentials refresh their tokens on it), and shared so that a token is fetched once.
 #[derive(Default)]
 pub struct Connections {
     google: Mutex<HashMap<GoogleKey, Arc<gcp::Cloud>>>,
+    aws: Mutex<HashMap<AwsKey, Arc<aws::Cloud>>>,
 }
 
 impl Connections {
@@ -59,9 +70,24 @@ impl Connections {
         Arc::clone(cloud)
     }
 
+    /// AWS in `region`, as `assume_role` when set. The SDK's configuration is loaded on
+    /// first use, once per region and role.
+    pub fn aws(&self, region: Option<&str>, assume_role: Option<&str>) -> Arc<aws::Cloud> {
+        let key = (region.map(str::to_string), assume_role.map(str::to_string));
+        let mut open = self.aws.lock().expect("not poisoned");
+        let cloud = open
+            .entry(key)
+            .or_insert_with(|| Arc::new(aws::Cloud::connect(region, assume_role)));
+        Arc::clone(cloud)
+    }
+
     /// Why calls that need credentials fail on a connection made so far, if one cannot.
     pub fn credentials_problem(&self) -> Option<String> {
-        let open = self.google.lock().expect("not poisoned");
-        open.values().find_map(|cloud| cloud.credentials_problem())
+        let google = self.google.lock().expect("not poisoned");
+        let aws = self.aws.lock().expect("not poisoned");
+        google
+            .values()
+            .find_map(|cloud| cloud.credentials_problem())
+            .or_else(|| aws.values().find_map(|cloud| cloud.credentials_problem()))
     }
 }

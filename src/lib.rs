@@ -19,6 +19,7 @@
 pub mod action;
 pub mod airflow;
 pub mod artifact;
+pub mod aws;
 pub mod checksum;
 pub mod cli;
 mod cloud;

@@ -1,5 +1,6 @@
 //! The shape of `pipeline.yaml` outside the steps' `with` (which each step kind declares).
 
+use super::aws_values::{MWAA_ENVIRONMENT, ROLE_ARN, S3_LOCATION};
 use super::values::{COMPOSER_ENVIRONMENT, DAGS_BUCKET, REGION, STATE_BUCKET};
 use crate::shape::{Field, POSITIVE_DURATION, Record, STRINGS, Shape};
 
@@ -39,7 +40,7 @@ pub(crate) const ENVIRONMENT: Record = Record {
         Field::optional(
             "region",
             REGION,
-            "Google Cloud region, e.g. `europe-west1` (`env.region`).",
+            "Google Cloud region, e.g. `europe-west1`, or AWS region, e.g. `eu-west-1` (`env.region`).",
         ),
         Field::optional(
             "vars",
@@ -71,6 +72,11 @@ pub(crate) const ENVIRONMENT: Record = Record {
             Shape::Str,
             "Service account e-mail to impersonate for Google Cloud calls.",
         ),
+        Field::optional(
+            "assume_role",
+            ROLE_ARN,
+            "IAM role ARN to assume for AWS calls, with the credentials the AWS SDK finds (environment, profile, web identity, container or instance role).",
+        ),
     ],
     exactly_one_of: &[],
 };
@@ -94,12 +100,28 @@ pub(crate) const DAGS_TARGET: Record = Record {
             "A Cloud Composer environment; its DAG bucket is looked up through the Composer API.",
         ),
         Field::optional(
+            "s3",
+            S3_LOCATION,
+            "An S3 location, `s3://BUCKET/PREFIX` (prefix default `dags/`).",
+        ),
+        Field::optional(
+            "mwaa_environment",
+            MWAA_ENVIRONMENT,
+            "An Amazon MWAA environment; its DAG folder (source bucket and DAG path) is looked up through the MWAA API.",
+        ),
+        Field::optional(
             "airflow_url",
             Shape::Str,
             "With `dir`: the Airflow that reads the folder (`http://localhost:8080`), asked through its REST API whether it parsed the files a sync wrote.",
         ),
     ],
-    exactly_one_of: &["dir", "bucket", "composer_environment"],
+    exactly_one_of: &[
+        "dir",
+        "bucket",
+        "composer_environment",
+        "s3",
+        "mwaa_environment",
+    ],
 };
 
 pub(crate) const STATE: Record = Record {
@@ -110,8 +132,9 @@ pub(crate) const STATE: Record = Record {
             STATE_BUCKET,
             "A Cloud Storage location, `gs://NAME/PREFIX`.",
         ),
+        Field::optional("s3", S3_LOCATION, "An S3 location, `s3://BUCKET/PREFIX`."),
     ],
-    exactly_one_of: &["dir", "bucket"],
+    exactly_one_of: &["dir", "bucket", "s3"],
 };
 
 pub(crate) const STEP: Record = Record {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use super::aws_values;
 use super::fields::TOP;
 use super::{Catalog, DagsTarget, Environment, KindSchema, Named, Pipeline, StateStore, Step};
 use crate::diagnostic::{Diagnostic, did_you_mean, one_of};
@@ -173,6 +174,7 @@ fn environment(name: &str, span: crate::diagnostic::Span, node: &Node) -> Enviro
             })
         ),
         impersonate_service_account: text("impersonate_service_account"),
+        assume_role: text("assume_role"),
     }
 }
 
@@ -185,6 +187,18 @@ fn dags_target(node: &Node) -> Option<DagsTarget> {
         let prefix = text("prefix").unwrap_or_else(|| "dags/".to_string());
         return Some(DagsTarget::Bucket { bucket, prefix });
     }
+    if let Some(url) = text("s3") {
+        let (bucket, prefix) = aws_values::split_s3(&url);
+        let prefix = prefix.trim_matches('/');
+        let prefix = if prefix.is_empty() { "dags" } else { prefix };
+        return Some(DagsTarget::S3 {
+            bucket: bucket.to_string(),
+            prefix: format!("{prefix}/"),
+        });
+    }
+    if let Some(environment) = text("mwaa_environment") {
+        return Some(DagsTarget::Mwaa { environment });
+    }
     text("composer_environment").map(|environment| DagsTarget::Composer { environment })
 }
 
@@ -193,6 +207,7 @@ fn state_store(node: &Node) -> Option<StateStore> {
     text("dir")
         .map(StateStore::Dir)
         .or_else(|| text("bucket").map(StateStore::Bucket))
+        .or_else(|| text("s3").map(StateStore::S3))
 }
 
 fn named(node: &Node) -> Option<Named> {

@@ -1,5 +1,6 @@
 //! The pipeline: what `pipeline.yaml` says, as typed values that keep their place in the file.
 
+pub(crate) mod aws_values;
 mod catalog;
 mod check;
 pub(crate) mod fields;
@@ -49,14 +50,32 @@ pub struct Environment {
     pub promote_from: Option<Named>,
     pub protected: bool,
     pub impersonate_service_account: Option<String>,
+    /// An IAM role's ARN, assumed for AWS calls with the credentials found.
+    pub assume_role: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DagsTarget {
-    Dir { path: String },
-    Bucket { bucket: String, prefix: String },
-    Composer { environment: String },
+    Dir {
+        path: String,
+    },
+    Bucket {
+        bucket: String,
+        prefix: String,
+    },
+    Composer {
+        environment: String,
+    },
+    /// An S3 bucket and key prefix (`s3://BUCKET/PREFIX`).
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
+    /// An Amazon MWAA environment, whose DAG folder is looked up through its API.
+    Mwaa {
+        environment: String,
+    },
 }
 
 impl DagsTarget {
@@ -82,6 +101,10 @@ impl std::fmt::Display for DagsTarget {
             DagsTarget::Composer { environment } => {
                 write!(f, "the DAG folder of Composer environment `{environment}`")
             }
+            DagsTarget::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+            DagsTarget::Mwaa { environment } => {
+                write!(f, "the DAG folder of MWAA environment `{environment}`")
+            }
         }
     }
 }
@@ -90,6 +113,8 @@ impl std::fmt::Display for DagsTarget {
 pub enum StateStore {
     Dir(String),
     Bucket(String),
+    /// `s3://BUCKET/PREFIX`.
+    S3(String),
 }
 
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use crate::shape::{Rule, Shape};
 pub(super) enum ValueError {
     #[error(
         "`{region}` is not a Google Cloud region name such as `europe-west1` \
-         (https://cloud.google.com/about/locations)"
+         (https://cloud.google.com/about/locations) nor an AWS region name such as `eu-west-1`"
     )]
     Region { region: String },
     #[error("`{zone}` is a zone; an environment's `region` is the region, `{region}`")]
@@ -90,6 +90,9 @@ pub(super) enum ComposerProblem {
 
 /// An environment's `region`: a region as Cloud Run and Composer name it, not a zone.
 pub(super) fn check_region(region: &str) -> Result<(), ValueError> {
+    if super::aws_values::is_aws_region(region) {
+        return Ok(());
+    }
     match run_values::check_region(region) {
         Ok(()) => Ok(()),
         Err(run_values::ValueError::Zone { zone, region }) => {
@@ -221,7 +224,7 @@ fn message(result: Result<(), ValueError>) -> Result<(), String> {
 /// An environment's `region`.
 pub(crate) const REGION: Shape = Shape::Valid(&Rule {
     shape: &Shape::Str,
-    describe: "a Google Cloud region such as `europe-west1`",
+    describe: "a Google Cloud region such as `europe-west1`, or an AWS region such as `eu-west-1`",
     null: false,
     check: |text| message(check_region(text)),
 });

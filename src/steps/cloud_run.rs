@@ -116,11 +116,12 @@ fn check_value(resource: RunResource, key: &str, text: &str) -> Result<(), Refus
     Ok(())
 }
 
-/// The Admin API's name for a step's resource.
-pub(super) fn run_resource(resource: Resource) -> RunResource {
+/// The Admin API's name for a step's resource; `None` for a resource of another cloud.
+pub(super) fn run_resource(resource: Resource) -> Option<RunResource> {
     match resource {
-        Resource::CloudRunService => RunResource::Service,
-        Resource::CloudRunJob => RunResource::Job,
+        Resource::CloudRunService => Some(RunResource::Service),
+        Resource::CloudRunJob => Some(RunResource::Job),
+        Resource::EcsTaskDefinition => None,
     }
 }
 
@@ -207,7 +208,9 @@ pub(super) fn check(
     resource: Resource,
     diags: &mut Vec<Diagnostic>,
 ) {
-    check_literals(step, run_resource(resource), diags);
+    if let Some(resource) = run_resource(resource) {
+        check_literals(step, resource, diags);
+    }
     for field in ["project", "region"] {
         if step.with.get(field).is_none() {
             pipeline.require_in_environments(
@@ -250,6 +253,7 @@ pub(super) fn deploy(inputs: &Inputs, resource: Resource) -> Action {
         settings,
         change: "create_or_update",
         impersonate: inputs.environment.impersonate_service_account.clone(),
+        assume_role: None,
         released_image: super::cloud_run_deploy::released_image(inputs),
         live: None,
     })

@@ -241,6 +241,7 @@ fn sync_of(inputs: &Inputs, folder: Folder, source: Resolved) -> Sync {
         project: env.project.clone().filter(|_| remote),
         region: env.region.clone().filter(|_| remote),
         impersonate: env.impersonate_service_account.clone().filter(|_| remote),
+        assume_role: env.assume_role.clone().filter(|_| remote),
         generated_by: None,
         live: None,
         confirm,
@@ -377,6 +378,7 @@ fn place<'a>(sync: &'a Sync, dir: &'a Path, connections: &'a Connections) -> Pla
         project: sync.project.as_deref(),
         region: sync.region.as_deref(),
         impersonate: sync.impersonate.as_deref(),
+        assume_role: sync.assume_role.as_deref(),
         connections,
     }
 }

@@ -15,6 +15,7 @@ mod command;
 mod composer_dags;
 mod dags_release;
 mod dbt;
+mod ecs_task_definition;
 mod kind;
 mod migrations;
 
@@ -30,6 +31,7 @@ const KINDS: &[&dyn StepKind] = &[
     &airflow_dags::AirflowDags,
     &cloud_run_service::CloudRunService,
     &cloud_run_job::CloudRunJob,
+    &ecs_task_definition::EcsTaskDefinition,
     &composer_dags::ComposerDags,
     &alembic::Alembic,
     &command::Command,

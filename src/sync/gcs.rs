@@ -71,7 +71,8 @@ impl GcsFolder {
 fn expect(precondition: Precondition) -> Expect {
     match precondition {
         Precondition::Version(generation) => Expect::Generation(generation),
-        Precondition::Absent | Precondition::None => Expect::Absent,
+        // An ETag is S3's: never listed here, so taken as the strictest.
+        Precondition::Absent | Precondition::None | Precondition::ETag(_) => Expect::Absent,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Syncing a folder of files (DAGs) to where Airflow reads them, by content.
 //!
-//! Every destination (a local folder, a Cloud Storage prefix; later S3) implements
+//! Every destination (a local folder, a Cloud Storage prefix, an S3 prefix) implements
 //! [`Destination`]: list with checksums and owner, put and delete with preconditions. The
 //! algorithm is here, once: compare by checksum so that an unchanged file is never written
 //! again, write what is new or changed, and only then, when every write succeeded, delete
@@ -10,6 +10,7 @@
 mod files;
 pub mod gcs;
 pub(crate) mod local;
+pub mod s3;
 mod target;
 
 use std::collections::BTreeMap;
@@ -63,12 +64,14 @@ pub enum Checksum {
 
 /// What a write or delete expects to find, so that a file someone else changed meanwhile is
 /// not overwritten.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
     /// Nothing there yet.
     Absent,
     /// This version (a Cloud Storage generation).
     Version(i64),
+    /// This ETag (an S3 object).
+    ETag(String),
     /// A destination without versions (a local folder).
     None,
 }
@@ -119,6 +122,10 @@ pub enum SyncError {
     },
     #[error(transparent)]
     Composer(#[from] ComposerError),
+    #[error(transparent)]
+    S3(#[from] crate::aws::s3::S3Error),
+    #[error(transparent)]
+    Mwaa(#[from] crate::aws::mwaa::MwaaError),
     #[error(transparent)]
     TooMuchPruning(#[from] crate::prune::TooMuchPruning),
     #[error(
@@ -257,7 +264,9 @@ pub async fn sync(
         } else {
             &mut helpers
         };
-        let expect = remote.get(name).map_or(Precondition::Absent, |r| r.version);
+        let expect = remote
+            .get(name)
+            .map_or(Precondition::Absent, |r| r.version.clone());
         phase.push(Box::pin(write(dest, verb, name, bytes, expect)));
     }
     // A DAG file may import a helper: none is written unless every helper was.
@@ -273,10 +282,10 @@ pub async fn sync(
     }
     let mut marks: Vec<Pending<'_>> = Vec::new();
     for name in &d.adopted {
-        marks.push(Box::pin(adopt(dest, name, remote[name].version)));
+        marks.push(Box::pin(adopt(dest, name, remote[name].version.clone())));
     }
     for name in &d.deleted {
-        marks.push(Box::pin(delete(dest, name, remote[name].version)));
+        marks.push(Box::pin(delete(dest, name, remote[name].version.clone())));
     }
     let marks = stream::iter(marks).buffered(req.concurrency.max(1));
     if let Some((_, _, first)) = each(marks, &told).await {

@@ -1,10 +1,11 @@
 //! Which destination a pipeline's `dags_target` names, decided here and nowhere else: a
-//! local folder, a bucket and prefix, or a Composer environment's bucket (looked up through
-//! the Composer API); `dags/`, or `plugins/` or `data/` beside it.
+//! local folder, a bucket and prefix, a Composer environment's bucket (looked up through
+//! the Composer API), an S3 prefix, or an MWAA environment's (looked up through the MWAA
+//! API); `dags/`, or `plugins/` or `data/` beside it.
 
 use std::path::Path;
 
-use super::{Destination, SyncError, gcs, local};
+use super::{Destination, SyncError, gcs, local, s3};
 use crate::action::Folder;
 use crate::cloud::{Connections, Provider};
 use crate::gcp::composer;
@@ -20,6 +21,8 @@ pub struct Place<'a> {
     pub project: Option<&'a str>,
     pub region: Option<&'a str>,
     pub impersonate: Option<&'a str>,
+    /// The IAM role AWS calls are made as.
+    pub assume_role: Option<&'a str>,
     pub connections: &'a Connections,
 }
 
@@ -29,6 +32,7 @@ pub fn provider(target: &DagsTarget) -> Option<Provider> {
         DagsTarget::Dir { .. } => None,
         DagsTarget::Bucket { .. } if Endpoints::from_env().storage_emulator => None,
         DagsTarget::Bucket { .. } | DagsTarget::Composer { .. } => Some(Provider::Google),
+        DagsTarget::S3 { .. } | DagsTarget::Mwaa { .. } => Some(Provider::Aws),
     }
 }
 
@@ -62,6 +66,13 @@ pub fn describe(target: &DagsTarget, folder: Folder) -> String {
             "the {} folder of Composer environment `{environment}`",
             folder.name()
         ),
+        (DagsTarget::S3 { bucket, prefix }, _) => {
+            format!("s3://{bucket}/{}/", beside(prefix, folder))
+        }
+        (DagsTarget::Mwaa { environment }, _) => format!(
+            "the {} folder of MWAA environment `{environment}`",
+            folder.name()
+        ),
     }
 }
 
@@ -71,6 +82,10 @@ pub fn credentials_problem(target: &DagsTarget, place: &Place<'_>) -> Option<Str
         Provider::Google => place
             .connections
             .google(place.project, place.impersonate)
+            .credentials_problem(),
+        Provider::Aws => place
+            .connections
+            .aws(place.region, place.assume_role)
             .credentials_problem(),
     }
 }
@@ -83,6 +98,7 @@ pub async fn open(
     place: &Place<'_>,
 ) -> Result<Box<dyn Destination>, SyncError> {
     let google = || place.connections.google(place.project, place.impersonate);
+    let aws = || place.connections.aws(place.region, place.assume_role);
     match target {
         DagsTarget::Dir { path } => {
             let path = beside(path, folder);
@@ -112,6 +128,22 @@ pub async fn open(
             .await?;
             Ok(Box::new(gcs::GcsFolder::new(
                 cloud.storage.clone(),
+                &found.bucket,
+                &beside(&found.prefix, folder),
+                place.owner,
+            )))
+        }
+        DagsTarget::S3 { bucket, prefix } => Ok(Box::new(s3::S3Folder::new(
+            aws().s3().await,
+            bucket,
+            &beside(prefix, folder),
+            place.owner,
+        ))),
+        DagsTarget::Mwaa { environment } => {
+            let cloud = aws();
+            let found = cloud.mwaa().await.dag_folder(environment).await?;
+            Ok(Box::new(s3::S3Folder::new(
+                cloud.s3().await,
                 &found.bucket,
                 &beside(&found.prefix, folder),
                 place.owner,

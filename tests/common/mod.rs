@@ -33,6 +33,27 @@ pub fn dagship(dir: &Path) -> Command {
         .env_remove("DAGSHIP_COMPOSER_ENDPOINT")
         .env_remove("DAGSHIP_IAM_ENDPOINT")
         .env_remove("DAGSHIP_REGISTRY_ENDPOINT")
+        // Nor AWS credentials (the machine's profile files and instance role included).
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_ROLE_ARN")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env_remove("AWS_ENDPOINT_URL_MWAA")
+        .env_remove("AWS_ENDPOINT_URL_ECS")
+        .env_remove("AWS_ENDPOINT_URL_ECR")
+        .env_remove("AWS_ENDPOINT_URL_STS")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws/credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .arg("--color")
         .arg("never");
     cmd

@@ -264,6 +264,7 @@ mod tests {
             promote_from: None,
             protected: false,
             impersonate_service_account: None,
+            assume_role: None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

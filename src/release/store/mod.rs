@@ -1,5 +1,5 @@
-//! Where an environment's releases and lock are kept: a folder on this machine or a Cloud
-//! Storage prefix (later S3), behind one small trait. Every backend offers the same few
+//! Where an environment's releases and lock are kept: a folder on this machine, a Cloud
+//! Storage prefix or an S3 prefix, behind one small trait. Every backend offers the same few
 //! primitives, each conditional on the version it expects, so that two writers can never
 //! overwrite each other: records are created once and never changed, the lock is created
 //! only where none is, refreshed and removed only by the run that holds it.
@@ -14,17 +14,19 @@
 
 mod dir;
 mod gcs;
+mod s3;
 
 use std::sync::Arc;
 
 pub use dir::DirStore;
 pub use gcs::{BadLocation, GcsStore};
+pub use s3::{BadS3Location, S3Store};
 
 use crate::cloud::Connections;
 use crate::pipeline::{Environment, StateStore};
 
 /// Which version of an object a conditional write or delete expects to find: a Cloud
-/// Storage generation, or a local file's content hash.
+/// Storage generation, an S3 ETag, or a local file's content hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version(pub String);
 
@@ -95,8 +97,8 @@ pub const DEFAULT_DIR: &str = ".dagship/state";
 
 /// The backend `environment`'s `state:` names (relative folders resolve against `dir`, the
 /// pipeline file's folder; a bucket is reached as the environment's identity). Fails only
-/// for a bucket location that is not `gs://BUCKET/PREFIX`, which loading the pipeline file
-/// already refuses.
+/// for a bucket location that names no bucket, which loading the pipeline file already
+/// refuses.
 pub fn open(
     environment: &Environment,
     dir: &std::path::Path,
@@ -112,6 +114,15 @@ pub fn open(
             );
             let store = GcsStore::new(cloud.storage.clone(), url)
                 .map_err(|e| StoreError::unavailable(url, "state.bucket", e))?;
+            Ok(Arc::new(store))
+        }
+        StateStore::S3(url) => {
+            let cloud = connections.aws(
+                environment.region.as_deref(),
+                environment.assume_role.as_deref(),
+            );
+            let store = S3Store::new(cloud, url)
+                .map_err(|e| StoreError::unavailable(url, "state.s3", e))?;
             Ok(Arc::new(store))
         }
     }

@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::Unplanned;
 use super::cloud_run::{check_started, run_resource};
 use crate::action::{Action, Deploy};
-use crate::exec::{Failure, Job, StepFuture, StepOutputs};
+use crate::exec::{Failure, Job, StepError, StepFuture, StepOutputs};
 use crate::expr::{Piece, Unrevealed};
 use crate::gcp::cloud_run::{
     CloudRun, RunError, RunResource, Target, revision_failure, short_name,
@@ -75,9 +75,14 @@ fn admin<'a>(cloud: &'a crate::gcp::Cloud, target: &'a Target) -> CloudRun<'a> {
     }
 }
 
-fn target(deploy: &Deploy) -> Result<Target, Unrevealed> {
+/// Where `deploy` goes: refused for a resource Cloud Run does not host (a defect of the
+/// kind that planned it).
+fn target(deploy: &Deploy) -> Result<Target, Box<dyn std::error::Error + Send + Sync>> {
+    let resource = run_resource(deploy.resource).ok_or(Unplanned(
+        "a Cloud Run step deploys a Cloud Run service or job",
+    ))?;
     Ok(Target {
-        resource: run_resource(deploy.resource),
+        resource,
         project: deploy.project.reveal()?,
         region: deploy.region.reveal()?,
         name: deploy.name.reveal()?,
@@ -124,7 +129,7 @@ fn spec_of(deploy: &Deploy, image: String) -> Result<Spec, Unrevealed> {
 }
 
 async fn deploy_now(job: &Job, deploy: &Deploy) -> Result<StepOutputs, Failure> {
-    let target = target(deploy)?;
+    let target = target(deploy).map_err(|e| Failure::Failed(StepError::Kind(e)))?;
     let resource = target.resource;
     let image = deploy.image.reveal()?;
     let mut spec = spec_of(deploy, image.clone())?;

@@ -27,6 +27,7 @@ pub(in crate::steps) fn artifact(
         resource: deploy.resource,
         name: deploy.name.reveal().map_err(|e| fail(e.to_string()))?,
         image: super::pin(&image, digest),
+        revision: None,
     })))
 }
 
