@@ -20,5 +20,6 @@ mod example;
 mod fake_mwaa;
 mod fault_proxy;
 mod moto;
+mod mwaa_files;
 mod release_store;
 mod s3_sync;
