@@ -76,6 +76,10 @@ impl PackedFiles for MwaaFiles {
         format!("s3://{}/{}", self.env.dags.bucket, self.key(folder))
     }
 
+    fn runs_any(&self, folder: Folder) -> bool {
+        self.named(folder).is_some()
+    }
+
     async fn runs(&self, folder: Folder, crc32c: &str) -> Result<bool, SyncError> {
         let Some(Versioned {
             path,

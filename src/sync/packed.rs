@@ -29,6 +29,8 @@ pub struct Uploaded {
 pub trait PackedFiles: Send + Sync {
     /// Where `folder`'s file goes, for people: `s3://bucket/plugins.zip`.
     fn url(&self, folder: Folder) -> String;
+    /// Whether the environment runs any version of `folder`'s file yet.
+    fn runs_any(&self, folder: Folder) -> bool;
     /// Whether the version the environment runs of `folder`'s file has this CRC32C (base64).
     async fn runs(&self, folder: Folder, crc32c: &str) -> Result<bool, SyncError>;
     /// Uploads `bytes` as a new version of `folder`'s file; the environment does not run it

@@ -65,7 +65,10 @@ mod tests {
         );
         assert_eq!(za, zb);
         let mut archive = zip::ZipArchive::new(Cursor::new(za)).unwrap();
-        let names: Vec<String> = archive.file_names().map(str::to_string).collect();
+        let names: Vec<String> = archive
+            .file_names()
+            .map(|n| n.unwrap().into_owned())
+            .collect();
         assert_eq!(names, ["a.py", "ops/x.py"]);
         let mut text = String::new();
         let mut x = archive.by_name("ops/x.py").unwrap();

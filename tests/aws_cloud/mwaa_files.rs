@@ -63,7 +63,7 @@ async fn environment() -> (FakeMwaa, String, String, String) {
 
 fn names_in_zip(bytes: Vec<u8>) -> Vec<String> {
     let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    zip.file_names().map(str::to_string).collect()
+    zip.file_names().map(|n| n.unwrap().into_owned()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -112,11 +112,12 @@ pub(super) async fn live(sync: &mut Sync, at: &LiveAt<'_>) -> Live<FileDiff> {
             return Ok(None);
         };
         let same = sync::unchanged(&*env, sync.folder, &bytes).await?;
-        Ok::<_, sync::SyncError>(Some((env.url(sync.folder), same)))
+        let new = !env.runs_any(sync.folder);
+        Ok::<_, sync::SyncError>(Some((env.url(sync.folder), same, new)))
     };
     match compared.await {
         Ok(None) => Live::unknown("this target reads no packed files"),
-        Ok(Some((url, true))) => {
+        Ok(Some((url, true, _))) => {
             sync.description = format!(
                 "{} at {url}: the environment runs this content already, no update",
                 sync.source
@@ -126,14 +127,19 @@ pub(super) async fn live(sync: &mut Sync, at: &LiveAt<'_>) -> Live<FileDiff> {
                 ..FileDiff::default()
             })
         }
-        Ok(Some((url, false))) => {
+        Ok(Some((url, false, new))) => {
             let applied = sync::applied_by(&target).unwrap_or_default();
             sync.description = format!(
                 "upload {} as a new version of {url}, then {applied}",
                 sync.source
             );
+            let (added, changed) = match new {
+                true => (vec![url], Vec::new()),
+                false => (Vec::new(), vec![url]),
+            };
             Live::Compared(FileDiff {
-                changed: vec![url],
+                added,
+                changed,
                 ..FileDiff::default()
             })
         }
@@ -176,7 +182,10 @@ pub(super) async fn execute(job: &Job, syncs: &[&Sync]) -> Result<Diff, Failure>
             "uploaded {} as {url} (version {})",
             sync.source, up.version
         ));
-        diff.changed.push(url);
+        match env.runs_any(sync.folder) {
+            true => diff.changed.push(url),
+            false => diff.added.push(url),
+        }
         uploaded.push(up);
     }
     if uploaded.is_empty() {
