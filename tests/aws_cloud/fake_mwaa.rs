@@ -47,6 +47,9 @@ const UPDATE_FIELDS: &[&str] = &[
     "WorkerReplacementStrategy",
 ];
 
+/// A key of the environment's bucket and the object version it runs.
+pub type Versioned = (String, String);
+
 /// One environment as the fake keeps it.
 #[derive(Clone, Default)]
 struct Env {
@@ -55,8 +58,8 @@ struct Env {
     status: String,
     /// `GetEnvironment` calls left before an update ends.
     polls_left: u32,
-    plugins: Option<(String, String)>,
-    requirements: Option<(String, String)>,
+    plugins: Option<Versioned>,
+    requirements: Option<Versioned>,
     /// The next update fails with this `LastUpdate.Error` (code, message).
     fail_next: Option<(String, String)>,
     failing: Option<(String, String)>,
@@ -103,7 +106,7 @@ impl FakeMwaa {
     }
 
     /// The plugins and requirements (path, version) the environment runs.
-    pub fn running(&self, name: &str) -> (Option<(String, String)>, Option<(String, String)>) {
+    pub fn running(&self, name: &str) -> (Option<Versioned>, Option<Versioned>) {
         let environments = self.environments.lock().unwrap();
         let env = &environments[name];
         (env.plugins.clone(), env.requirements.clone())
@@ -219,7 +222,7 @@ async fn get_environment(
 }
 
 /// A path and its object version from an update's body, both or neither.
-fn versioned(body: &Value, path: &str, version: &str) -> Result<Option<(String, String)>, String> {
+fn versioned(body: &Value, path: &str, version: &str) -> Result<Option<Versioned>, String> {
     match (body.get(path), body.get(version)) {
         (None, None) => Ok(None),
         (Some(Value::String(p)), Some(Value::String(v))) if !p.is_empty() && !v.is_empty() => {

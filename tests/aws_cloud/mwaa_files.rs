@@ -1,7 +1,8 @@
 //! An MWAA environment's `plugins.zip` and `requirements.txt` through the binary: uploaded
 //! as new object versions of a versioned bucket (moto) when they differ from the versions
 //! the environment runs, applied in one `UpdateEnvironment` (the strict fake), waited for
-//! until `AVAILABLE`, and a failed update that fails the step with MWAA's reason.
+//! until `AVAILABLE`; a failed update that fails the step with MWAA's reason, and a bucket
+//! without versions refused before any update.
 
 use std::io::Read;
 use std::path::Path;
@@ -197,4 +198,24 @@ fn the_plugins_zip_is_the_same_bytes_for_the_same_folder() {
         .read_to_string(&mut text)
         .unwrap();
     assert_eq!(text, "H = 1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_without_versions_is_refused_before_any_update() {
+    let bucket = moto::bucket("unversioned").await;
+    let name = format!("airflow-{:08x}", fastrand::u32(..));
+    let (mwaa, mwaa_url) = FakeMwaa::start().await;
+    mwaa.environment(&name, &bucket, "dags");
+    let dir = tempfile::tempdir().unwrap();
+    pipeline(dir.path(), &name);
+    let (code, stdout, stderr) =
+        run(on_moto(dir.path(), &mwaa_url).args(["run", "--env", "aws", "--yes"]));
+    assert_ne!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        format!("{stdout}\n{stderr}").contains(&format!(
+            "S3 bucket `{bucket}` keeps no object versions: turn versioning on"
+        )),
+        "{stdout}\n{stderr}"
+    );
+    assert!(mwaa.updates().is_empty(), "{:?}", mwaa.calls());
 }
