@@ -6,7 +6,8 @@
 //!
 //! `UpdateEnvironment` (`PATCH /environments/{Name}`) takes only the fields of MWAA's REST
 //! reference (an unknown one is a 400 `ValidationException`, as is an update of an
-//! environment that is not `AVAILABLE`, or a path without its object version); the
+//! environment that is not `AVAILABLE`, a path without its object version, or an object
+//! version that is not in the environment's bucket, which the fake asks moto about); the
 //! environment then answers `UPDATING` to the next [`POLLS_UPDATING`] `GetEnvironment` calls
 //! and `AVAILABLE` after them, or `UPDATE_FAILED` with `LastUpdate.Error` when told to fail.
 
@@ -112,6 +113,11 @@ impl FakeMwaa {
         (env.plugins.clone(), env.requirements.clone())
     }
 
+    fn bucket_of(&self, name: &str) -> Option<String> {
+        let environments = self.environments.lock().unwrap();
+        environments.get(name).map(|env| env.bucket.clone())
+    }
+
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
     }
@@ -212,11 +218,17 @@ async fn get_environment(
         found["RequirementsS3Path"] = json!(path);
         found["RequirementsS3ObjectVersion"] = json!(version);
     }
-    if let Some((code, message)) = &env.last_error {
-        found["LastUpdate"] = json!({
-            "Status": "FAILED",
-            "Error": { "ErrorCode": code, "ErrorMessage": message },
-        });
+    match &env.last_error {
+        Some((code, message)) => {
+            found["LastUpdate"] = json!({
+                "Status": "FAILED",
+                "Error": { "ErrorCode": code, "ErrorMessage": message },
+            });
+        }
+        None if env.status == "AVAILABLE" && env.plugins.is_some() => {
+            found["LastUpdate"] = json!({ "Status": "SUCCESS" });
+        }
+        None => {}
     }
     axum::Json(json!({ "Environment": found })).into_response()
 }
@@ -259,6 +271,16 @@ async fn update_environment(
         (Ok(p), Ok(r)) => (p, r),
         (Err(e), _) | (_, Err(e)) => return invalid(&e),
     };
+    let Some(bucket) = fake.bucket_of(&name) else {
+        return not_found(&name);
+    };
+    for (path, version) in plugins.iter().chain(&requirements) {
+        if !version_exists(&bucket, path, version).await {
+            return invalid(&format!(
+                "Unable to read version {version} of s3://{bucket}/{path}"
+            ));
+        }
+    }
     let mut environments = fake.environments.lock().unwrap();
     let Some(env) = environments.get_mut(&name) else {
         return not_found(&name);
@@ -278,6 +300,13 @@ async fn update_environment(
     env.last_error = None;
     env.failing = env.fail_next.take();
     axum::Json(json!({ "Arn": arn(&name) })).into_response()
+}
+
+/// Whether `bucket` (on moto) holds version `version` of `key`.
+async fn version_exists(bucket: &str, key: &str, version: &str) -> bool {
+    let s3 = crate::moto::s3_client().await;
+    let head = s3.head_object().bucket(bucket).key(key).version_id(version);
+    head.send().await.is_ok()
 }
 
 async fn unknown() -> Response {
