@@ -241,6 +241,9 @@ pub enum Folder {
     Dags,
     Plugins,
     Data,
+    /// Not a folder: the Python requirements file beside the DAG folder, which MWAA installs
+    /// (`requirements.txt`).
+    Requirements,
 }
 
 impl Folder {
@@ -250,6 +253,7 @@ impl Folder {
             Folder::Dags => "dags",
             Folder::Plugins => "plugins",
             Folder::Data => "data",
+            Folder::Requirements => "requirements.txt",
         }
     }
 

@@ -1,5 +1,7 @@
 //! Amazon MWAA (Managed Workflows for Apache Airflow): where an environment's Airflow reads
-//! its DAGs, as `GetEnvironment` says (`SourceBucketArn` and `DagS3Path`).
+//! its DAGs, as `GetEnvironment` says (`SourceBucketArn` and `DagS3Path`), which versions of
+//! its `plugins.zip` and `requirements.txt` it runs, and `UpdateEnvironment`, the only way to
+//! make it run new ones.
 
 use aws_config::SdkConfig;
 use aws_sdk_mwaa::config::interceptors::BeforeSerializationInterceptorContextRef;
@@ -25,6 +27,15 @@ pub enum MwaaError {
     BadBucketArn { name: String, arn: String },
     #[error("reading MWAA environment `{name}`: {detail}")]
     Call { name: String, detail: String },
+    #[error("updating MWAA environment `{name}`: {detail}")]
+    UpdateCall { name: String, detail: String },
+    /// MWAA's own account of why the update failed (`LastUpdate.Error`).
+    #[error("MWAA environment `{name}` failed to update ({status}): {reason}")]
+    UpdateFailed {
+        name: String,
+        status: String,
+        reason: String,
+    },
 }
 
 fn in_region(region: &Option<String>) -> String {
@@ -38,6 +49,44 @@ fn in_region(region: &Option<String>) -> String {
 pub struct DagFolder {
     pub bucket: String,
     pub prefix: String,
+}
+
+/// An environment as `GetEnvironment` describes it: what dagship reads of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    pub dags: DagFolder,
+    /// `AVAILABLE`, `UPDATING`, `UPDATE_FAILED`, … as MWAA spells it.
+    pub status: String,
+    /// `PluginsS3Path` and `PluginsS3ObjectVersion`, when set.
+    pub plugins: Option<Versioned>,
+    /// `RequirementsS3Path` and `RequirementsS3ObjectVersion`, when set.
+    pub requirements: Option<Versioned>,
+    /// Why the last update failed (`LastUpdate.Error`), when it did.
+    pub update_error: Option<String>,
+}
+
+/// A key in the environment's bucket and the object version the environment runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub path: String,
+    pub version: Option<String>,
+}
+
+/// What an `UpdateEnvironment` sets: nothing else of the environment is sent, so nothing
+/// else changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Update {
+    pub plugins: Option<Versioned>,
+    pub requirements: Option<Versioned>,
+}
+
+/// How an environment stands after an update was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Still at work (`UPDATING`, or another status on the way back to `AVAILABLE`).
+    Working(String),
+    /// `AVAILABLE`, running what the update asked for.
+    Done,
 }
 
 pub struct Mwaa {
@@ -62,6 +111,11 @@ impl Mwaa {
 
     /// Where environment `name` reads its DAG files.
     pub async fn dag_folder(&self, name: &str) -> Result<DagFolder, MwaaError> {
+        Ok(self.environment(name).await?.dags)
+    }
+
+    /// Environment `name`: its DAG folder, status, and the plugins and requirements it runs.
+    pub async fn environment(&self, name: &str) -> Result<Environment, MwaaError> {
         let call = self.client.get_environment().name(name).send().await;
         let found = match call {
             Ok(found) => found,
@@ -76,10 +130,78 @@ impl Mwaa {
             name: name.into(),
             arn: arn.into(),
         })?;
-        Ok(DagFolder {
-            bucket: bucket.to_string(),
-            prefix: format!("{}/", path.trim_matches('/')),
+        let versioned = |path: Option<&str>, version: Option<&str>| {
+            path.filter(|p| !p.is_empty()).map(|path| Versioned {
+                path: path.to_string(),
+                version: version.map(str::to_string),
+            })
+        };
+        let update_error = env.last_update().and_then(|u| u.error()).map(|e| {
+            let message = e.error_message().unwrap_or("no message");
+            match e.error_code() {
+                Some(code) => format!("{code}: {message}"),
+                None => message.to_string(),
+            }
+        });
+        Ok(Environment {
+            dags: DagFolder {
+                bucket: bucket.to_string(),
+                prefix: format!("{}/", path.trim_matches('/')),
+            },
+            status: env.status().map_or("UNKNOWN", |s| s.as_str()).to_string(),
+            plugins: versioned(env.plugins_s3_path(), env.plugins_s3_object_version()),
+            requirements: versioned(
+                env.requirements_s3_path(),
+                env.requirements_s3_object_version(),
+            ),
+            update_error,
         })
+    }
+
+    /// Asks environment `name` to run what `update` names (MWAA then takes 20 to 30
+    /// minutes, `UPDATING`, to replace its schedulers, workers and web server).
+    pub async fn update_environment(&self, name: &str, update: &Update) -> Result<(), MwaaError> {
+        let mut call = self.client.update_environment().name(name);
+        if let Some(p) = &update.plugins {
+            call = call
+                .plugins_s3_path(&p.path)
+                .set_plugins_s3_object_version(p.version.clone());
+        }
+        if let Some(r) = &update.requirements {
+            call = call
+                .requirements_s3_path(&r.path)
+                .set_requirements_s3_object_version(r.version.clone());
+        }
+        match call.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(MwaaError::UpdateCall {
+                name: name.into(),
+                detail: match e.message() {
+                    Some(message) => format!("{}: {message}", e.code().unwrap_or("error")),
+                    None => DisplayErrorContext(&e).to_string(),
+                },
+            }),
+        }
+    }
+
+    /// How environment `name` stands after an update: at work, done, or failed (with MWAA's
+    /// reason). An update that fails may roll back to `AVAILABLE`: its `LastUpdate` still
+    /// says `FAILED`.
+    pub async fn update_progress(&self, name: &str) -> Result<Progress, MwaaError> {
+        let env = self.environment(name).await?;
+        let failed = |reason: Option<String>| MwaaError::UpdateFailed {
+            name: name.into(),
+            status: env.status.clone(),
+            reason: reason.unwrap_or_else(|| "MWAA gave no reason".into()),
+        };
+        match env.status.as_str() {
+            "AVAILABLE" if env.update_error.is_some() => Err(failed(env.update_error.clone())),
+            "AVAILABLE" => Ok(Progress::Done),
+            "UPDATE_FAILED" | "UNAVAILABLE" | "CREATE_FAILED" | "DELETING" | "DELETED" => {
+                Err(failed(env.update_error.clone()))
+            }
+            other => Ok(Progress::Working(other.to_string())),
+        }
     }
 
     fn error<E>(

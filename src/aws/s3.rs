@@ -37,6 +37,11 @@ pub enum S3Error {
         key: String,
         detail: String,
     },
+    /// A write to a bucket without versioning: MWAA names its files by object version.
+    #[error(
+        "S3 bucket `{bucket}` keeps no object versions: turn versioning on (MWAA reads plugins and requirements by version)"
+    )]
+    Unversioned { bucket: String },
     #[error("{operation} s3://{bucket}/{key} failed: {detail}")]
     Call {
         operation: &'static str,
@@ -169,6 +174,69 @@ impl S3 {
             })),
             Err(e) if status(&e) == Some(404) => Ok(None),
             Err(e) => Err(classify("reading", bucket, key, e)),
+        }
+    }
+
+    /// Version `version` of the object at `key`, without its content; `None` when there is
+    /// no such version.
+    pub async fn head_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+    ) -> Result<Option<Object>, S3Error> {
+        self.ready()?;
+        let call = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(version)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await;
+        match call {
+            Ok(o) => Ok(Some(Object {
+                key: key.to_string(),
+                etag: o.e_tag().unwrap_or_default().to_string(),
+                crc32c: o.checksum_crc32_c().map(str::to_string),
+                metadata: lowercase(o.metadata()),
+            })),
+            // A version id that is not one of this key's is a 400 (`InvalidArgument`).
+            Err(e) if matches!(status(&e), Some(404 | 400)) => Ok(None),
+            Err(e) => Err(classify("reading", bucket, key, e)),
+        }
+    }
+
+    /// Writes `bytes` at `key` of a versioned bucket as a new version, whatever is there (the
+    /// versions before stay); returns its version id. [`S3Error::Unversioned`] when the
+    /// bucket keeps no versions.
+    pub async fn put_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<String, S3Error> {
+        self.ready()?;
+        let put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+            .checksum_crc32_c(crc32c_b64(&bytes))
+            .set_metadata(Some(metadata.clone().into_iter().collect()))
+            .body(ByteStream::from(bytes));
+        let written = put
+            .send()
+            .await
+            .map_err(|e| classify("writing", bucket, key, e))?;
+        match written.version_id() {
+            Some(v) if !v.is_empty() && v != "null" => Ok(v.to_string()),
+            _ => Err(S3Error::Unversioned {
+                bucket: bucket.into(),
+            }),
         }
     }
 

@@ -10,8 +10,11 @@
 mod files;
 pub mod gcs;
 pub(crate) mod local;
+mod mwaa_packed;
+mod packed;
 pub mod s3;
 mod target;
+mod zip_folder;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +27,11 @@ use crate::gcp::composer::ComposerError;
 use crate::gcp::storage::StorageError;
 use crate::prune::PruneLimit;
 pub use files::{Include, checksums, is_dag_file, local_files, walk};
-pub use target::{Place, beside, credentials_problem, describe, open, provider};
+pub use packed::{PackedFiles, Uploaded, pack, unchanged};
+pub use target::{
+    Place, applied_by, beside, credentials_problem, describe, open, open_packed, packs, provider,
+};
+pub use zip_folder::zip_folder;
 
 /// How many writes a sync makes at once by default.
 pub const DEFAULT_CONCURRENCY: usize = 16;

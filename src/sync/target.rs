@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use super::mwaa_packed::MwaaFiles;
+use super::packed::PackedFiles;
 use super::{Destination, SyncError, gcs, local, s3};
 use crate::action::Folder;
 use crate::cloud::{Connections, Provider};
@@ -50,9 +52,41 @@ pub fn beside(dags: &str, folder: Folder) -> String {
     }
 }
 
+/// Whether `target` reads `folder` packed in one file it runs at a version it names (MWAA:
+/// `plugins.zip` and `requirements.txt`) rather than file by file.
+pub fn packs(target: &DagsTarget, folder: Folder) -> bool {
+    matches!(
+        (target, folder),
+        (
+            DagsTarget::Mwaa { .. },
+            Folder::Plugins | Folder::Requirements
+        )
+    )
+}
+
+/// What applying `target`'s packed files takes, for a plan: what is updated, and how long
+/// it takes; `None` for a target that reads no file packed.
+pub fn applied_by(target: &DagsTarget) -> Option<String> {
+    match target {
+        DagsTarget::Mwaa { environment } => Some(format!(
+            "update MWAA environment `{environment}` to run it (one update for all its files; MWAA takes 20 to 30 minutes)"
+        )),
+        DagsTarget::Dir { .. }
+        | DagsTarget::Bucket { .. }
+        | DagsTarget::Composer { .. }
+        | DagsTarget::S3 { .. } => None,
+    }
+}
+
 /// How a plan names the destination of `folder` for `target`.
 pub fn describe(target: &DagsTarget, folder: Folder) -> String {
     match (target, folder) {
+        (DagsTarget::Mwaa { environment }, Folder::Plugins) => {
+            format!("the plugins.zip of MWAA environment `{environment}`")
+        }
+        (DagsTarget::Mwaa { environment }, Folder::Requirements) => {
+            format!("the requirements.txt of MWAA environment `{environment}`")
+        }
         (_, Folder::Dags) => target.to_string(),
         (DagsTarget::Dir { path }, _) => beside(path, folder),
         (DagsTarget::Bucket { bucket, prefix }, _) => {
@@ -149,5 +183,31 @@ pub async fn open(
                 place.owner,
             )))
         }
+    }
+}
+
+/// The environment that `target` names, for the files it reads packed ([`packs`]); `None`
+/// for a target that reads none so.
+pub async fn open_packed(
+    target: &DagsTarget,
+    place: &Place<'_>,
+) -> Result<Option<Box<dyn PackedFiles>>, SyncError> {
+    match target {
+        DagsTarget::Mwaa { environment } => {
+            let cloud = place.connections.aws(place.region, place.assume_role);
+            let mwaa = cloud.mwaa().await;
+            let env = mwaa.environment(environment).await?;
+            Ok(Some(Box::new(MwaaFiles::new(
+                mwaa,
+                cloud.s3().await,
+                environment,
+                env,
+                place.owner,
+            ))))
+        }
+        DagsTarget::Dir { .. }
+        | DagsTarget::Bucket { .. }
+        | DagsTarget::Composer { .. }
+        | DagsTarget::S3 { .. } => Ok(None),
     }
 }

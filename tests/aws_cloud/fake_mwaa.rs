@@ -1,8 +1,15 @@
-//! A fake of MWAA's `GetEnvironment`, which moto does not implement (moto 5.2.5 has no MWAA).
-//! As strict as the real API where dagship depends on it: requests must be SigV4-signed for
-//! the `airflow` service in the expected region, unknown environments answer 404 with
-//! `x-amzn-ErrorType: ResourceNotFoundException` (what the SDK maps to that error), and any
-//! other call is refused.
+//! A fake of MWAA's `GetEnvironment` and `UpdateEnvironment`, which moto does not implement
+//! (moto 5.2.5 has no MWAA). As strict as the real API where dagship depends on it: requests
+//! must be SigV4-signed for the `airflow` service in the expected region, unknown
+//! environments answer 404 with `x-amzn-ErrorType: ResourceNotFoundException` (what the SDK
+//! maps to that error), and any other call is refused.
+//!
+//! `UpdateEnvironment` (`PATCH /environments/{Name}`) takes only the fields of MWAA's REST
+//! reference (an unknown one is a 400 `ValidationException`, as is an update of an
+//! environment that is not `AVAILABLE`, a path without its object version, or an object
+//! version that is not in the environment's bucket, which the fake asks moto about); the
+//! environment then answers `UPDATING` to the next [`POLLS_UPDATING`] `GetEnvironment` calls
+//! and `AVAILABLE` after them, or `UPDATE_FAILED` with `LastUpdate.Error` when told to fail.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,12 +17,59 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
-/// Environments by name: (bucket, DAG path).
+/// `GetEnvironment` calls that find an environment `UPDATING` after an update.
+pub const POLLS_UPDATING: u32 = 1;
+
+/// `UpdateEnvironment`'s request fields, as MWAA's API reference lists them.
+const UPDATE_FIELDS: &[&str] = &[
+    "AirflowConfigurationOptions",
+    "AirflowVersion",
+    "DagS3Path",
+    "EnvironmentClass",
+    "ExecutionRoleArn",
+    "LoggingConfiguration",
+    "MaxWebservers",
+    "MaxWorkers",
+    "MinWebservers",
+    "MinWorkers",
+    "NetworkConfiguration",
+    "PluginsS3ObjectVersion",
+    "PluginsS3Path",
+    "RequirementsS3ObjectVersion",
+    "RequirementsS3Path",
+    "Schedulers",
+    "SourceBucketArn",
+    "StartupScriptS3ObjectVersion",
+    "StartupScriptS3Path",
+    "WebserverAccessMode",
+    "WeeklyMaintenanceWindowStart",
+    "WorkerReplacementStrategy",
+];
+
+/// A key of the environment's bucket and the object version it runs.
+pub type Versioned = (String, String);
+
+/// One environment as the fake keeps it.
+#[derive(Clone, Default)]
+struct Env {
+    bucket: String,
+    dag_path: String,
+    status: String,
+    /// `GetEnvironment` calls left before an update ends.
+    polls_left: u32,
+    plugins: Option<Versioned>,
+    requirements: Option<Versioned>,
+    /// The next update fails with this `LastUpdate.Error` (code, message).
+    fail_next: Option<(String, String)>,
+    failing: Option<(String, String)>,
+    last_error: Option<(String, String)>,
+}
+
 #[derive(Clone, Default)]
 pub struct FakeMwaa {
-    environments: Arc<Mutex<BTreeMap<String, (String, String)>>>,
+    environments: Arc<Mutex<BTreeMap<String, Env>>>,
     calls: Arc<Mutex<Vec<String>>>,
 }
 
@@ -23,7 +77,10 @@ impl FakeMwaa {
     pub async fn start() -> (FakeMwaa, String) {
         let fake = FakeMwaa::default();
         let app = axum::Router::new()
-            .route("/environments/{name}", axum::routing::get(get_environment))
+            .route(
+                "/environments/{name}",
+                axum::routing::get(get_environment).patch(update_environment),
+            )
             .fallback(unknown)
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -33,12 +90,45 @@ impl FakeMwaa {
     }
 
     pub fn environment(&self, name: &str, bucket: &str, dag_path: &str) {
-        let found = (bucket.to_string(), dag_path.to_string());
-        self.environments.lock().unwrap().insert(name.into(), found);
+        let env = Env {
+            bucket: bucket.to_string(),
+            dag_path: dag_path.to_string(),
+            status: "AVAILABLE".into(),
+            ..Env::default()
+        };
+        self.environments.lock().unwrap().insert(name.into(), env);
+    }
+
+    /// The next update of `name` fails, with this code and message.
+    pub fn fail_next_update(&self, name: &str, code: &str, message: &str) {
+        let mut environments = self.environments.lock().unwrap();
+        let env = environments.get_mut(name).unwrap();
+        env.fail_next = Some((code.into(), message.into()));
+    }
+
+    /// The plugins and requirements (path, version) the environment runs.
+    pub fn running(&self, name: &str) -> (Option<Versioned>, Option<Versioned>) {
+        let environments = self.environments.lock().unwrap();
+        let env = &environments[name];
+        (env.plugins.clone(), env.requirements.clone())
+    }
+
+    fn bucket_of(&self, name: &str) -> Option<String> {
+        let environments = self.environments.lock().unwrap();
+        environments.get(name).map(|env| env.bucket.clone())
     }
 
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// The `UpdateEnvironment` calls, with their bodies.
+    pub fn updates(&self) -> Vec<String> {
+        let calls = self.calls();
+        calls
+            .into_iter()
+            .filter(|c| c.starts_with("UpdateEnvironment"))
+            .collect()
     }
 }
 
@@ -58,6 +148,31 @@ fn scope_problem(headers: &HeaderMap) -> Option<String> {
     }
 }
 
+fn unsigned(headers: &HeaderMap) -> Option<Response> {
+    if !headers.contains_key("authorization") {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "MissingAuthenticationTokenException",
+            "unsigned",
+        ));
+    }
+    let problem = scope_problem(headers)?;
+    Some(error(
+        StatusCode::FORBIDDEN,
+        "InvalidSignatureException",
+        &problem,
+    ))
+}
+
+fn not_found(name: &str) -> Response {
+    let message = format!("Environment {name} not found");
+    error(StatusCode::NOT_FOUND, "ResourceNotFoundException", &message)
+}
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:airflow:us-east-1:123456789012:environment/{name}")
+}
+
 async fn get_environment(
     State(fake): State<FakeMwaa>,
     Path(name): Path<String>,
@@ -67,33 +182,131 @@ async fn get_environment(
         .lock()
         .unwrap()
         .push(format!("GetEnvironment {name}"));
-    if !headers.contains_key("authorization") {
-        return error(
-            StatusCode::FORBIDDEN,
-            "MissingAuthenticationTokenException",
-            "unsigned",
-        );
+    if let Some(refused) = unsigned(&headers) {
+        return refused;
     }
-    if let Some(problem) = scope_problem(&headers) {
-        return error(StatusCode::FORBIDDEN, "InvalidSignatureException", &problem);
-    }
-    let environments = fake.environments.lock().unwrap();
-    let Some((bucket, path)) = environments.get(&name) else {
-        let message = format!("Environment {name} not found");
-        return error(StatusCode::NOT_FOUND, "ResourceNotFoundException", &message);
+    let mut environments = fake.environments.lock().unwrap();
+    let Some(env) = environments.get_mut(&name) else {
+        return not_found(&name);
     };
-    let arn = format!("arn:aws:airflow:us-east-1:123456789012:environment/{name}");
-    axum::Json(json!({
-        "Environment": {
-            "Name": name,
-            "Arn": arn,
-            "Status": "AVAILABLE",
-            "SourceBucketArn": format!("arn:aws:s3:::{bucket}"),
-            "DagS3Path": path,
-            "AirflowVersion": "2.10.3",
+    if env.status == "UPDATING" {
+        if env.polls_left == 0 {
+            match env.failing.take() {
+                Some(failure) => {
+                    env.status = "UPDATE_FAILED".into();
+                    env.last_error = Some(failure);
+                }
+                None => env.status = "AVAILABLE".into(),
+            }
+        } else {
+            env.polls_left -= 1;
         }
-    }))
-    .into_response()
+    }
+    let mut found = json!({
+        "Name": name,
+        "Arn": arn(&name),
+        "Status": env.status,
+        "SourceBucketArn": format!("arn:aws:s3:::{}", env.bucket),
+        "DagS3Path": env.dag_path,
+        "AirflowVersion": "2.10.3",
+    });
+    if let Some((path, version)) = &env.plugins {
+        found["PluginsS3Path"] = json!(path);
+        found["PluginsS3ObjectVersion"] = json!(version);
+    }
+    if let Some((path, version)) = &env.requirements {
+        found["RequirementsS3Path"] = json!(path);
+        found["RequirementsS3ObjectVersion"] = json!(version);
+    }
+    match &env.last_error {
+        Some((code, message)) => {
+            found["LastUpdate"] = json!({
+                "Status": "FAILED",
+                "Error": { "ErrorCode": code, "ErrorMessage": message },
+            });
+        }
+        None if env.status == "AVAILABLE" && env.plugins.is_some() => {
+            found["LastUpdate"] = json!({ "Status": "SUCCESS" });
+        }
+        None => {}
+    }
+    axum::Json(json!({ "Environment": found })).into_response()
+}
+
+/// A path and its object version from an update's body, both or neither.
+fn versioned(body: &Value, path: &str, version: &str) -> Result<Option<Versioned>, String> {
+    match (body.get(path), body.get(version)) {
+        (None, None) => Ok(None),
+        (Some(Value::String(p)), Some(Value::String(v))) if !p.is_empty() && !v.is_empty() => {
+            Ok(Some((p.clone(), v.clone())))
+        }
+        _ => Err(format!("{path} must come with {version}, both strings")),
+    }
+}
+
+async fn update_environment(
+    State(fake): State<FakeMwaa>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    fake.calls
+        .lock()
+        .unwrap()
+        .push(format!("UpdateEnvironment {name} {body}"));
+    if let Some(refused) = unsigned(&headers) {
+        return refused;
+    }
+    let invalid = |message: &str| error(StatusCode::BAD_REQUEST, "ValidationException", message);
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(&body) else {
+        return invalid("the body is no JSON object");
+    };
+    if let Some(unknown) = fields.keys().find(|k| !UPDATE_FIELDS.contains(&k.as_str())) {
+        return invalid(&format!("Unknown field: {unknown}"));
+    }
+    let body = Value::Object(fields);
+    let plugins = versioned(&body, "PluginsS3Path", "PluginsS3ObjectVersion");
+    let requirements = versioned(&body, "RequirementsS3Path", "RequirementsS3ObjectVersion");
+    let (plugins, requirements) = match (plugins, requirements) {
+        (Ok(p), Ok(r)) => (p, r),
+        (Err(e), _) | (_, Err(e)) => return invalid(&e),
+    };
+    let Some(bucket) = fake.bucket_of(&name) else {
+        return not_found(&name);
+    };
+    for (path, version) in plugins.iter().chain(&requirements) {
+        if !version_exists(&bucket, path, version).await {
+            return invalid(&format!(
+                "Unable to read version {version} of s3://{bucket}/{path}"
+            ));
+        }
+    }
+    let mut environments = fake.environments.lock().unwrap();
+    let Some(env) = environments.get_mut(&name) else {
+        return not_found(&name);
+    };
+    if env.status != "AVAILABLE" && env.status != "UPDATE_FAILED" {
+        let message = format!("Environment {name} is {}: it cannot be updated", env.status);
+        return invalid(&message);
+    }
+    if plugins.is_some() {
+        env.plugins = plugins;
+    }
+    if requirements.is_some() {
+        env.requirements = requirements;
+    }
+    env.status = "UPDATING".into();
+    env.polls_left = POLLS_UPDATING;
+    env.last_error = None;
+    env.failing = env.fail_next.take();
+    axum::Json(json!({ "Arn": arn(&name) })).into_response()
+}
+
+/// Whether `bucket` (on moto) holds version `version` of `key`.
+async fn version_exists(bucket: &str, key: &str, version: &str) -> bool {
+    let s3 = crate::moto::s3_client().await;
+    let head = s3.head_object().bucket(bucket).key(key).version_id(version);
+    head.send().await.is_ok()
 }
 
 async fn unknown() -> Response {

@@ -151,3 +151,37 @@ pub async fn objects(bucket: &str) -> std::collections::BTreeMap<String, String>
     }
     found
 }
+
+/// A new bucket whose name starts with `name`, keeping object versions (as MWAA needs).
+pub async fn versioned_bucket(name: &str) -> String {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let bucket = bucket(name).await;
+    let on = VersioningConfiguration::builder()
+        .status(BucketVersioningStatus::Enabled)
+        .build();
+    let s3 = s3_client().await;
+    let put = s3.put_bucket_versioning().bucket(&bucket);
+    put.versioning_configuration(on).send().await.unwrap();
+    bucket
+}
+
+/// The versions of `key` in `bucket`, newest first.
+pub async fn versions(bucket: &str, key: &str) -> Vec<String> {
+    let s3 = s3_client().await;
+    let listed = s3.list_object_versions().bucket(bucket).prefix(key);
+    let listed = listed.send().await.unwrap();
+    listed
+        .versions()
+        .iter()
+        .filter(|v| v.key() == Some(key))
+        .filter_map(|v| v.version_id().map(str::to_string))
+        .collect()
+}
+
+/// Version `version` of `key`, as bytes.
+pub async fn object_version(bucket: &str, key: &str, version: &str) -> Vec<u8> {
+    let s3 = s3_client().await;
+    let got = s3.get_object().bucket(bucket).key(key).version_id(version);
+    let got = got.send().await.unwrap();
+    got.body.collect().await.unwrap().into_bytes().to_vec()
+}

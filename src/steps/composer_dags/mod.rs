@@ -1,6 +1,10 @@
 //! `composer_dags`: puts DAG files where Airflow reads them: a Cloud Composer environment's
 //! bucket, any bucket and prefix, or a local dags folder; then, where the Airflow that reads
-//! them is known, waits until it has parsed the DAG files the sync wrote.
+//! them is known, waits until it has parsed the DAG files the sync wrote. A target that
+//! reads plugins and requirements packed, at a version it names (MWAA), gets them so
+//! ([`packed`]).
+
+mod packed;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,7 +45,12 @@ const INPUTS: Record = Record {
         Field::optional(
             "plugins",
             Shape::Template,
-            "Local folder synced to the `plugins/` folder beside the DAG folder (Composer's bucket layout), before the DAG files.",
+            "Local folder synced to the `plugins/` folder beside the DAG folder (Composer's bucket layout), before the DAG files. For an MWAA environment: zipped (the same files give the same bytes) and uploaded as its `plugins.zip` when it differs from the version the environment runs, which is then updated to run it (20 to 30 minutes).",
+        ),
+        Field::optional(
+            "requirements",
+            Shape::Template,
+            "MWAA only: a local Python requirements file, uploaded as the environment's `requirements.txt` when it differs from the version the environment runs, which is then updated to install it (in the same update as `plugins`).",
         ),
         Field::optional(
             "data",
@@ -113,6 +122,7 @@ impl KindSchema for ComposerDags {
 
     fn check(&self, step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
         require_composer_region(step, pipeline, diags);
+        packed::require_packing_target(step, pipeline, diags);
         pipeline.require_in_environments(
             step,
             "`dags_target`",
@@ -140,16 +150,29 @@ impl StepKind for ComposerDags {
         Redeployed::Actions(self.plan(inputs))
     }
 
-    /// One sync per folder: plugins and data first (DAG files may import from them), then
-    /// the DAG files.
+    /// One sync per folder: plugins, requirements and data first (DAG files may import from
+    /// them), then the DAG files. Where the target reads a folder packed (MWAA's
+    /// `plugins.zip`), the sync is of that one file; a requirements file goes only there.
     fn plan(&self, inputs: &Inputs) -> Vec<Action> {
+        let target = inputs.environment.dags_target.as_ref();
+        let packs = |folder| target.is_some_and(|t| sync::packs(t, folder));
         [
             (Folder::Plugins, inputs.text("plugins")),
+            (Folder::Requirements, inputs.text("requirements")),
             (Folder::Data, inputs.text("data")),
             (Folder::Dags, Some(inputs.text_or("source", ""))),
         ]
         .into_iter()
-        .filter_map(|(folder, source)| Some(Action::Sync(sync_of(inputs, folder, source?))))
+        .filter_map(|(folder, source)| {
+            let source = source?;
+            let planned = sync_of(inputs, folder, source.clone());
+            match (packs(folder), folder) {
+                (true, _) => Some(packed::planned(planned, folder, &source, inputs.dir)),
+                (false, Folder::Requirements) => None,
+                (false, _) => Some(planned),
+            }
+        })
+        .map(Action::Sync)
         .collect()
     }
 
@@ -157,7 +180,10 @@ impl StepKind for ComposerDags {
         Box::pin(async move {
             for action in actions {
                 if let Action::Sync(sync) = action {
-                    sync.live = Some(live(sync, at).await);
+                    sync.live = Some(match packed::is_packed(sync) {
+                        true => packed::live(sync, at).await,
+                        false => live(sync, at).await,
+                    });
                 }
             }
         })
@@ -166,10 +192,25 @@ impl StepKind for ComposerDags {
     fn execute(&self, job: Job) -> StepFuture {
         Box::pin(async move {
             let mut total = Diff::default();
+            let packs: Vec<&Sync> = job
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Sync(s) if packed::is_packed(s) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            if !packs.is_empty() {
+                let work = packed::execute(&job, &packs);
+                total.add(job.ctx.or_stopped(work).await?);
+            }
             for action in &job.actions {
                 let Action::Sync(sync) = action else {
                     return Err(Failure::of(Unplanned("a composer_dags step plans syncs")));
                 };
+                if packed::is_packed(sync) {
+                    continue;
+                }
                 let work = sync_now(&job, sync);
                 let diff = job.ctx.or_stopped(work).await?;
                 if let Some(confirm) = &sync.confirm {
