@@ -36,10 +36,7 @@ impl DirStore {
     }
 
     fn changed(&self, key: &str) -> StoreError {
-        StoreError::Changed {
-            store: self.shown.clone(),
-            key: key.to_string(),
-        }
+        StoreError::changed(&self.shown, key)
     }
 
     /// Writes `bytes` beside `path` under a name no other writer uses.

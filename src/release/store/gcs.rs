@@ -43,15 +43,10 @@ impl GcsStore {
                 found,
             });
         }
-        let prefix = prefix.trim_matches('/');
         Ok(GcsStore {
             storage,
             bucket: bucket.into(),
-            root: if prefix.is_empty() {
-                String::new()
-            } else {
-                format!("{prefix}/")
-            },
+            root: super::bucket_root(prefix),
         })
     }
 
@@ -64,10 +59,7 @@ impl GcsStore {
     }
 
     fn changed(&self, key: &str) -> StoreError {
-        StoreError::Changed {
-            store: self.url(),
-            key: key.to_string(),
-        }
+        StoreError::changed(&self.url(), key)
     }
 
     /// Writes `key` if it is still at `expect`; `Ok(None)` when it is not.

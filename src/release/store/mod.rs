@@ -67,6 +67,21 @@ impl StoreError {
             source: source.into(),
         }
     }
+
+    pub fn changed(store: &str, key: &str) -> StoreError {
+        StoreError::Changed {
+            store: store.to_string(),
+            key: key.to_string(),
+        }
+    }
+}
+
+/// The object-name prefix of a store rooted at `prefix` in a bucket: `""` or `a/b/`.
+fn bucket_root(prefix: &str) -> String {
+    match prefix.trim_matches('/') {
+        "" => String::new(),
+        prefix => format!("{prefix}/"),
+    }
 }
 
 /// The primitives a release store is built from.

@@ -37,15 +37,10 @@ impl S3Store {
         if bucket.is_empty() {
             return Err(BadS3Location::NoBucket { url: url.into() });
         }
-        let prefix = prefix.trim_matches('/');
         Ok(S3Store {
             cloud,
             bucket: bucket.into(),
-            root: if prefix.is_empty() {
-                String::new()
-            } else {
-                format!("{prefix}/")
-            },
+            root: super::bucket_root(prefix),
         })
     }
 
@@ -58,10 +53,7 @@ impl S3Store {
     }
 
     fn changed(&self, key: &str) -> StoreError {
-        StoreError::Changed {
-            store: self.url(),
-            key: key.to_string(),
-        }
+        StoreError::changed(&self.url(), key)
     }
 
     /// Writes `key` if it is still as `expect` says; `Ok(None)` when it is not.
