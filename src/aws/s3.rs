@@ -156,25 +156,7 @@ impl S3 {
 
     /// The object at `key`, without its content; `None` when there is none.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<Object>, S3Error> {
-        self.ready()?;
-        let call = self
-            .client
-            .head_object()
-            .bucket(bucket)
-            .key(key)
-            .checksum_mode(ChecksumMode::Enabled)
-            .send()
-            .await;
-        match call {
-            Ok(o) => Ok(Some(Object {
-                key: key.to_string(),
-                etag: o.e_tag().unwrap_or_default().to_string(),
-                crc32c: o.checksum_crc32_c().map(str::to_string),
-                metadata: lowercase(o.metadata()),
-            })),
-            Err(e) if status(&e) == Some(404) => Ok(None),
-            Err(e) => Err(classify("reading", bucket, key, e)),
-        }
+        self.head_at(bucket, key, None).await
     }
 
     /// Version `version` of the object at `key`, without its content; `None` when there is
@@ -185,16 +167,27 @@ impl S3 {
         key: &str,
         version: &str,
     ) -> Result<Option<Object>, S3Error> {
+        self.head_at(bucket, key, Some(version)).await
+    }
+
+    async fn head_at(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<Object>, S3Error> {
         self.ready()?;
         let call = self
             .client
             .head_object()
             .bucket(bucket)
             .key(key)
-            .version_id(version)
+            .set_version_id(version.map(str::to_string))
             .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await;
+        // A version id that is not one of this key's is a 400 (`InvalidArgument`).
+        let missing = |code| code == Some(404) || (version.is_some() && code == Some(400));
         match call {
             Ok(o) => Ok(Some(Object {
                 key: key.to_string(),
@@ -202,8 +195,7 @@ impl S3 {
                 crc32c: o.checksum_crc32_c().map(str::to_string),
                 metadata: lowercase(o.metadata()),
             })),
-            // A version id that is not one of this key's is a 400 (`InvalidArgument`).
-            Err(e) if matches!(status(&e), Some(404 | 400)) => Ok(None),
+            Err(e) if missing(status(&e)) => Ok(None),
             Err(e) => Err(classify("reading", bucket, key, e)),
         }
     }
