@@ -1,5 +1,6 @@
 //! Generated DAGs, run for real. The example warehouse's DAGs (bash operator) run in the
-//! venv's Airflow 3 (`dag.test()`, through `tests/dags_run.py`) against a temporary duckdb
+//! venv's Airflow 3 and in Airflow 2.10 (`.venv-airflow2`, what Cloud Composer 2 runs), each
+//! with `dag.test()` through `tests/dags_run.py`, against a temporary duckdb
 //! database: every selected unit is built and its tests run (dbt's own JSON log says so),
 //! the task instances' start and end times respect the manifest's edges (through ephemeral
 //! models) and a test with several parents waits for all of them; a broken model fails its
@@ -162,16 +163,18 @@ fn generate(manifest: &Manifest, case: &Case, profiles: &Path, folder: &Path) {
     dags::write(folder, &files, None).unwrap();
 }
 
-/// Runs `script` with the venv's Python (its `bin` first on PATH: the tasks run `dbt`).
-fn python(script: &str, args: &[&Path], env: &[(String, String)]) -> Value {
+/// Runs `script` with `python` (its `bin` first on PATH, then the main venv's: the tasks
+/// run `dbt`, which only the main venv has).
+fn python(python: &Path, script: &str, args: &[&Path], env: &[(String, String)]) -> Value {
     let out = args[0];
-    let bin = example_dbt::venv_bin("python");
+    let dbt = example_dbt::venv_bin("dbt");
     let path = format!(
-        "{}:{}",
-        bin.parent().unwrap().display(),
+        "{}:{}:{}",
+        python.parent().unwrap().display(),
+        dbt.parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let run = Command::new(&bin)
+    let run = Command::new(python)
         .arg(example_dbt::repo_root().join(script))
         .args(args)
         .env("PATH", path)
@@ -187,7 +190,18 @@ fn python(script: &str, args: &[&Path], env: &[(String, String)]) -> Value {
 }
 
 #[test]
-fn example_dags_run_in_dependency_order_and_stop_below_a_failure() {
+fn example_dags_run_in_airflow_3_in_dependency_order_and_stop_below_a_failure() {
+    run_example_dags(&example_dbt::venv_bin("python"), "3.");
+}
+
+/// The same files, the same runs, in Airflow 2.10 (what Cloud Composer 2 runs).
+#[test]
+fn example_dags_run_in_airflow_2_in_dependency_order_and_stop_below_a_failure() {
+    run_example_dags(&example_dbt::airflow2_python(), "2.10.");
+}
+
+/// Each test its own database, dbt target folder and Airflow home: the two run side by side.
+fn run_example_dags(airflow_python: &Path, version: &str) {
     let path = manifest_path();
     let manifest = dags::load_manifest(path).unwrap();
     let project = project_of(path);
@@ -230,8 +244,9 @@ fn example_dags_run_in_dependency_order_and_stop_below_a_failure() {
         "DAGSHIP_DBT_LOGS".into(),
         path_string(&work.path().join("dbt-logs")),
     ));
-    let runs = python("tests/dags_run.py", &args, &run_env);
-    assert!(runs["airflow"].as_str().unwrap().starts_with("3."));
+    let runs = python(airflow_python, "tests/dags_run.py", &args, &run_env);
+    let found = runs["airflow"].as_str().unwrap();
+    assert!(found.starts_with(version), "Airflow {found}");
 
     let dbt_logs = work.path().join("dbt-logs");
     for case in &cases[..3] {
@@ -512,6 +527,7 @@ fn cloud_run_job_overrides_are_the_providers_run_job_request() {
         path_string(&work.path().join("airflow")),
     )];
     let seen = python(
+        &example_dbt::venv_bin("python"),
         "tests/dags_run_cloud_run.py",
         &[&out, &folders[0], &folders[1]],
         &env,

@@ -159,6 +159,25 @@ fn what_a_kind_is_given_holds_no_kind_nor_cloud_api() {
     assert!(found.is_empty(), "the kind interface imports: {found:?}");
 }
 
+/// A new kind of `dags_target` (a destination) is one match arm in `sync/target.rs`, never a
+/// branch in a step kind or the plan: only the pipeline (which reads it) and that file name
+/// its variants.
+#[test]
+fn only_sync_target_tells_dags_targets_apart() {
+    let found: Vec<String> = files(&src())
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("pipeline/") && name != "sync/target.rs")
+        .filter(|(_, text)| text.contains("DagsTarget::"))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        found.is_empty(),
+        "DagsTarget variants named outside sync/target.rs: {found:?}"
+    );
+    let target = std::fs::read_to_string(src().join("sync/target.rs")).unwrap();
+    assert!(target.contains("DagsTarget::Composer"));
+}
+
 #[test]
 fn crate_paths_are_read_from_use_lines_and_inline_paths() {
     let text = "use crate::a::{b, c::d};\nlet x = crate::runner::run();";

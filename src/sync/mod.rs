@@ -29,7 +29,8 @@ use crate::prune::PruneLimit;
 pub use files::{Include, checksums, is_dag_file, local_files, walk};
 pub use packed::{PackedFiles, Uploaded, pack, unchanged};
 pub use target::{
-    Place, applied_by, beside, credentials_problem, describe, open, open_packed, packs, provider,
+    Place, airflow_at, applied_by, beside, credentials_problem, describe, needs_region, open,
+    open_packed, packs, provider,
 };
 pub use zip_folder::zip_folder;
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::mwaa_packed::MwaaFiles;
 use super::packed::PackedFiles;
 use super::{Destination, SyncError, gcs, local, s3};
-use crate::action::Folder;
+use crate::action::{AirflowAt, Folder};
 use crate::cloud::{Connections, Provider};
 use crate::gcp::composer;
 use crate::gcp::endpoints::Endpoints;
@@ -35,6 +35,28 @@ pub fn provider(target: &DagsTarget) -> Option<Provider> {
         DagsTarget::Bucket { .. } if Endpoints::from_env().storage_emulator => None,
         DagsTarget::Bucket { .. } | DagsTarget::Composer { .. } => Some(Provider::Google),
         DagsTarget::S3 { .. } | DagsTarget::Mwaa { .. } => Some(Provider::Aws),
+    }
+}
+
+/// Whether finding `target` needs the environment's `region` from the pipeline file: a
+/// Composer environment is looked up by project and region, and only the project may come
+/// from the machine (`GOOGLE_CLOUD_PROJECT`).
+pub fn needs_region(target: &DagsTarget) -> bool {
+    matches!(target, DagsTarget::Composer { .. })
+}
+
+/// The Airflow that parses what is synced to `target`, where it is known: a Composer
+/// environment's own, or the one at `airflow_url` that reads a local folder.
+pub fn airflow_at(target: &DagsTarget, airflow_url: Option<&str>) -> Option<AirflowAt> {
+    match (target, airflow_url) {
+        (DagsTarget::Composer { environment }, _) => Some(AirflowAt::Composer {
+            environment: environment.clone(),
+        }),
+        (DagsTarget::Dir { .. }, Some(url)) => Some(AirflowAt::Url {
+            url: url.to_string(),
+        }),
+        (DagsTarget::Dir { .. }, None)
+        | (DagsTarget::Bucket { .. } | DagsTarget::S3 { .. } | DagsTarget::Mwaa { .. }, _) => None,
     }
 }
 

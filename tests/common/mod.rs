@@ -17,6 +17,8 @@ pub fn dagship(dir: &Path) -> Command {
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
         .env("GITHUB_REF", "refs/heads/main")
+        // CI runners set `CI=true`, which lets a protected environment run without `--yes`.
+        .env_remove("CI")
         .env_remove("GITHUB_ACTIONS")
         .env_remove("STAGING_DATABASE_URL")
         .env_remove("PROD_DATABASE_URL")

@@ -21,7 +21,7 @@ use crate::diagnostic::Diagnostic;
 use crate::exec::{Failure, Job, StepFuture};
 use crate::expr::Resolved;
 use crate::gcp::{Cloud, composer};
-use crate::pipeline::{DagsTarget, Environment, KindSchema, Outputs, Pipeline, Step};
+use crate::pipeline::{Environment, KindSchema, Outputs, Pipeline, Step};
 use crate::shape::{Field, Record, Shape, parse_duration};
 use crate::sync::{self, DEFAULT_CONCURRENCY, Diff, Include, Owner, Place, Remote, Request, diff};
 use crate::yaml::Value;
@@ -94,13 +94,12 @@ const INPUTS: Record = Record {
 /// A Composer environment is looked up by project and region; the project may come from
 /// the machine (`GOOGLE_CLOUD_PROJECT`), the region only from the file.
 fn require_composer_region(step: &Step, pipeline: &Pipeline, diags: &mut Vec<Diagnostic>) {
-    use crate::pipeline::DagsTarget;
     pipeline.require_in_environments(
         step,
         "a `region` to find its Composer environment",
         |env| {
-            let composer = matches!(env.dags_target, Some(DagsTarget::Composer { .. }));
-            !composer || env.region.is_some()
+            let needs = env.dags_target.as_ref().is_some_and(sync::needs_region);
+            !needs || env.region.is_some()
         },
         diags,
     );
@@ -291,13 +290,8 @@ fn sync_of(inputs: &Inputs, folder: Folder, source: Resolved) -> Sync {
 
 /// The Airflow that reads an environment's `dags_target`, where it is known.
 fn airflow_at(env: &Environment) -> Option<AirflowAt> {
-    match (&env.dags_target, &env.airflow_url) {
-        (Some(DagsTarget::Composer { environment }), _) => Some(AirflowAt::Composer {
-            environment: environment.clone(),
-        }),
-        (Some(DagsTarget::Dir { .. }), Some(url)) => Some(AirflowAt::Url { url: url.clone() }),
-        _ => None,
-    }
+    let target = env.dags_target.as_ref()?;
+    sync::airflow_at(target, env.airflow_url.as_deref())
 }
 
 /// Whether and how the step confirms that Airflow parsed its DAG files: by default wherever
