@@ -29,4 +29,12 @@ phase "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 # --all-targets also runs each benchmark once, so benchmarks cannot rot.
 phase "cargo test --all-targets --no-fail-fast"
+# The tests keep a copy of every DAG file they generate here, for the last phase to load
+# (tests/kept_dags/mod.rs).
+export DAGSHIP_KEPT_DAGS="$PWD/target/kept-dags"
+rm -rf "$DAGSHIP_KEPT_DAGS"
 cargo test --all-targets --no-fail-fast
+phase "every DAG file the tests generated, loaded in Airflow 3 and 2.10"
+# (Airflow logs a line per file on standard output; the summary and errors go to stderr.)
+.venv/bin/python tests/load_kept_dags.py "$DAGSHIP_KEPT_DAGS" >/dev/null
+.venv-airflow2/bin/python tests/load_kept_dags.py "$DAGSHIP_KEPT_DAGS" >/dev/null

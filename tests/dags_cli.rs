@@ -3,6 +3,7 @@
 
 mod common;
 mod dbt_support;
+mod kept_dags;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -19,7 +20,11 @@ fn jaffle(dir: &Path) -> PathBuf {
 }
 
 fn dags(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    run(dagship(dir).arg("dags").args(args))
+    let result = run(dagship(dir).arg("dags").args(args));
+    if result.0 == 0 {
+        kept_dags::keep_out(dir, args);
+    }
+    result
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! count below follows from the corpus graph, as each test's comment works out.
 
 mod dbt_support;
+mod kept_dags;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -437,9 +438,11 @@ fn the_tasks_are_the_rows_of_the_generated_files() {
                 source_freshness: tests == TestsMode::Build,
                 ..DagOptions::default()
             };
-            let files = dags::generate(m, selectors.as_ref(), &options)
-                .unwrap()
-                .dags;
+            let generated = dags::generate(m, selectors.as_ref(), &options).unwrap();
+            let folder = tempfile::tempdir().unwrap();
+            dags::write(folder.path(), &generated, None).unwrap();
+            kept_dags::keep(folder.path());
+            let files = generated.dags;
             let dags = dags::dag_tasks(m, selectors.as_ref(), &options).unwrap();
             assert_eq!(files.len(), dags.len());
             for (file, dag) in files.iter().zip(&dags) {

@@ -10,6 +10,7 @@
 
 mod dbt_support;
 mod example_dbt;
+mod kept_dags;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,6 +91,7 @@ fn airflow_view(root: &Path, project: &str, with_selectors: bool) -> Value {
         let folder = root.join(name);
         let files = dags::generate(&manifest, selectors.as_ref(), &options(operator)).unwrap();
         dags::write(&folder, &files, None).unwrap();
+        kept_dags::keep(&folder);
         args.push(format!("{name}={}", folder.display()));
     }
     let out = root.join("executors.json");

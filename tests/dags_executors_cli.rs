@@ -5,6 +5,7 @@
 
 mod common;
 mod dbt_support;
+mod kept_dags;
 
 use std::path::Path;
 
@@ -17,7 +18,11 @@ fn jaffle(dir: &Path) {
 
 fn dags(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let all = ["dags", "--manifest", "manifest.json", "--target", "prod"];
-    run(dagship(dir).args(all).args(args))
+    let result = run(dagship(dir).args(all).args(args));
+    if result.0 == 0 {
+        kept_dags::keep_out(dir, args);
+    }
+    result
 }
 
 /// Each executor's settings as `dagship dags` flags and as the step's inputs (YAML flow map

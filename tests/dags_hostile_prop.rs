@@ -9,6 +9,7 @@
 mod common;
 mod dbt_support;
 mod example_dbt;
+mod kept_dags;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -348,6 +349,9 @@ fn run(case: &Case, dir: &Path) -> Result<i32, TestCaseError> {
     }
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(0) {
+        kept_dags::keep(&dir.join("out"));
+    }
     match out.status.code() {
         Some(code @ (0 | 2)) if !stderr.contains("panicked") => Ok(code),
         code => Err(TestCaseError::fail(format!(

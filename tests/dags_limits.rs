@@ -12,6 +12,7 @@
 mod common;
 mod dbt_support;
 mod example_dbt;
+mod kept_dags;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -147,6 +148,7 @@ fn generate(manifest: &Path, selectors: &Path, options: &DagOptions, out: &Path)
     let files =
         dags::generate(&loaded, Some(&selectors), options).unwrap_or_else(|e| panic!("{e}"));
     dags::write(out, &files, None).unwrap();
+    kept_dags::keep(out);
 }
 
 fn airflow_view(root: &Path, folders: &[PathBuf]) -> Value {

@@ -9,6 +9,7 @@
 mod common;
 mod dbt_support;
 mod example_dbt;
+mod kept_dags;
 
 use std::path::Path;
 use std::process::Command;
@@ -46,7 +47,9 @@ fn generate(folder: &Path, options: &DagOptions) -> dags::Written {
     .unwrap();
     let selectors = SelectorsFile::from_path(&selectors).unwrap();
     let files = dags::generate(&manifest, Some(&selectors), options).unwrap();
-    dags::write(folder, &files, None).unwrap()
+    let written = dags::write(folder, &files, None).unwrap();
+    kept_dags::keep(folder);
+    written
 }
 
 /// A `dbt` that fails at once, first on PATH: the task fails without a warehouse.
@@ -169,7 +172,11 @@ fn flags_and_the_step_give_the_same_files_and_bad_values_exit_2() {
     std::fs::write(dir.path().join("manifest.json"), dbt_support::gunzip(&gz)).unwrap();
     let dags = |args: &[&str]| {
         let all = ["dags", "--manifest", "manifest.json"];
-        common::run(common::dagship(dir.path()).args(all).args(args))
+        let result = common::run(common::dagship(dir.path()).args(all).args(args));
+        if result.0 == 0 {
+            kept_dags::keep_out(dir.path(), args);
+        }
+        result
     };
     let flags = [
         "--out=flags",

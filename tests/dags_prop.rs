@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+mod kept_dags;
+
 use dagship::dags::{
     self, Bash, CloudRunJob, DagOptions, DbtCloud, Docker, EcsTask, ExtraKind, ExtraTask,
     KubernetesPod, Operator,
@@ -292,6 +294,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         Err(e) => return Err(TestCaseError::fail(format!("generation failed: {e}"))),
     };
     let written = dags::write(dir.path(), &files, None).unwrap();
+    kept_dags::keep(dir.path());
     prop_assert_eq!(written.written.len(), 2, "the DAG and the settings module");
     let file = &files.dags[0];
     let plain = file.file_name.starts_with("dbt_")

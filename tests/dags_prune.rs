@@ -5,6 +5,7 @@
 
 mod common;
 mod dbt_support;
+mod kept_dags;
 
 use std::path::Path;
 
@@ -31,7 +32,11 @@ fn dags(dir: &Path, extra: &[&str]) -> (i32, String, String) {
         "--selectors",
         "selectors.yml",
     ];
-    run(dagship(dir).args(args).args(["--out", "out"]).args(extra))
+    let result = run(dagship(dir).args(args).args(["--out", "out"]).args(extra));
+    if result.0 == 0 {
+        kept_dags::keep(&dir.join("out"));
+    }
+    result
 }
 
 /// The DAG files in `out`; the settings module beside them is no DAG file, and never pruned.

@@ -12,6 +12,7 @@
 //! Small selectors written here keep the run short: each dbt command costs seconds.
 
 mod example_dbt;
+mod kept_dags;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -161,6 +162,7 @@ fn generate(manifest: &Manifest, case: &Case, profiles: &Path, folder: &Path) {
     )
     .unwrap_or_else(|e| panic!("{}: {e}", case.selector));
     dags::write(folder, &files, None).unwrap();
+    kept_dags::keep(folder);
 }
 
 /// Runs `script` with `python` (its `bin` first on PATH, then the main venv's: the tasks
@@ -519,6 +521,7 @@ fn cloud_run_job_overrides_are_the_providers_run_job_request() {
         let folder = work.path().join(label);
         let files = dags::generate(&manifest, selectors.as_ref(), &both(operator)).unwrap();
         dags::write(&folder, &files, None).unwrap();
+        kept_dags::keep(&folder);
         folders.push(folder);
     }
     let out = work.path().join("requests.json");

@@ -5,6 +5,7 @@
 //! Each must finish within a time limit: some of these once ran for minutes or forever.
 
 mod common;
+mod kept_dags;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -70,6 +71,9 @@ fn check(stem: &str) -> Result<(), String> {
         .spawn()
         .unwrap();
     let (got, stdout, stderr) = finish(child, Duration::from_secs(60));
+    if got == Some(0) {
+        kept_dags::keep_out(dir.path(), &args);
+    }
     let mut problems = Vec::new();
     if got != Some(code) {
         problems.push(format!("exit {got:?}, expected {code}"));

@@ -5,6 +5,7 @@
 
 mod common;
 mod example_dbt;
+mod kept_dags;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -194,6 +195,9 @@ fn released_promoted_and_rolled_back() {
     ok(dir, &["promote", "--from", "local", "--to", "qa"]);
     let local_dags = files(&dir.join(".airflow/dags"));
     let qa_dags = files(&dir.join(".airflow-qa/dags"));
+    // The promoted files load beside the settings of the environment they were promoted to.
+    kept_dags::keep(&dir.join(".airflow/dags"));
+    kept_dags::keep(&dir.join(".airflow-qa/dags"));
     assert_eq!(
         without_settings(local_dags.clone()),
         without_settings(qa_dags.clone())

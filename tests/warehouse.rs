@@ -3,6 +3,7 @@
 
 mod common;
 mod example_dbt;
+mod kept_dags;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -291,6 +292,7 @@ fn the_whole_example_runs_locally() {
     ] {
         assert!(dir.path().join(".airflow/dags").join(dag).exists(), "{dag}");
     }
+    kept_dags::keep(&dir.path().join(".airflow/dags"));
     let settings =
         std::fs::read_to_string(dir.path().join(".airflow/dags/dagship_settings.py")).unwrap();
     assert!(
