@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+import dags_airflow  # beside this file: how tests/dags_airflow.rs loads and serializes
+
 # The test binaries that generate DAG files, each of which must have kept some.
 EXPECTED = [
     "dags_cli",
@@ -47,13 +49,7 @@ def airflow():
         os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="dagship-airflow-")
     import airflow as package
 
-    try:
-        from airflow.dag_processing.dagbag import DagBag  # Airflow 3
-        from airflow.serialization.serialized_objects import DagSerialization
-    except ImportError:  # Airflow 2
-        from airflow.models.dagbag import DagBag
-        from airflow.serialization.serialized_objects import SerializedDAG as DagSerialization
-    return package.__version__, DagBag, DagSerialization
+    return package.__version__
 
 
 def dag_files(kept):
@@ -66,24 +62,22 @@ def dag_files(kept):
                     yield binary, os.path.join(at, name)
 
 
-def load(path, DagBag, DagSerialization):
+def load(path, DagBag):
     """The import error of `path`, or None when it gave DAGs that serialize."""
-    try:
-        bag = DagBag(dag_folder=path, include_examples=False)  # Airflow 2
-    except TypeError:
-        bag = DagBag(dag_folder=path)  # Airflow 3: examples are a setting only
+    bag = dags_airflow.load(path, DagBag)
     if bag.import_errors:
         return "\n".join(bag.import_errors.values())
     if not bag.dags:
         return "no DAG in the file"
     for dag in bag.dags.values():
-        DagSerialization.to_dict(dag)
+        dags_airflow.serialize(dag)
     return None
 
 
 def main():
     kept = sys.argv[1]
-    version, DagBag, DagSerialization = airflow()
+    version = airflow()
+    DagBag = dags_airflow.dag_bag_class()
     started = time.monotonic()
     loaded, skipped, errors, per_binary = 0, 0, [], {}
     for binary, path in dag_files(kept):
@@ -93,7 +87,7 @@ def main():
         if version.startswith("2.") and found and found.group(1) not in AIRFLOW_2_EXECUTORS:
             skipped += 1
             continue
-        error = load(path, DagBag, DagSerialization)
+        error = load(path, DagBag)
         loaded += 1
         if error:
             errors.append(f"{os.path.relpath(path, kept)}:\n{error}")
