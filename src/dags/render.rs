@@ -25,7 +25,7 @@ use std::fmt::Write;
 use rayon::prelude::*;
 
 use crate::dags::graph::{DagGraph, Task};
-use crate::dags::operator::{BASH_OPERATOR_IMPORT, DbtOperator};
+use crate::dags::operator::{BASH_OPERATOR_IMPORT, DbtOperator, write_task_lines};
 use crate::dags::options::{DagOptions, ExtraKind, ExtraTask, NO_SCHEDULE};
 use crate::dags::python::{push_json_chunk_lit, push_json_str, str_list, str_lit};
 use crate::dags::settings;
@@ -307,7 +307,7 @@ fn write_dag(out: &mut String, h: &Header<'_>, graph: &DagGraph, options: &DagOp
          if group and group not in groups:\n                \
          groups[group] = TaskGroup(group_id=group)\n",
     );
-    out.push_str(options.operator.dbt_operator().task_lines());
+    write_task_lines(options.operator.dbt_operator(), out);
     out.push_str(
         "            for row in upstream:\n                depend(tasks[row], task)\n            \
          tasks.append(task)\n",

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use super::{BASH_OPERATOR_IMPORT, DbtOperator, Setting};
+use super::{BASH_OPERATOR_IMPORT, CommandLine, DbtOperator, Setting};
 use crate::dags::graph::Command;
 use crate::dags::python::{str_lit, str_lit_without_airflow};
 
@@ -48,19 +48,14 @@ impl DbtOperator for Bash {
         }]
     }
 
-    fn selection_word<'a>(&self, word: &'a str) -> Cow<'a, str> {
-        shell_quote(word)
+    fn command_line(&self) -> CommandLine {
+        CommandLine::Shell {
+            var: "bash_command",
+        }
     }
 
-    fn task_lines(&self) -> &'static str {
-        "            bash_command = COMMANDS[command] + \" --select \" + select\n            \
-         if exclude is not None:\n                \
-         bash_command += \" --exclude \" + exclude\n            \
-         task = DbtTask(\n                \
-         task_id=task_id,\n                \
-         task_group=groups.get(group),\n                \
-         bash_command=bash_command + DBT_OPTIONS,\n                \
-         **(OVERRIDES[settings] if settings is not None else {}),\n            )\n"
+    fn task_arguments(&self) -> &'static str {
+        "                bash_command=bash_command + DBT_OPTIONS,\n"
     }
 }
 

@@ -1,10 +1,9 @@
 //! `cloud_run_job`: the google provider's `CloudRunExecuteJobOperator`, deferrable,
 //! executing a Cloud Run job with the dbt command as its container's arguments.
 
-use std::borrow::Cow;
 use std::fmt::Write;
 
-use super::{DbtOperator, OperatorError, OperatorSettings, Setting};
+use super::{CommandLine, DbtOperator, OperatorError, OperatorSettings, Setting};
 use crate::dags::graph::Command;
 use crate::dags::python::{str_list, str_list_without_airflow, str_lit_without_airflow};
 
@@ -103,22 +102,18 @@ impl DbtOperator for CloudRunJob {
     }
 
     /// Container arguments reach dbt without a shell.
-    fn selection_word<'a>(&self, word: &'a str) -> Cow<'a, str> {
-        Cow::Borrowed(word)
+    fn command_line(&self) -> CommandLine {
+        CommandLine::Words {
+            var: "arguments",
+            dbt_first: false,
+        }
     }
 
-    fn task_lines(&self) -> &'static str {
-        "            arguments = COMMANDS[command] + [\"--select\", select]\n            \
-         if exclude is not None:\n                \
-         arguments += [\"--exclude\", exclude]\n            \
-         task = DbtTask(\n                \
-         task_id=task_id,\n                \
-         task_group=groups.get(group),\n                \
-         project_id=PROJECT,\n                \
+    fn task_arguments(&self) -> &'static str {
+        "                project_id=PROJECT,\n                \
          region=REGION,\n                \
          job_name=JOB,\n                \
          overrides={\"container_overrides\": [{\"args\": arguments + DBT_OPTIONS}]},\n                \
-         deferrable=True,\n                \
-         **(OVERRIDES[settings] if settings is not None else {}),\n            )\n"
+         deferrable=True,\n"
     }
 }

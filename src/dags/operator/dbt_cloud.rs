@@ -2,11 +2,9 @@
 //! configured dbt Cloud job with `steps_override` set to that task's one dbt command, so a
 //! failed task is retried from that point rather than re-running the whole job.
 
-use std::borrow::Cow;
-
 use super::bash::shell_quote;
 use super::values::{self, bool_lit};
-use super::{DbtOperator, OperatorError, OperatorSettings, Setting};
+use super::{CommandLine, DbtOperator, OperatorError, OperatorSettings, Setting};
 use crate::dags::graph::Command;
 use crate::dags::python::{str_lit, str_lit_without_airflow};
 
@@ -137,23 +135,16 @@ impl DbtOperator for DbtCloud {
         ]
     }
 
-    fn selection_word<'a>(&self, word: &'a str) -> Cow<'a, str> {
-        shell_quote(word)
+    fn command_line(&self) -> CommandLine {
+        CommandLine::Shell { var: "step" }
     }
 
-    fn task_lines(&self) -> &'static str {
-        "            step = COMMANDS[command] + \" --select \" + select\n            \
-         if exclude is not None:\n                \
-         step += \" --exclude \" + exclude\n            \
-         task = DbtTask(\n                \
-         task_id=task_id,\n                \
-         task_group=groups.get(group),\n                \
-         dbt_cloud_conn_id=CONN_ID,\n                \
+    fn task_arguments(&self) -> &'static str {
+        "                dbt_cloud_conn_id=CONN_ID,\n                \
          account_id=ACCOUNT_ID,\n                \
          job_id=JOB_ID,\n                \
          steps_override=[step + DBT_OPTIONS],\n                \
          wait_for_termination=WAIT_FOR_TERMINATION,\n                \
-         deferrable=DEFERRABLE,\n                \
-         **(OVERRIDES[settings] if settings is not None else {}),\n            )\n"
+         deferrable=DEFERRABLE,\n"
     }
 }

@@ -1,10 +1,8 @@
 //! `docker`: the docker provider's `DockerOperator`, running dbt in a container of the image
 //! that holds the dbt project, the command as a list of words (no shell).
 
-use std::borrow::Cow;
-
 use super::values::{self, opt_lit, parse_mount};
-use super::{DbtOperator, OperatorError, OperatorSettings, Setting};
+use super::{CommandLine, DbtOperator, OperatorError, OperatorSettings, Setting};
 use crate::dags::python::{str_list_without_airflow, str_lit_without_airflow};
 
 pub(super) const NAME: &str = "docker";
@@ -102,23 +100,19 @@ impl DbtOperator for Docker {
     }
 
     /// The command reaches dbt as a list of words, without a shell.
-    fn selection_word<'a>(&self, word: &'a str) -> Cow<'a, str> {
-        Cow::Borrowed(word)
+    fn command_line(&self) -> CommandLine {
+        CommandLine::Words {
+            var: "words",
+            dbt_first: true,
+        }
     }
 
-    fn task_lines(&self) -> &'static str {
-        "            words = [\"dbt\"] + COMMANDS[command] + [\"--select\", select]\n            \
-         if exclude is not None:\n                \
-         words += [\"--exclude\", exclude]\n            \
-         task = DbtTask(\n                \
-         task_id=task_id,\n                \
-         task_group=groups.get(group),\n                \
-         image=IMAGE,\n                \
+    fn task_arguments(&self) -> &'static str {
+        "                image=IMAGE,\n                \
          command=words + DBT_OPTIONS,\n                \
          network_mode=NETWORK,\n                \
          mounts=[\n                    \
          Mount(source=source, target=target, type=\"bind\", read_only=read_only)\n                    \
-         for source, target, read_only in MOUNTS\n                ],\n                \
-         **(OVERRIDES[settings] if settings is not None else {}),\n            )\n"
+         for source, target, read_only in MOUNTS\n                ],\n"
     }
 }

@@ -2,10 +2,8 @@
 //! definition whose container holds the dbt project, `dbt` and the command's words as the
 //! container's `command` override (no shell); its CloudWatch log shown in the task's log.
 
-use std::borrow::Cow;
-
 use super::values::{self, bool_lit, opt_lit};
-use super::{DbtOperator, OperatorError, OperatorSettings, Setting};
+use super::{CommandLine, DbtOperator, OperatorError, OperatorSettings, Setting};
 use crate::dags::python::{str_list_without_airflow, str_lit_without_airflow};
 
 pub(super) const NAME: &str = "ecs_task";
@@ -181,18 +179,15 @@ impl DbtOperator for EcsTask {
     }
 
     /// The command override reaches dbt without a shell.
-    fn selection_word<'a>(&self, word: &'a str) -> Cow<'a, str> {
-        Cow::Borrowed(word)
+    fn command_line(&self) -> CommandLine {
+        CommandLine::Words {
+            var: "words",
+            dbt_first: true,
+        }
     }
 
-    fn task_lines(&self) -> &'static str {
-        "            words = [\"dbt\"] + COMMANDS[command] + [\"--select\", select]\n            \
-         if exclude is not None:\n                \
-         words += [\"--exclude\", exclude]\n            \
-         task = DbtTask(\n                \
-         task_id=task_id,\n                \
-         task_group=groups.get(group),\n                \
-         cluster=CLUSTER,\n                \
+    fn task_arguments(&self) -> &'static str {
+        "                cluster=CLUSTER,\n                \
          task_definition=TASK_DEFINITION,\n                \
          launch_type=LAUNCH_TYPE,\n                \
          overrides={\n                    \
@@ -203,7 +198,6 @@ impl DbtOperator for EcsTask {
          awslogs_group=AWSLOGS_GROUP,\n                \
          awslogs_stream_prefix=AWSLOGS_STREAM_PREFIX,\n                \
          region_name=AWS_REGION,\n                \
-         deferrable=DEFERRABLE,\n                \
-         **(OVERRIDES[settings] if settings is not None else {}),\n            )\n"
+         deferrable=DEFERRABLE,\n"
     }
 }

@@ -2,10 +2,8 @@
 //! pod of the image that holds the dbt project: `dbt` as the container's command, the dbt
 //! command's words as its arguments (no shell).
 
-use std::borrow::Cow;
-
 use super::values::{self, bool_lit, opt_lit, parse_pair, parse_secret_env, str_dict, tuple_list};
-use super::{DbtOperator, OperatorError, OperatorSettings, Setting};
+use super::{CommandLine, DbtOperator, OperatorError, OperatorSettings, Setting};
 use crate::dags::python::{str_list_without_airflow, str_lit_without_airflow};
 
 pub(super) const NAME: &str = "kubernetes_pod";
@@ -154,8 +152,11 @@ impl DbtOperator for KubernetesPod {
     }
 
     /// Container arguments reach dbt without a shell.
-    fn selection_word<'a>(&self, word: &'a str) -> Cow<'a, str> {
-        Cow::Borrowed(word)
+    fn command_line(&self) -> CommandLine {
+        CommandLine::Words {
+            var: "arguments",
+            dbt_first: false,
+        }
     }
 
     fn shared_lines(&self) -> &'static str {
@@ -166,14 +167,8 @@ impl DbtOperator for KubernetesPod {
          SECRETS = [Secret(\"env\", *entry) for entry in SECRET_ENV]\n"
     }
 
-    fn task_lines(&self) -> &'static str {
-        "            arguments = COMMANDS[command] + [\"--select\", select]\n            \
-         if exclude is not None:\n                \
-         arguments += [\"--exclude\", exclude]\n            \
-         task = DbtTask(\n                \
-         task_id=task_id,\n                \
-         task_group=groups.get(group),\n                \
-         image=IMAGE,\n                \
+    fn task_arguments(&self) -> &'static str {
+        "                image=IMAGE,\n                \
          namespace=NAMESPACE,\n                \
          service_account_name=SERVICE_ACCOUNT,\n                \
          cmds=[\"dbt\"],\n                \
@@ -183,7 +178,6 @@ impl DbtOperator for KubernetesPod {
          config_file=CONFIG_FILE,\n                \
          in_cluster=CONFIG_FILE is None,\n                \
          deferrable=DEFERRABLE,\n                \
-         get_logs=True,\n                \
-         **(OVERRIDES[settings] if settings is not None else {}),\n            )\n"
+         get_logs=True,\n"
     }
 }

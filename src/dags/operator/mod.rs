@@ -19,6 +19,7 @@ mod kubernetes_pod;
 mod values;
 
 use std::borrow::Cow;
+use std::fmt::Write;
 
 pub use bash::Bash;
 pub use cloud_run_job::CloudRunJob;
@@ -237,18 +238,72 @@ pub(crate) trait DbtOperator: Sync {
     /// The names never depend on the values: the DAG files of two environments are the same.
     fn settings(&self, dbt_options: &[String]) -> Vec<Setting>;
 
-    /// A `--select` or `--exclude` value as a row of `TASKS` holds it.
-    fn selection_word<'a>(&self, word: &'a str) -> Cow<'a, str>;
+    /// How the loop over `TASKS` puts a task's dbt command together for it.
+    fn command_line(&self) -> CommandLine;
 
-    /// The lines in the loop over `TASKS` that create `task`, a `DbtTask`, from `group`,
-    /// `task_id`, `command`, `select`, `exclude` and `settings`.
-    fn task_lines(&self) -> &'static str;
+    /// A `--select` or `--exclude` value as a row of `TASKS` holds it: shell-quoted in a
+    /// command that is split like a shell's, as it is in a list of words.
+    fn selection_word<'a>(&self, word: &'a str) -> Cow<'a, str> {
+        match self.command_line() {
+            CommandLine::Shell { .. } => bash::shell_quote(word),
+            CommandLine::Words { .. } => Cow::Borrowed(word),
+        }
+    }
+
+    /// The operator's own keyword arguments of `DbtTask(...)`, a line each, indented as
+    /// [`write_task_lines`] writes them; they may use the command's variable and the
+    /// settings module's values.
+    fn task_arguments(&self) -> &'static str;
 
     /// Module-level lines after the settings are read: values every task shares, built once
     /// rather than per task where building one costs more than a task's share of the parse.
     fn shared_lines(&self) -> &'static str {
         ""
     }
+}
+
+/// How the loop over `TASKS` builds a task's dbt command, into a variable the operator's
+/// arguments use.
+pub(crate) enum CommandLine {
+    /// One string, split like a shell's (by bash, or by dbt Cloud for a job's step):
+    /// `COMMANDS` holds strings and the selections are shell-quoted.
+    Shell { var: &'static str },
+    /// A list of words that reaches dbt without a shell; `dbt` first unless the container
+    /// runs dbt already (its entrypoint, or the pod's `cmds`).
+    Words { var: &'static str, dbt_first: bool },
+}
+
+/// The lines in the loop over `TASKS` that create `task`, a `DbtTask`, from `group`,
+/// `task_id`, `command`, `select`, `exclude` and `settings`: the command, then the
+/// operator's own arguments between those that every operator's tasks have.
+pub(crate) fn write_task_lines(operator: &dyn DbtOperator, out: &mut String) {
+    let (var, start, select, exclude) = match operator.command_line() {
+        CommandLine::Shell { var } => (
+            var,
+            "",
+            "\" --select \" + select",
+            "\" --exclude \" + exclude",
+        ),
+        CommandLine::Words { var, dbt_first } => (
+            var,
+            if dbt_first { "[\"dbt\"] + " } else { "" },
+            "[\"--select\", select]",
+            "[\"--exclude\", exclude]",
+        ),
+    };
+    let _ = write!(
+        out,
+        "            {var} = {start}COMMANDS[command] + {select}\n            \
+         if exclude is not None:\n                \
+         {var} += {exclude}\n            \
+         task = DbtTask(\n                \
+         task_id=task_id,\n                \
+         task_group=groups.get(group),\n"
+    );
+    out.push_str(operator.task_arguments());
+    out.push_str(
+        "                **(OVERRIDES[settings] if settings is not None else {}),\n            )\n",
+    );
 }
 
 /// Airflow's `BashOperator`, used by the `bash` operator and by `bash:` tasks of the step.
