@@ -24,5 +24,7 @@ mod fake_mwaa;
 mod fault_proxy;
 mod moto;
 mod mwaa_files;
+#[path = "../proxy_support/mod.rs"]
+mod proxy_support;
 mod release_store;
 mod s3_sync;

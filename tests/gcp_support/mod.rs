@@ -9,6 +9,8 @@ pub mod fake_google;
 pub mod fake_registry;
 pub mod fake_storage;
 pub mod proxy;
+#[path = "../proxy_support/mod.rs"]
+pub mod proxy_support;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
