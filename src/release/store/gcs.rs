@@ -3,13 +3,9 @@
 //! (`ifGenerationMatch`, `0` for "not there yet"), so that Cloud Storage itself refuses a
 //! write that would overwrite another run's.
 
-use std::collections::BTreeMap;
-
+use super::bucket_path::{BucketPath, WRITE_KEY, write_mark};
 use super::{Backend, StoreError, Stored, Version};
 use crate::gcp::storage::{Expect, Storage, StorageError};
-
-/// Object metadata key: a number drawn for each write, to know our own write again.
-const WRITE_KEY: &str = "dagship-write";
 
 /// The state store's location as given could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,9 +18,7 @@ pub enum BadLocation {
 
 pub struct GcsStore {
     storage: Storage,
-    bucket: String,
-    /// Empty, or ending in `/`: what every key is put under.
-    root: String,
+    at: BucketPath,
 }
 
 impl GcsStore {
@@ -45,13 +39,8 @@ impl GcsStore {
         }
         Ok(GcsStore {
             storage,
-            bucket: bucket.into(),
-            root: super::bucket_root(prefix),
+            at: BucketPath::new("gs", bucket, prefix),
         })
-    }
-
-    fn object(&self, key: &str) -> String {
-        format!("{}{key}", self.root)
     }
 
     fn unavailable(&self, key: &str, source: StorageError) -> StoreError {
@@ -76,12 +65,11 @@ impl GcsStore {
         bytes: &[u8],
         expect: Expect,
     ) -> Result<Option<Version>, StoreError> {
-        let mark = format!("{:016x}", fastrand::u64(..));
-        let metadata = BTreeMap::from([(WRITE_KEY.to_string(), mark.clone())]);
-        let object = self.object(key);
+        let (mark, metadata) = write_mark();
+        let object = self.at.object(key);
         match self
             .storage
-            .upload(&self.bucket, &object, bytes, &metadata, expect)
+            .upload(&self.at.bucket, &object, bytes, &metadata, expect)
             .await
         {
             Ok(written) if written.metadata.get(WRITE_KEY) == Some(&mark) => {
@@ -102,16 +90,13 @@ fn generation(version: &Version) -> Option<i64> {
 #[async_trait::async_trait]
 impl Backend for GcsStore {
     fn url(&self) -> String {
-        match self.root.strip_suffix('/') {
-            Some(prefix) => format!("gs://{}/{prefix}", self.bucket),
-            None => format!("gs://{}", self.bucket),
-        }
+        self.at.url()
     }
 
     async fn read(&self, key: &str) -> Result<Option<Stored>, StoreError> {
         let found = self
             .storage
-            .download(&self.bucket, &self.object(key))
+            .download(&self.at.bucket, &self.at.object(key))
             .await
             .map_err(|e| self.unavailable(key, e))?;
         Ok(found.map(|c| Stored {
@@ -144,9 +129,9 @@ impl Backend for GcsStore {
     }
 
     async fn delete(&self, key: &str, expected: &Version) -> Result<(), StoreError> {
-        let object = self.object(key);
+        let object = self.at.object(key);
         if let Some(g) = generation(expected) {
-            match self.storage.delete(&self.bucket, &object, g).await {
+            match self.storage.delete(&self.at.bucket, &object, g).await {
                 Ok(()) => return Ok(()),
                 Err(StorageError::Changed { .. }) => {}
                 Err(e) => return Err(self.unavailable(key, e)),
@@ -154,7 +139,7 @@ impl Backend for GcsStore {
         }
         // Refused, or a version this store never gave: still fine if the object is gone, as
         // the trait promises (and as Cloud Storage may answer 412 rather than 404 for it).
-        match self.storage.get(&self.bucket, &object).await {
+        match self.storage.get(&self.at.bucket, &object).await {
             Ok(None) => Ok(()),
             Ok(Some(_)) => Err(self.changed(key)),
             Err(e) => Err(self.unavailable(key, e)),
@@ -164,17 +149,10 @@ impl Backend for GcsStore {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let objects = self
             .storage
-            .list(&self.bucket, &self.object(prefix))
+            .list(&self.at.bucket, &self.at.object(prefix))
             .await
             .map_err(|e| self.unavailable(prefix, e))?;
-        let mut keys: Vec<String> = objects
-            .into_iter()
-            .filter_map(|o| o.name.strip_prefix(&self.root).map(str::to_string))
-            // A folder placeholder (`a/b/`, as the console makes) is no key.
-            .filter(|key| !key.is_empty() && !key.ends_with('/'))
-            .collect();
-        keys.sort();
-        Ok(keys)
+        Ok(self.at.keys(objects.into_iter().map(|o| o.name)))
     }
 }
 
@@ -212,7 +190,10 @@ mod tests {
         ] {
             let store = at(url).unwrap();
             assert_eq!(
-                (store.url().as_str(), store.object("e/lock.json").as_str()),
+                (
+                    store.url().as_str(),
+                    store.at.object("e/lock.json").as_str()
+                ),
                 (shown, object),
                 "{url}"
             );

@@ -12,6 +12,7 @@
 //! blobs/sha256/<hex>                         DAG files, manifests, pipeline files by content
 //! ```
 
+mod bucket_path;
 mod dir;
 mod gcs;
 mod s3;
@@ -73,14 +74,6 @@ impl StoreError {
             store: store.to_string(),
             key: key.to_string(),
         }
-    }
-}
-
-/// The object-name prefix of a store rooted at `prefix` in a bucket: `""` or `a/b/`.
-fn bucket_root(prefix: &str) -> String {
-    match prefix.trim_matches('/') {
-        "" => String::new(),
-        prefix => format!("{prefix}/"),
     }
 }
 

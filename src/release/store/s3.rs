@@ -4,15 +4,12 @@
 //! writes, August 2024), `If-Match: ETAG` to replace and to delete (conditional deletes,
 //! September 2025).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::bucket_path::{BucketPath, WRITE_KEY, write_mark};
 use super::{Backend, StoreError, Stored, Version};
 use crate::aws::Cloud;
 use crate::aws::s3::{Expect, S3Error};
-
-/// Object metadata key: a number drawn for each write, to know our own write again.
-const WRITE_KEY: &str = "dagship-write";
 
 /// The state store's location as given could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,9 +20,7 @@ pub enum BadS3Location {
 
 pub struct S3Store {
     cloud: Arc<Cloud>,
-    bucket: String,
-    /// Empty, or ending in `/`: what every key is put under.
-    root: String,
+    at: BucketPath,
 }
 
 impl S3Store {
@@ -39,13 +34,8 @@ impl S3Store {
         }
         Ok(S3Store {
             cloud,
-            bucket: bucket.into(),
-            root: super::bucket_root(prefix),
+            at: BucketPath::new("s3", bucket, prefix),
         })
-    }
-
-    fn object(&self, key: &str) -> String {
-        format!("{}{key}", self.root)
     }
 
     fn unavailable(&self, key: &str, source: S3Error) -> StoreError {
@@ -67,15 +57,14 @@ impl S3Store {
         bytes: &[u8],
         expect: Expect,
     ) -> Result<Option<Version>, StoreError> {
-        let mark = format!("{:016x}", fastrand::u64(..));
-        let metadata = BTreeMap::from([(WRITE_KEY.to_string(), mark.clone())]);
-        let (s3, object) = (self.cloud.s3().await, self.object(key));
+        let (mark, metadata) = write_mark();
+        let (s3, object) = (self.cloud.s3().await, self.at.object(key));
         let written = s3
-            .put(&self.bucket, &object, bytes.to_vec(), &metadata, &expect)
+            .put(&self.at.bucket, &object, bytes.to_vec(), &metadata, &expect)
             .await;
         match written {
             Ok(etag) => Ok(Some(Version(etag))),
-            Err(S3Error::Changed { .. }) => match s3.head(&self.bucket, &object).await {
+            Err(S3Error::Changed { .. }) => match s3.head(&self.at.bucket, &object).await {
                 Ok(Some(o)) if o.metadata.get(WRITE_KEY) == Some(&mark) => {
                     Ok(Some(Version(o.etag)))
                 }
@@ -90,16 +79,13 @@ impl S3Store {
 #[async_trait::async_trait]
 impl Backend for S3Store {
     fn url(&self) -> String {
-        match self.root.strip_suffix('/') {
-            Some(prefix) => format!("s3://{}/{prefix}", self.bucket),
-            None => format!("s3://{}", self.bucket),
-        }
+        self.at.url()
     }
 
     async fn read(&self, key: &str) -> Result<Option<Stored>, StoreError> {
         let s3 = self.cloud.s3().await;
         let found = s3
-            .get(&self.bucket, &self.object(key))
+            .get(&self.at.bucket, &self.at.object(key))
             .await
             .map_err(|e| self.unavailable(key, e))?;
         Ok(found.map(|c| Stored {
@@ -129,11 +115,11 @@ impl Backend for S3Store {
     }
 
     async fn delete(&self, key: &str, expected: &Version) -> Result<(), StoreError> {
-        let (s3, object) = (self.cloud.s3().await, self.object(key));
-        match s3.delete(&self.bucket, &object, &expected.0).await {
+        let (s3, object) = (self.cloud.s3().await, self.at.object(key));
+        match s3.delete(&self.at.bucket, &object, &expected.0).await {
             Ok(()) => Ok(()),
             // Refused: still fine if the object is gone, as the trait promises.
-            Err(S3Error::Changed { .. }) => match s3.head(&self.bucket, &object).await {
+            Err(S3Error::Changed { .. }) => match s3.head(&self.at.bucket, &object).await {
                 Ok(None) => Ok(()),
                 Ok(Some(_)) => Err(self.changed(key)),
                 Err(e) => Err(self.unavailable(key, e)),
@@ -145,17 +131,10 @@ impl Backend for S3Store {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let s3 = self.cloud.s3().await;
         let keys = s3
-            .keys(&self.bucket, &self.object(prefix))
+            .keys(&self.at.bucket, &self.at.object(prefix))
             .await
             .map_err(|e| self.unavailable(prefix, e))?;
-        let mut keys: Vec<String> = keys
-            .into_iter()
-            .filter_map(|k| k.strip_prefix(&self.root).map(str::to_string))
-            // A folder placeholder (`a/b/`, as the console makes) is no key.
-            .filter(|key| !key.is_empty() && !key.ends_with('/'))
-            .collect();
-        keys.sort();
-        Ok(keys)
+        Ok(self.at.keys(keys))
     }
 }
 
@@ -181,7 +160,10 @@ mod tests {
         ] {
             let store = S3Store::new(Arc::clone(&cloud), url).unwrap();
             assert_eq!(
-                (store.url().as_str(), store.object("e/lock.json").as_str()),
+                (
+                    store.url().as_str(),
+                    store.at.object("e/lock.json").as_str()
+                ),
                 (shown, object),
                 "{url}"
             );
