@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -211,16 +212,8 @@ impl S3 {
         metadata: &BTreeMap<String, String>,
     ) -> Result<String, S3Error> {
         self.ready()?;
-        let put = self
-            .client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
-            .checksum_crc32_c(crc32c_b64(&bytes))
-            .set_metadata(Some(metadata.clone().into_iter().collect()))
-            .body(ByteStream::from(bytes));
-        let written = put
+        let written = self
+            .put_request(bucket, key, bytes, metadata)
             .send()
             .await
             .map_err(|e| classify("writing", bucket, key, e))?;
@@ -230,6 +223,26 @@ impl S3 {
                 bucket: bucket.into(),
             }),
         }
+    }
+
+    /// A write of `bytes` at `key` with `metadata` and its CRC32C, unsent.
+    fn put_request(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        metadata: &BTreeMap<String, String>,
+    ) -> PutObjectFluentBuilder {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            // Both headers: the value alone is what S3 needs, but moto keeps a checksum only
+            // when the algorithm is named too (`x-amz-sdk-checksum-algorithm`).
+            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+            .checksum_crc32_c(crc32c_b64(&bytes))
+            .set_metadata(Some(metadata.clone().into_iter().collect()))
+            .body(ByteStream::from(bytes))
     }
 
     /// The object at `key`, with its content; `None` when there is none.
@@ -275,17 +288,7 @@ impl S3 {
         expect: &Expect,
     ) -> Result<String, S3Error> {
         self.ready()?;
-        let mut put = self
-            .client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            // Both headers: the value alone is what S3 needs, but moto keeps a checksum only
-            // when the algorithm is named too (`x-amz-sdk-checksum-algorithm`).
-            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
-            .checksum_crc32_c(crc32c_b64(&bytes))
-            .set_metadata(Some(metadata.clone().into_iter().collect()))
-            .body(ByteStream::from(bytes));
+        let mut put = self.put_request(bucket, key, bytes, metadata);
         put = match expect {
             Expect::Absent => put.if_none_match("*"),
             Expect::ETag(etag) => put.if_match(etag),
