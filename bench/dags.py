@@ -28,15 +28,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, "bench")
-
-
-def dagship_binary():
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    path = os.path.join(target, "release", "dagship")
-    subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
-    return path
+from inputs import BENCH, ROOT, cosmos_env, dagship_binary, synthetic_manifest
 
 
 def timed(cmd, env=None, cwd=None):
@@ -65,21 +57,13 @@ def dagbag(python, path, env=None):
     return result
 
 
-def manifest(work, models, unique_names=False):
-    path = os.path.join(work, f"manifest_{models}{'_unique' if unique_names else ''}.json")
-    if not os.path.exists(path):
-        cmd = [sys.executable, os.path.join(BENCH, "gen_manifest.py"), "--models", str(models), "--out", path]
-        subprocess.run(cmd + (["--unique-names"] if unique_names else []), check=True)
-    return path
-
-
 def generation(dagship, work, sizes, repeat):
     print("\n## Generation: dagship dags (release) vs a minimal Python generator")
     print(f"{'models':>7} {'manifest':>9} {'dagship':>9} {'peak':>8} {'peak/size':>9} "
           f"{'python':>8} {'peak':>8} {'speed-up':>8}")
     rows = []
     for models in sizes:
-        m = manifest(work, models)
+        m = synthetic_manifest(work, models)
         size_mb = os.path.getsize(m) / 1e6
         out = os.path.join(work, f"dags_{models}")
         ours, ours_mb = best_of(repeat, [dagship, "dags", "--manifest", m, "--out", out, "-q"])
@@ -95,7 +79,7 @@ def generation(dagship, work, sizes, repeat):
 def imports(dagship, python, cosmos_python, work, sizes, naive_max, cosmos_max):
     print("\n## Airflow DagBag import of one file (fresh process, no .pyc): seconds in DagBag / total, peak RSS")
     for models in sizes:
-        m = manifest(work, models)
+        m = synthetic_manifest(work, models)
         for tests in ("after_each", "none"):
             out = os.path.join(work, f"dags_{models}_{tests}")
             subprocess.run([dagship, "dags", "--manifest", m, "--out", out, "--tests", tests, "-q"], check=True)
@@ -117,15 +101,8 @@ def imports(dagship, python, cosmos_python, work, sizes, naive_max, cosmos_max):
 def cosmos_vs_dagship(dagship, python, work, models):
     # cosmos cannot load two packages' models of the same name (duplicate TaskGroup id):
     # both sides read a manifest without such names.
-    m = manifest(work, models, unique_names=True)
-    project = os.path.join(work, "cosmos_project")
-    os.makedirs(os.path.join(project, "models"), exist_ok=True)
-    with open(os.path.join(project, "dbt_project.yml"), "w") as f:
-        f.write('name: bench_project\nversion: "1.0"\nconfig-version: 2\nprofile: bench\n')
-    with open(os.path.join(project, "profiles.yml"), "w") as f:
-        f.write('bench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: ":memory:"\n')
-    env = dict(os.environ, BENCH_COSMOS_PROJECT=project, BENCH_MANIFEST=m)
-    c = dagbag(python, os.path.join(BENCH, "cosmos_dag.py"), env=env)
+    m = synthetic_manifest(work, models, unique_names=True)
+    c = dagbag(python, os.path.join(BENCH, "cosmos_dag.py"), env=cosmos_env(work, m))
     out = os.path.join(work, f"dags_{models}_unique")
     subprocess.run([dagship, "dags", "--manifest", m, "--out", out, "-q"], check=True)
     r = dagbag(python, os.path.join(out, "dbt_all.py"))

@@ -7,10 +7,12 @@ before storing it; then `from_dict`, what the scheduler and the UI do with the s
     cargo build --release
     python3 bench/serialize.py --cosmos-python PY_WITH_ASTRONOMER_COSMOS
         [--python .venv/bin/python] [--baseline OLDER_DAGSHIP] [--manifests spellbook,10000]
-        [--repeat 5] [--executors all] [--json OUT] [--work DIR]
+        [--repeat 5] [--executors all] [--floor] [--json OUT] [--work DIR]
 
 The two sides alternate, each run in a fresh interpreter; medians and ranges are printed with
-the ratios. Without `--cosmos-python` only dagship's side runs.
+the ratios. Without `--cosmos-python` only dagship's side runs. `--floor` adds Airflow's own
+cost for the shape of dagship's file (bench/floor_dag.py: the same groups, tasks and edges as
+EmptyOperators), the least any file of that shape can cost.
 
     PY bench/serialize.py --worker FILE OUT.json [--profile OUT.pstats]
 
@@ -28,8 +30,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, "bench")
+from inputs import BENCH, ROOT, cosmos_env, dagship_binary, synthetic_manifest
 
 
 def airflow_serialization():
@@ -123,12 +124,6 @@ def measure(python, path, env=None):
     return result
 
 
-def dagship_binary():
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
-    return os.path.join(target, "release", "dagship")
-
-
 def manifest(work, name):
     """The corpus's spellbook (unzipped), or a synthetic manifest of N models whose names are
     unique across packages (cosmos cannot load two models of one name: duplicate TaskGroup)."""
@@ -139,21 +134,44 @@ def manifest(work, name):
                     open(path, "wb") as dst:
                 shutil.copyfileobj(src, dst)
         return path
-    path = os.path.join(work, f"manifest_{name}_unique.json")
-    if not os.path.exists(path):
-        subprocess.run([sys.executable, os.path.join(BENCH, "gen_manifest.py"), "--models", name,
-                        "--out", path, "--unique-names"], check=True)
-    return path
+    return synthetic_manifest(work, name, unique_names=True)
 
 
-def cosmos_env(work, manifest_path):
-    project = os.path.join(work, "cosmos_project")
-    os.makedirs(os.path.join(project, "models"), exist_ok=True)
-    with open(os.path.join(project, "dbt_project.yml"), "w") as f:
-        f.write('name: bench_project\nversion: "1.0"\nconfig-version: 2\nprofile: bench\n')
-    with open(os.path.join(project, "profiles.yml"), "w") as f:
-        f.write('bench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: ":memory:"\n')
-    return dict(os.environ, BENCH_COSMOS_PROJECT=project, BENCH_MANIFEST=manifest_path)
+def shape_worker(path, out):
+    """The shape of the DAG in `path`, for bench/floor_dag.py: one row per task, upstream tasks
+    first, [its TaskGroup or "", its id within the group, rows of its upstream tasks]."""
+    airflow_serialization()
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+    (dag,) = DagBag(dag_folder=path).dags.values()
+    waiting = {task_id: len(task.upstream_task_ids) for task_id, task in dag.task_dict.items()}
+    order = [task_id for task_id, count in waiting.items() if count == 0]
+    for task_id in order:  # grows as tasks become ready: Kahn's topological order
+        for child in sorted(dag.task_dict[task_id].downstream_task_ids):
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                order.append(child)
+    row = {task_id: i for i, task_id in enumerate(order)}
+    rows = []
+    for task_id in order:
+        task = dag.task_dict[task_id]
+        group = task.task_group
+        if group is not None and not group.is_root and not group.parent_group.is_root:
+            raise SystemExit(f"{path}: nested TaskGroup {group.group_id}: not a shape floor_dag.py builds")
+        group_id = "" if group is None or group.is_root else group.group_id
+        rows.append([group_id, task.label, sorted(row[u] for u in task.upstream_task_ids)])
+    with open(out, "w") as f:
+        json.dump(rows, f)
+
+
+def floor_side(python, path, env, work, label):
+    """bench/floor_dag.py built to the shape of the DAG file `path` (loaded by `python`)."""
+    rows = os.path.join(work, f"{label}_rows.json")
+    subprocess.run([python, os.path.abspath(__file__), "--shape", path, rows], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return python, os.path.join(BENCH, "floor_dag.py"), dict(os.environ, BENCH_FLOOR_ROWS=rows), []
 
 
 def summary(runs, key):
@@ -178,7 +196,7 @@ EXECUTORS = {
 }
 
 
-def compare(binaries, python, cosmos_python, work, name, repeat, executors=()):
+def compare(binaries, python, cosmos_python, work, name, repeat, executors=(), floor=False):
     """binaries: {label: dagship binary}; each writes its file (and the first one each of
     `executors`' files), then every side runs once per round, in turn, `repeat` rounds."""
     m = manifest(work, name)
@@ -192,6 +210,11 @@ def compare(binaries, python, cosmos_python, work, name, repeat, executors=()):
         sides[label] = (python, os.path.join(out, "dbt_all.py"), None, [])
     if cosmos_python:
         sides["cosmos"] = (cosmos_python, os.path.join(BENCH, "cosmos_dag.py"), cosmos_env(work, m), [])
+    if floor:
+        sides["floor"] = floor_side(python, sides["dagship"][1], None, work, f"floor_{name}")
+    if floor and cosmos_python:
+        cosmos = sides["cosmos"]
+        sides["cosmos floor"] = floor_side(cosmos[0], cosmos[1], cosmos[2], work, f"cosmos_floor_{name}")
     for _ in range(repeat):
         for py, path, env, runs in sides.values():
             runs.append(measure(py, path, env))
@@ -209,8 +232,12 @@ def compare(binaries, python, cosmos_python, work, name, repeat, executors=()):
         ratios = [f"{c} {summary(sides[executor][3], c + '_cpu')[0] / summary(sides['dagship'][3], c + '_cpu')[0]:.2f}x"
                   for c in COLUMNS]
         print(f"{executor} / bash (CPU medians): " + ", ".join(ratios))
+    if floor:
+        ratios = [f"{c} {summary(sides['dagship'][3], c + '_cpu')[0] / summary(sides['floor'][3], c + '_cpu')[0]:.2f}x"
+                  for c in COLUMNS]
+        print("dagship / floor (CPU medians): " + ", ".join(ratios))
     if cosmos_python:
-        for label in binaries:
+        for label in list(binaries) + (["floor", "cosmos floor"] if floor else []):
             for clock in ("", "_cpu"):
                 ratios = [f"{c} {summary(sides['cosmos'][3], c + clock)[0] / summary(sides[label][3], c + clock)[0]:.1f}x"
                           for c in COLUMNS]
@@ -219,15 +246,18 @@ def compare(binaries, python, cosmos_python, work, name, repeat, executors=()):
 
 
 def main():
-    if len(sys.argv) > 1 and sys.argv[1] in ("--worker", "--deserialize"):
+    if len(sys.argv) > 1 and sys.argv[1] in ("--worker", "--deserialize", "--shape"):
         ap = argparse.ArgumentParser()
         ap.add_argument("--worker")
         ap.add_argument("--deserialize")
+        ap.add_argument("--shape")
         ap.add_argument("out")
         ap.add_argument("--profile")
         args = ap.parse_args()
         if args.worker:
             worker(args.worker, args.out, args.profile)
+        elif args.shape:
+            shape_worker(args.shape, args.out)
         else:
             deserialize_worker(args.deserialize, args.out)
         return
@@ -241,6 +271,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--executors", default="",
                     help="comma-separated executors measured beside bash, or `all`: " + ", ".join(EXECUTORS))
+    ap.add_argument("--floor", action="store_true",
+                    help="also measure Airflow's own cost for the shape of dagship's file (bench/floor_dag.py)")
     ap.add_argument("--json", help="write every run's numbers here")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "dagship-bench"))
     args = ap.parse_args()
@@ -253,7 +285,8 @@ def main():
     everything = {}
     for name in args.manifests.split(","):
         executors = list(EXECUTORS) if args.executors == "all" else [e for e in args.executors.split(",") if e]
-        sides = compare(binaries, args.python, args.cosmos_python, args.work, name, args.repeat, executors)
+        sides = compare(binaries, args.python, args.cosmos_python, args.work, name, args.repeat, executors,
+                        args.floor)
         everything[name] = {label: side[3] for label, side in sides.items()}
     if args.json:
         with open(args.json, "w") as f:

@@ -370,6 +370,72 @@ fn corpus_and_synthetic_manifests_load_in_airflow() {
     }
 }
 
+/// `bench/serialize.py --floor` compares dagship's file with `bench/floor_dag.py` built to
+/// its shape, and calls the difference dagship's own cost: that holds only while the floor
+/// has the same TaskGroups, task ids and edges, which Airflow reads back here.
+#[test]
+fn the_benchmarks_floor_has_the_shape_of_the_file_it_is_measured_against() {
+    let root = tempfile::tempdir().unwrap();
+    let mut cases = [Case {
+        label: "tuva_all".into(),
+        folder: PathBuf::new(),
+        loaded: corpus("tuva_integration_tests"),
+        selectors: None,
+        options: bash("/dbt"),
+    }];
+    generate(root.path(), &mut cases);
+    let python = example_dbt::venv_bin("python");
+    let bench = example_dbt::repo_root().join("bench");
+    let rows = root.path().join("rows.json");
+    let floor = root.path().join("floor");
+    std::fs::create_dir(&floor).unwrap();
+    std::fs::copy(bench.join("floor_dag.py"), floor.join("floor_dag.py")).unwrap();
+    let home = root.path().join("airflow-home");
+    let shape = Command::new(&python)
+        .arg(bench.join("serialize.py"))
+        .arg("--shape")
+        .arg(cases[0].folder.join("dbt_all.py"))
+        .arg(&rows)
+        .env("AIRFLOW_HOME", &home)
+        .output()
+        .unwrap();
+    assert!(
+        shape.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shape.stderr)
+    );
+    let out = root.path().join("view.json");
+    let view = Command::new(&python)
+        .arg(example_dbt::repo_root().join("tests/dags_airflow.py"))
+        .args([&out, &cases[0].folder, &floor])
+        .env("AIRFLOW_HOME", &home)
+        .env("BENCH_FLOOR_ROWS", &rows)
+        .output()
+        .unwrap();
+    assert!(
+        view.status.success(),
+        "{}",
+        String::from_utf8_lossy(&view.stderr)
+    );
+    let view: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let shape_of = |dag: &Value| -> BTreeMap<String, (Value, Value)> {
+        let tasks = dag["tasks"].as_object().expect("a DAG with tasks");
+        tasks
+            .iter()
+            .map(|(id, t)| (id.clone(), (t["group"].clone(), t["upstream"].clone())))
+            .collect()
+    };
+    let dagship = shape_of(&view[path_key(&cases[0].folder)]["dags"]["dbt_all"]);
+    let built = shape_of(&view[path_key(&floor)]["dags"]["floor"]);
+    assert!(
+        dagship.len() > 100,
+        "tuva's DAG has {} tasks",
+        dagship.len()
+    );
+    assert!(dagship.values().any(|(group, _)| group.is_null()));
+    assert_eq!(dagship, built);
+}
+
 fn check_corpus(cases: &[Case], view: &Value) {
     let failures: Vec<String> = cases.iter().flat_map(|c| check(c, view)).collect();
     assert!(

@@ -183,3 +183,18 @@ fn crate_paths_are_read_from_use_lines_and_inline_paths() {
     let text = "use crate::a::{b, c::d};\nlet x = crate::runner::run();";
     assert_eq!(crate_paths(text), ["a::b", "a::c::d", "runner::run"]);
 }
+
+/// A module with modules of its own is a folder with a `mod.rs` (README, "Where things are"),
+/// never `foo.rs` beside `foo/`: a newcomer finds all of a module in one place.
+#[test]
+fn a_module_with_submodules_is_a_folder_with_mod_rs() {
+    let found: Vec<String> = files(&src())
+        .into_iter()
+        .filter_map(|(name, _)| name.strip_suffix(".rs").map(str::to_string))
+        .filter(|stem| src().join(stem).is_dir())
+        .collect();
+    assert!(
+        found.is_empty(),
+        "modules written as foo.rs beside foo/: {found:?}"
+    );
+}
