@@ -10,6 +10,7 @@ use aws_sdk_mwaa::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::endpoint::EndpointPrefix;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_types::DateTime;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 use super::endpoints::Endpoints;
@@ -61,8 +62,30 @@ pub struct Environment {
     pub plugins: Option<Versioned>,
     /// `RequirementsS3Path` and `RequirementsS3ObjectVersion`, when set.
     pub requirements: Option<Versioned>,
-    /// Why the last update failed (`LastUpdate.Error`), when it did.
-    pub update_error: Option<String>,
+    /// The latest update MWAA records (`LastUpdate`), when there was one.
+    pub last_update: Option<LastUpdate>,
+}
+
+/// `LastUpdate`: when the environment's latest update was asked for, how it went, and why
+/// it failed when it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastUpdate {
+    pub created_at: Option<DateTime>,
+    /// `SUCCESS`, `PENDING` or `FAILED`.
+    pub status: Option<String>,
+    /// `LastUpdate.Error` as `CODE: message`.
+    pub error: Option<String>,
+}
+
+impl LastUpdate {
+    /// Why it failed, when it did.
+    pub fn failure(&self) -> Option<String> {
+        match (&self.error, self.status.as_deref()) {
+            (Some(error), _) => Some(error.clone()),
+            (None, Some("FAILED")) => Some("MWAA gave no reason".into()),
+            (None, _) => None,
+        }
+    }
 }
 
 /// A key in the environment's bucket and the object version the environment runs.
@@ -136,12 +159,16 @@ impl Mwaa {
                 version: version.map(str::to_string),
             })
         };
-        let update_error = env.last_update().and_then(|u| u.error()).map(|e| {
-            let message = e.error_message().unwrap_or("no message");
-            match e.error_code() {
-                Some(code) => format!("{code}: {message}"),
-                None => message.to_string(),
-            }
+        let last_update = env.last_update().map(|u| LastUpdate {
+            created_at: u.created_at().copied(),
+            status: u.status().map(|s| s.as_str().to_string()),
+            error: u.error().map(|e| {
+                let message = e.error_message().unwrap_or("no message");
+                match e.error_code() {
+                    Some(code) => format!("{code}: {message}"),
+                    None => message.to_string(),
+                }
+            }),
         });
         Ok(Environment {
             dags: DagFolder {
@@ -154,7 +181,7 @@ impl Mwaa {
                 env.requirements_s3_path(),
                 env.requirements_s3_object_version(),
             ),
-            update_error,
+            last_update,
         })
     }
 
@@ -181,26 +208,6 @@ impl Mwaa {
                     None => DisplayErrorContext(&e).to_string(),
                 },
             }),
-        }
-    }
-
-    /// How environment `name` stands after an update: at work, done, or failed (with MWAA's
-    /// reason). An update that fails may roll back to `AVAILABLE`: its `LastUpdate` still
-    /// says `FAILED`.
-    pub async fn update_progress(&self, name: &str) -> Result<Progress, MwaaError> {
-        let env = self.environment(name).await?;
-        let failed = |reason: Option<String>| MwaaError::UpdateFailed {
-            name: name.into(),
-            status: env.status.clone(),
-            reason: reason.unwrap_or_else(|| "MWAA gave no reason".into()),
-        };
-        match env.status.as_str() {
-            "AVAILABLE" if env.update_error.is_some() => Err(failed(env.update_error.clone())),
-            "AVAILABLE" => Ok(Progress::Done),
-            "UPDATE_FAILED" | "UNAVAILABLE" | "CREATE_FAILED" | "DELETING" | "DELETED" => {
-                Err(failed(env.update_error.clone()))
-            }
-            other => Ok(Progress::Working(other.to_string())),
         }
     }
 

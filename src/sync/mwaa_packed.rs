@@ -16,6 +16,7 @@ use super::packed::{PackedFiles, Uploaded};
 use super::s3::{CRC32C_KEY, OWNER_KEY};
 use crate::action::Folder;
 use crate::aws::mwaa::{Environment, Mwaa, Progress, Update, Versioned};
+use crate::aws::mwaa_update::UpdateWatch;
 use crate::aws::s3::S3;
 use crate::checksum::crc32c_b64;
 
@@ -131,12 +132,14 @@ impl PackedFiles for MwaaFiles {
             "updating MWAA environment `{}` (this takes 20 to 30 minutes)",
             self.name
         ));
+        let mut watch = UpdateWatch::new(self.env.last_update.clone());
         let mut wait = FIRST_POLL;
         let mut last = String::new();
         loop {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(LONGEST_POLL);
-            match self.mwaa.update_progress(&self.name).await? {
+            let env = self.mwaa.environment(&self.name).await?;
+            match watch.judge(&self.name, &env)? {
                 Progress::Done => {
                     say(format!("MWAA environment `{}` is AVAILABLE", self.name));
                     return Ok(());

@@ -10,6 +10,9 @@
 //! version that is not in the environment's bucket, which the fake asks moto about); the
 //! environment then answers `UPDATING` to the next [`POLLS_UPDATING`] `GetEnvironment` calls
 //! and `AVAILABLE` after them, or `UPDATE_FAILED` with `LastUpdate.Error` when told to fail.
+//! Each update has its `LastUpdate` (`CreatedAt`, `PENDING` until it ends, then `SUCCESS` or
+//! `FAILED`). Told to lag, `GetEnvironment` still describes the environment as it was before
+//! the update for a few calls, as an eventually consistent read may.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -65,12 +68,19 @@ struct Env {
     fail_next: Option<(String, String)>,
     failing: Option<(String, String)>,
     last_error: Option<(String, String)>,
+    /// `LastUpdate.CreatedAt` (seconds since the epoch) of the latest update.
+    updated_at: Option<i64>,
+    /// `GetEnvironment` calls after the next update that still see the environment before it.
+    lag_next: u32,
+    /// The environment as it was before the latest update, and the calls left that see it.
+    lagging: Option<(Box<Env>, u32)>,
 }
 
 #[derive(Clone, Default)]
 pub struct FakeMwaa {
     environments: Arc<Mutex<BTreeMap<String, Env>>>,
     calls: Arc<Mutex<Vec<String>>>,
+    answered: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeMwaa {
@@ -104,6 +114,18 @@ impl FakeMwaa {
         let mut environments = self.environments.lock().unwrap();
         let env = environments.get_mut(name).unwrap();
         env.fail_next = Some((code.into(), message.into()));
+    }
+
+    /// The next `polls` `GetEnvironment` calls after the next update of `name` still describe
+    /// the environment as it was before that update.
+    pub fn lag_next_update(&self, name: &str, polls: u32) {
+        let mut environments = self.environments.lock().unwrap();
+        environments.get_mut(name).unwrap().lag_next = polls;
+    }
+
+    /// The `Status` of each `GetEnvironment` answer, in order.
+    pub fn answered(&self) -> Vec<String> {
+        self.answered.lock().unwrap().clone()
     }
 
     /// The plugins and requirements (path, version) the environment runs.
@@ -189,6 +211,14 @@ async fn get_environment(
     let Some(env) = environments.get_mut(&name) else {
         return not_found(&name);
     };
+    if let Some((before, polls)) = &mut env.lagging
+        && *polls > 0
+    {
+        *polls -= 1;
+        let answer = described(&name, before);
+        fake.answered.lock().unwrap().push(before.status.clone());
+        return axum::Json(json!({ "Environment": answer })).into_response();
+    }
     if env.status == "UPDATING" {
         if env.polls_left == 0 {
             match env.failing.take() {
@@ -202,9 +232,16 @@ async fn get_environment(
             env.polls_left -= 1;
         }
     }
+    fake.answered.lock().unwrap().push(env.status.clone());
+    let answer = described(&name, env);
+    axum::Json(json!({ "Environment": answer })).into_response()
+}
+
+/// `GetEnvironment`'s `Environment` for `env`.
+fn described(name: &str, env: &Env) -> Value {
     let mut found = json!({
         "Name": name,
-        "Arn": arn(&name),
+        "Arn": arn(name),
         "Status": env.status,
         "SourceBucketArn": format!("arn:aws:s3:::{}", env.bucket),
         "DagS3Path": env.dag_path,
@@ -218,19 +255,18 @@ async fn get_environment(
         found["RequirementsS3Path"] = json!(path);
         found["RequirementsS3ObjectVersion"] = json!(version);
     }
-    match &env.last_error {
-        Some((code, message)) => {
-            found["LastUpdate"] = json!({
+    if let Some(at) = env.updated_at {
+        found["LastUpdate"] = match (&env.last_error, env.status.as_str()) {
+            (Some((code, message)), _) => json!({
+                "CreatedAt": at,
                 "Status": "FAILED",
                 "Error": { "ErrorCode": code, "ErrorMessage": message },
-            });
-        }
-        None if env.status == "AVAILABLE" && env.plugins.is_some() => {
-            found["LastUpdate"] = json!({ "Status": "SUCCESS" });
-        }
-        None => {}
+            }),
+            (None, "UPDATING") => json!({ "CreatedAt": at, "Status": "PENDING" }),
+            (None, _) => json!({ "CreatedAt": at, "Status": "SUCCESS" }),
+        };
     }
-    axum::Json(json!({ "Environment": found })).into_response()
+    found
 }
 
 /// A path and its object version from an update's body, both or neither.
@@ -289,6 +325,12 @@ async fn update_environment(
         let message = format!("Environment {name} is {}: it cannot be updated", env.status);
         return invalid(&message);
     }
+    let lag = std::mem::take(&mut env.lag_next);
+    let before = Env {
+        lagging: None,
+        ..env.clone()
+    };
+    env.lagging = (lag > 0).then(|| (Box::new(before), lag));
     if plugins.is_some() {
         env.plugins = plugins;
     }
@@ -299,6 +341,7 @@ async fn update_environment(
     env.polls_left = POLLS_UPDATING;
     env.last_error = None;
     env.failing = env.fail_next.take();
+    env.updated_at = Some(env.updated_at.map_or(1_764_000_000, |at| at + 60));
     axum::Json(json!({ "Arn": arn(&name) })).into_response()
 }
 

@@ -2,7 +2,8 @@
 //! from AWS, a strict fake: the DAG sync to S3 (first sync, unchanged, change, prune that
 //! spares other owners' files, throttling, lost answers), S3's conditional writes, the S3
 //! release store, an MWAA environment's DAG folder and its `plugins.zip` and `requirements.txt`
-//! (object versions in a versioned bucket, one `UpdateEnvironment`, waiting for `AVAILABLE`),
+//! (object versions in a versioned bucket, one `UpdateEnvironment`, waiting for `AVAILABLE`
+//! past answers that describe the environment before the update),
 //! the `ecs_task_definition` step (ECS and ECR), the AWS example's plans, and plans without
 //! credentials.
 //!

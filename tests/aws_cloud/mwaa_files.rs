@@ -1,8 +1,9 @@
 //! An MWAA environment's `plugins.zip` and `requirements.txt` through the binary: uploaded
 //! as new object versions of a versioned bucket (moto) when they differ from the versions
 //! the environment runs, applied in one `UpdateEnvironment` (the strict fake), waited for
-//! until `AVAILABLE`; a failed update that fails the step with MWAA's reason, and a bucket
-//! without versions refused before any update.
+//! until `AVAILABLE`; a failed update that fails the step with MWAA's reason, answers from
+//! before the update taken for neither its failure nor its end, and a bucket without
+//! versions refused before any update.
 
 use std::io::Read;
 use std::path::Path;
@@ -170,6 +171,56 @@ async fn a_failed_update_fails_the_step_with_mwaas_reason() {
     );
     let calls = mwaa.calls();
     assert_eq!(mwaa.updates().len(), 1, "{calls:?}");
+}
+
+/// `GetEnvironment` may describe the environment as it was a moment before the update: the
+/// earlier update's failure is not this one's, nor is `AVAILABLE` from before it its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_from_before_the_update_is_neither_its_failure_nor_its_end() {
+    let (mwaa, mwaa_url, _bucket, name) = environment().await;
+    let dir = tempfile::tempdir().unwrap();
+    pipeline(dir.path(), &name);
+    let dagship = || run(on_moto(dir.path(), &mwaa_url).args(["run", "--env", "aws", "--yes"]));
+    mwaa.fail_next_update(&name, "INCORRECT_CONFIGURATION", "no such package");
+    let (code, stdout, stderr) = dagship();
+    assert_ne!(code, 0, "{stdout}\n{stderr}");
+
+    // The fix is deployed; the first answer after the update still shows the failure before.
+    write(
+        dir.path(),
+        "requirements.txt",
+        "apache-airflow-providers-amazon==9.1.0\n",
+    );
+    mwaa.lag_next_update(&name, 1);
+    let seen = mwaa.answered().len();
+    let (code, stdout, stderr) = dagship();
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let answered = mwaa.answered().split_off(seen);
+    assert!(
+        answered
+            .windows(3)
+            .any(|w| w == ["UPDATE_FAILED", "UPDATING", "AVAILABLE"]),
+        "the earlier failure was seen and waited past: {answered:?}"
+    );
+
+    // Now `AVAILABLE` from before: the step still waits for this update to end.
+    write(
+        dir.path(),
+        "build/plugins/operators/dbt.py",
+        "class DbtOperator: pass\n",
+    );
+    mwaa.lag_next_update(&name, 1);
+    let seen = mwaa.answered().len();
+    let (code, stdout, stderr) = dagship();
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let answered = mwaa.answered().split_off(seen);
+    assert!(
+        answered
+            .windows(3)
+            .any(|w| w == ["AVAILABLE", "UPDATING", "AVAILABLE"]),
+        "done only after the environment took the update up and came back: {answered:?}"
+    );
+    assert_eq!(mwaa.updates().len(), 3);
 }
 
 #[test]
