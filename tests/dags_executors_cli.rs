@@ -190,6 +190,21 @@ fn missing_malformed_or_foreign_settings_exit_2() {
             ],
             "has launch_type `LAMBDA`, not one of FARGATE, EC2, EXTERNAL",
         ),
+        (
+            &[
+                "--executor",
+                "ecs_task",
+                "--cluster",
+                "c",
+                "--task-definition",
+                "arn:aws:ecs:eu-west-1:123456789012:task-definition/dbt",
+                "--container-name",
+                "d",
+            ],
+            "is not an ECS task definition (`FAMILY`, `FAMILY:REVISION` or \
+             `arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION`): a task definition's \
+             ARN ends in `:REVISION`",
+        ),
     ];
     for (args, message) in cases {
         let mut all = vec!["--out", "out"];
@@ -208,7 +223,19 @@ fn environments_differ_only_in_the_settings_module() {
     let dir = tempfile::tempdir().unwrap();
     jaffle(dir.path());
     for (executor, flags, _) in EXECUTORS {
-        let staging: Vec<String> = flags.iter().map(|f| format!("{f}-staging")).collect();
+        // A task definition's revision stays a number: its family differs instead.
+        let staging: Vec<String> = flags
+            .iter()
+            .map(|f| match f.strip_prefix("--task-definition=") {
+                Some(reference) => {
+                    format!(
+                        "--task-definition={}",
+                        reference.replacen(':', "-staging:", 1)
+                    )
+                }
+                None => format!("{f}-staging"),
+            })
+            .collect();
         // Yes/no, numbers and list entries keep their form: those differ by flag instead.
         let staging: Vec<&str> = flags
             .iter()

@@ -158,6 +158,13 @@ fn selectors_yaml(case: &Case) -> String {
     )
 }
 
+/// An ECS task definition from `target`: ECS names hold only letters, digits, `-` and `_`
+/// (and `:` before the revision), so the hostile characters stay out.
+fn task_definition(target: &str) -> String {
+    let family: String = target.chars().filter(char::is_ascii_alphanumeric).collect();
+    format!("t{family}:1")
+}
+
 /// The case's hostile values in every setting of its executor that takes free text (list
 /// entries keep their form: `NAME=VALUE`, `VARIABLE=SECRET:KEY`, `SOURCE:TARGET`).
 fn operator(case: &Case) -> Operator {
@@ -193,7 +200,7 @@ fn operator(case: &Case) -> Operator {
         }),
         "ecs_task" => Operator::EcsTask(EcsTask {
             cluster: format!("c{tag}"),
-            task_definition: format!("t{target}"),
+            task_definition: task_definition(&target),
             container_name: format!("d{command}"),
             launch_type: None,
             subnets: vec![tag.clone()],
@@ -231,7 +238,7 @@ fn expected_settings(case: &Case) -> Value {
             "WAIT_FOR_TERMINATION": true, "DEFERRABLE": false,
         }),
         "ecs_task" => json!({
-            "CLUSTER": format!("c{tag}"), "TASK_DEFINITION": format!("t{target}"),
+            "CLUSTER": format!("c{tag}"), "TASK_DEFINITION": task_definition(&target),
             "CONTAINER_NAME": format!("d{command}"), "LAUNCH_TYPE": "FARGATE",
             "NETWORK_CONFIGURATION": {"awsvpcConfiguration": {
                 "subnets": [tag], "securityGroups": [target], "assignPublicIp": "DISABLED"}},

@@ -109,12 +109,12 @@ fn check_case(file: &str, command: &[&str]) -> Result<(), String> {
 
 fn check_name(file: &str) -> Result<(), String> {
     let name = file.rsplit('/').next().unwrap_or(file);
-    let bytes = name.as_bytes();
-    let numbered = bytes.len() > 8 && bytes[..2].iter().all(u8::is_ascii_digit) && bytes[2] == b'-';
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    let numbered = digits >= 2 && name[digits..].starts_with('-') && name.len() > digits + 6;
     if numbered {
         Ok(())
     } else {
-        Err("name is not `NN-short-description.yaml`".to_string())
+        Err("name is not `NN-short-description.yaml` (NN: two digits or more)".to_string())
     }
 }
 

@@ -1,12 +1,14 @@
 //! Amazon Web Services, through the official AWS SDK for Rust (signing, the credentials
 //! chain, retries). One concept a file: [`credentials`] finds credentials without a network
 //! call, [`endpoints`] says where each API is, and [`s3`], [`mwaa`], [`ecs`] and [`ecr`] are
-//! the APIs themselves ([`mwaa_update`] reads an MWAA update's progress). [`Cloud`] is one environment's way in: its region and role, and the SDK's
+//! the APIs themselves ([`mwaa_update`] reads an MWAA update's progress; [`ecs_names`] says
+//! which task definition names ECS accepts). [`Cloud`] is one environment's way in: its region and role, and the SDK's
 //! configuration, loaded on first use.
 
 pub mod credentials;
 pub mod ecr;
 pub mod ecs;
+pub mod ecs_names;
 pub mod endpoints;
 pub mod mwaa;
 pub mod mwaa_update;

@@ -38,7 +38,7 @@ pub use diff::{
 pub use notify::{Notify, NotifyError, Slack};
 pub use operator::{
     Bash, CloudRunJob, DbtCloud, Docker, EcsTask, KubernetesPod, Operator, OperatorError,
-    OperatorSettings, parse_mount, parse_pair, parse_secret_env,
+    OperatorSettings, parse_mount, parse_pair, parse_secret_env, parse_task_definition,
 };
 pub use options::{DagOptions, ExtraKind, ExtraTask, TestsMode};
 pub use settings::{GeneratedFile, SETTINGS_FILE, settings_file};

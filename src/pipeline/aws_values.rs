@@ -168,17 +168,7 @@ pub(crate) fn check_role_arn(arn: &str) -> Result<(), AwsValueError> {
 
 /// A task definition family: up to 255 letters, digits, `-` and `_`.
 pub(crate) fn check_family(name: &str) -> Result<(), AwsValueError> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let problem = if name.is_empty() {
-        Some("is empty")
-    } else if let Some(_c) = name.chars().find(|c| !allowed(*c)) {
-        Some("holds a character other than a letter, a digit, `-` or `_`")
-    } else if name.len() > 255 {
-        Some("is longer than 255 characters")
-    } else {
-        None
-    };
-    problem.map_or(Ok(()), |problem| {
+    crate::aws::ecs_names::family_problem(name).map_or(Ok(()), |problem| {
         Err(AwsValueError::Family {
             name: name.into(),
             problem,

@@ -105,6 +105,7 @@ impl DbtOperator for EcsTask {
                 ("container_name", &self.container_name),
             ],
         )?;
+        values::parse_task_definition(&self.task_definition)?;
         if let Some(launch) = &self.launch_type
             && !LAUNCH_TYPES.contains(&launch.as_str())
         {

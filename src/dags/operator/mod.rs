@@ -27,7 +27,7 @@ pub use dbt_cloud::DbtCloud;
 pub use docker::Docker;
 pub use ecs_task::EcsTask;
 pub use kubernetes_pod::KubernetesPod;
-pub use values::{parse_mount, parse_pair, parse_secret_env};
+pub use values::{parse_mount, parse_pair, parse_secret_env, parse_task_definition};
 
 /// How the tasks run dbt.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -130,6 +130,17 @@ pub fn parse_mount(entry: &str) -> Result<(String, String, bool), String> {
     }
 }
 
+/// A task definition to run: `FAMILY`, `FAMILY:REVISION` or the revision's ARN.
+pub fn parse_task_definition(reference: &str) -> Result<(), String> {
+    match crate::aws::ecs_names::task_definition_problem(reference) {
+        None => Ok(()),
+        Some(problem) => Err(format!(
+            "`{reference}` is not an ECS task definition (`FAMILY`, `FAMILY:REVISION` or \
+             `arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION`): {problem}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

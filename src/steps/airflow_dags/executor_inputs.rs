@@ -13,7 +13,9 @@ use crate::yaml::{Node, Value};
 macro_rules! with_executor_fields {
     ($($field:expr),* $(,)?) => {{
         use $crate::shape::{Field, Shape};
-        use $crate::steps::airflow_dags::executor_inputs::{ID, MOUNTS, PAIRS, SECRET_ENV};
+        use $crate::steps::airflow_dags::executor_inputs::{
+            ID, MOUNTS, PAIRS, SECRET_ENV, TASK_DEFINITION,
+        };
         [
             $($field,)*
             Field::optional(
@@ -84,8 +86,8 @@ macro_rules! with_executor_fields {
             Field::optional("cluster", Shape::Template, "ECS cluster (`ecs_task`)."),
             Field::optional(
                 "task_definition",
-                Shape::Template,
-                "ECS task definition (`ecs_task`).",
+                TASK_DEFINITION,
+                "ECS task definition: family, `family:revision` or ARN (`ecs_task`).",
             ),
             Field::optional(
                 "container_name",
@@ -158,6 +160,14 @@ pub(super) const MOUNTS: Shape = Shape::List(&Shape::Valid(&Rule {
     null: false,
     check: |text| dags::parse_mount(text).map(|_| ()),
 }));
+
+/// The ECS task definition a task runs (`${{ }}` checked once resolved).
+pub(super) const TASK_DEFINITION: Shape = Shape::Valid(&Rule {
+    shape: &Shape::Template,
+    describe: "an ECS task definition, `FAMILY`, `FAMILY:REVISION` or its ARN",
+    null: false,
+    check: dags::parse_task_definition,
+});
 
 /// dbt Cloud's ids: positive numbers.
 pub(super) const ID: Shape = Shape::Int {
