@@ -200,7 +200,7 @@ fn operator(case: &Case) -> Operator {
         }),
         "ecs_task" => Operator::EcsTask(EcsTask {
             cluster: format!("c{tag}"),
-            task_definition: task_definition(&target),
+            task_definition: task_definition(target),
             container_name: format!("d{command}"),
             launch_type: None,
             subnets: vec![tag.clone()],
@@ -238,7 +238,7 @@ fn expected_settings(case: &Case) -> Value {
             "WAIT_FOR_TERMINATION": true, "DEFERRABLE": false,
         }),
         "ecs_task" => json!({
-            "CLUSTER": format!("c{tag}"), "TASK_DEFINITION": task_definition(&target),
+            "CLUSTER": format!("c{tag}"), "TASK_DEFINITION": task_definition(target),
             "CONTAINER_NAME": format!("d{command}"), "LAUNCH_TYPE": "FARGATE",
             "NETWORK_CONFIGURATION": {"awsvpcConfiguration": {
                 "subnets": [tag], "securityGroups": [target], "assignPublicIp": "DISABLED"}},
