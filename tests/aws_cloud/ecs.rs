@@ -283,3 +283,45 @@ async fn promotion_registers_the_released_digest_though_the_tag_moved() {
         Some(format!("{host}/{repository}@{released}").as_str())
     );
 }
+
+/// `rollback` redeploys the release before: a new revision of the family that runs the image
+/// digest that release recorded, though the tag has moved on since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_registers_the_digest_of_the_release_before() {
+    let suffix = format!("{:08x}", fastrand::u32(..));
+    let (repository, family) = (format!("dbt-back-{suffix}"), format!("dbt-{suffix}"));
+    let ecr_client = ecr().await;
+    let created = ecr_client.create_repository().repository_name(&repository);
+    created.send().await.unwrap();
+    let host = format!("{ACCOUNT}.dkr.ecr.{}.amazonaws.com", moto::REGION);
+    first_revision(&family, &format!("{host}/{repository}:v0")).await;
+    let dir = tempfile::tempdir().unwrap();
+    pipeline(dir.path(), &family, &format!("{host}/{repository}:main"));
+    let deploy = ["run", "--env", "aws", "--yes"];
+    let first = push(&repository, "main", &"a".repeat(64)).await;
+    let (code, stdout, stderr) = run(on_moto(dir.path()).args(deploy));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let second = push(&repository, "main", &"b".repeat(64)).await;
+    let (code, stdout, stderr) = run(on_moto(dir.path()).args(deploy));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let image_now = || async {
+        let latest = ecs()
+            .await
+            .describe_task_definition()
+            .task_definition(&family);
+        let latest = latest.send().await.unwrap();
+        let image = latest.task_definition().unwrap().container_definitions()[0].image();
+        image.unwrap().to_string()
+    };
+    assert_eq!(image_now().await, format!("{host}/{repository}@{second}"));
+
+    let rollback = ["rollback", "--env", "aws", "--yes"];
+    let (code, stdout, stderr) = run(on_moto(dir.path()).args(rollback));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(image_now().await, format!("{host}/{repository}@{first}"));
+    assert_eq!(
+        revisions(&family).await.len(),
+        4,
+        "v0, first, second, rollback"
+    );
+}

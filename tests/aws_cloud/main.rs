@@ -4,7 +4,8 @@
 //! release store, an MWAA environment's DAG folder and its `plugins.zip` and `requirements.txt`
 //! (object versions in a versioned bucket, one `UpdateEnvironment`, waiting for `AVAILABLE`
 //! past answers that describe the environment before the update),
-//! the `ecs_task_definition` step (ECS and ECR), the AWS example's plans, and plans without
+//! the `ecs_task_definition` step (ECS and ECR; promotion and rollback pin the recorded
+//! digest), the AWS example's plans, and plans without
 //! credentials.
 //!
 //! Where moto 5.2.5 differs from AWS: it has no MWAA at all (`fake_mwaa.rs` answers
