@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 
 phase() { echo "==> $*" >&2; }
 
+# CI builds a fresh checkout once: incremental compilation's caches (several GB for the test
+# binaries) would only fill the disk.
+if [ "${CI:-}" = "true" ]; then
+    export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
+
 phase "Python tools in .venv"
 bash scripts/python-env.sh
 export PATH="$PWD/.venv/bin:$PATH"

@@ -9,7 +9,8 @@
 //! environment that is not `AVAILABLE`, a path without its object version, or an object
 //! version that is not in the environment's bucket, which the fake asks moto about); the
 //! environment then answers `UPDATING` to the next [`POLLS_UPDATING`] `GetEnvironment` calls
-//! and `AVAILABLE` after them, or `UPDATE_FAILED` with `LastUpdate.Error` when told to fail.
+//! and `AVAILABLE` after them, or `UPDATE_FAILED` with `LastUpdate.Error` when told to fail
+//! (running again the versions it ran before, as MWAA rolls a failed update back).
 //! Each update has its `LastUpdate` (`CreatedAt`, `PENDING` until it ends, then `SUCCESS` or
 //! `FAILED`). Told to lag, `GetEnvironment` still describes the environment as it was before
 //! the update for a few calls, as an eventually consistent read may.
@@ -67,6 +68,8 @@ struct Env {
     /// The next update fails with this `LastUpdate.Error` (code, message).
     fail_next: Option<(String, String)>,
     failing: Option<(String, String)>,
+    /// What the environment ran before the latest update: a failed update rolls back to it.
+    ran_before: (Option<Versioned>, Option<Versioned>),
     last_error: Option<(String, String)>,
     /// `LastUpdate.CreatedAt` (seconds since the epoch) of the latest update.
     updated_at: Option<i64>,
@@ -225,6 +228,7 @@ async fn get_environment(
                 Some(failure) => {
                     env.status = "UPDATE_FAILED".into();
                     env.last_error = Some(failure);
+                    (env.plugins, env.requirements) = env.ran_before.clone();
                 }
                 None => env.status = "AVAILABLE".into(),
             }
@@ -331,6 +335,7 @@ async fn update_environment(
         ..env.clone()
     };
     env.lagging = (lag > 0).then(|| (Box::new(before), lag));
+    env.ran_before = (env.plugins.clone(), env.requirements.clone());
     if plugins.is_some() {
         env.plugins = plugins;
     }

@@ -184,6 +184,7 @@ async fn an_answer_from_before_the_update_is_neither_its_failure_nor_its_end() {
     mwaa.fail_next_update(&name, "INCORRECT_CONFIGURATION", "no such package");
     let (code, stdout, stderr) = dagship();
     assert_ne!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(mwaa.running(&name), (None, None), "rolled back");
 
     // The fix is deployed; the first answer after the update still shows the failure before.
     write(
@@ -201,6 +202,13 @@ async fn an_answer_from_before_the_update_is_neither_its_failure_nor_its_end() {
             .windows(3)
             .any(|w| w == ["UPDATE_FAILED", "UPDATING", "AVAILABLE"]),
         "the earlier failure was seen and waited past: {answered:?}"
+    );
+    let updates = mwaa.updates();
+    assert!(
+        updates[1].contains("PluginsS3ObjectVersion")
+            && updates[1].contains("RequirementsS3ObjectVersion"),
+        "after a rollback the environment runs neither file: both go again: {}",
+        updates[1]
     );
 
     // Now `AVAILABLE` from before: the step still waits for this update to end.
