@@ -181,6 +181,16 @@ async fn an_answer_from_before_the_update_is_neither_its_failure_nor_its_end() {
     let dir = tempfile::tempdir().unwrap();
     pipeline(dir.path(), &name);
     let dagship = || run(on_moto(dir.path(), &mwaa_url).args(["run", "--env", "aws", "--yes"]));
+    // A run whose update the first answer after it does not show yet: the statuses
+    // `GetEnvironment` answered during the run, which must succeed.
+    let lagged_run = || {
+        mwaa.lag_next_update(&name, 1);
+        let seen = mwaa.answered().len();
+        let (code, stdout, stderr) = dagship();
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        mwaa.answered().split_off(seen)
+    };
+    let saw = |answered: &[String], statuses: [&str; 3]| answered.windows(3).any(|w| w == statuses);
     mwaa.fail_next_update(&name, "INCORRECT_CONFIGURATION", "no such package");
     let (code, stdout, stderr) = dagship();
     assert_ne!(code, 0, "{stdout}\n{stderr}");
@@ -192,15 +202,9 @@ async fn an_answer_from_before_the_update_is_neither_its_failure_nor_its_end() {
         "requirements.txt",
         "apache-airflow-providers-amazon==9.1.0\n",
     );
-    mwaa.lag_next_update(&name, 1);
-    let seen = mwaa.answered().len();
-    let (code, stdout, stderr) = dagship();
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let answered = mwaa.answered().split_off(seen);
+    let answered = lagged_run();
     assert!(
-        answered
-            .windows(3)
-            .any(|w| w == ["UPDATE_FAILED", "UPDATING", "AVAILABLE"]),
+        saw(&answered, ["UPDATE_FAILED", "UPDATING", "AVAILABLE"]),
         "the earlier failure was seen and waited past: {answered:?}"
     );
     let updates = mwaa.updates();
@@ -217,15 +221,9 @@ async fn an_answer_from_before_the_update_is_neither_its_failure_nor_its_end() {
         "build/plugins/operators/dbt.py",
         "class DbtOperator: pass\n",
     );
-    mwaa.lag_next_update(&name, 1);
-    let seen = mwaa.answered().len();
-    let (code, stdout, stderr) = dagship();
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let answered = mwaa.answered().split_off(seen);
+    let answered = lagged_run();
     assert!(
-        answered
-            .windows(3)
-            .any(|w| w == ["AVAILABLE", "UPDATING", "AVAILABLE"]),
+        saw(&answered, ["AVAILABLE", "UPDATING", "AVAILABLE"]),
         "done only after the environment took the update up and came back: {answered:?}"
     );
     assert_eq!(mwaa.updates().len(), 3);
