@@ -77,12 +77,15 @@ pub struct LastUpdate {
     pub error: Option<String>,
 }
 
+/// What a failed update says when MWAA recorded no error.
+pub const NO_REASON: &str = "MWAA gave no reason";
+
 impl LastUpdate {
     /// Why it failed, when it did.
     pub fn failure(&self) -> Option<String> {
         match (&self.error, self.status.as_deref()) {
             (Some(error), _) => Some(error.clone()),
-            (None, Some("FAILED")) => Some("MWAA gave no reason".into()),
+            (None, Some("FAILED")) => Some(NO_REASON.into()),
             (None, _) => None,
         }
     }
@@ -101,15 +104,6 @@ pub struct Versioned {
 pub struct Update {
     pub plugins: Option<Versioned>,
     pub requirements: Option<Versioned>,
-}
-
-/// How an environment stands after an update was asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Progress {
-    /// Still at work (`UPDATING`, or another status on the way back to `AVAILABLE`).
-    Working(String),
-    /// `AVAILABLE`, running what the update asked for.
-    Done,
 }
 
 pub struct Mwaa {

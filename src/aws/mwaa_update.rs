@@ -5,7 +5,16 @@
 //! `LastUpdate` other than the one before ours (a new `CreatedAt`), or a status on the way
 //! (`UPDATING`, …) seen since, speaks of ours.
 
-use super::mwaa::{Environment, LastUpdate, MwaaError, Progress};
+use super::mwaa::{Environment, LastUpdate, MwaaError, NO_REASON};
+
+/// How an environment stands after an update was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Still at work (`UPDATING`, or another status on the way back to `AVAILABLE`).
+    Working(String),
+    /// `AVAILABLE`, running what the update asked for.
+    Done,
+}
 
 /// One update's wait, from the `LastUpdate` the environment showed before it.
 #[derive(Debug)]
@@ -33,7 +42,7 @@ impl UpdateWatch {
         let failed = |reason: Option<String>| MwaaError::UpdateFailed {
             name: name.into(),
             status: env.status.clone(),
-            reason: reason.unwrap_or_else(|| "MWAA gave no reason".into()),
+            reason: reason.unwrap_or_else(|| NO_REASON.into()),
         };
         let failure = ours.and_then(LastUpdate::failure);
         match env.status.as_str() {
@@ -131,7 +140,7 @@ mod tests {
         assert!(working(watch.judge("e", &env("UPDATING", None))));
         let failed = watch.judge("e", &env("UPDATE_FAILED", None));
         assert!(
-            matches!(&failed, Err(MwaaError::UpdateFailed { reason, .. }) if reason == "MWAA gave no reason"),
+            matches!(&failed, Err(MwaaError::UpdateFailed { reason, .. }) if reason == NO_REASON),
             "{failed:?}"
         );
         let gone = UpdateWatch::new(None).judge("e", &env("DELETING", None));

@@ -15,8 +15,8 @@ use super::SyncError;
 use super::packed::{PackedFiles, Uploaded};
 use super::s3::{CRC32C_KEY, OWNER_KEY};
 use crate::action::Folder;
-use crate::aws::mwaa::{Environment, Mwaa, Progress, Update, Versioned};
-use crate::aws::mwaa_update::UpdateWatch;
+use crate::aws::mwaa::{Environment, Mwaa, Update, Versioned};
+use crate::aws::mwaa_update::{Progress, UpdateWatch};
 use crate::aws::s3::S3;
 use crate::checksum::crc32c_b64;
 
