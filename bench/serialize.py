@@ -48,13 +48,18 @@ def clocks():
     return time.perf_counter(), time.process_time()
 
 
+def dag_bag_class():
+    try:
+        from airflow.dag_processing.dagbag import DagBag  # Airflow 3
+    except ImportError:
+        from airflow.models.dagbag import DagBag  # Airflow 2
+    return DagBag
+
+
 def worker(path, out, profile):
     """The DAG processor's side: import, then `to_dict` in the same process."""
     DagSerialization = airflow_serialization()
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:
-        from airflow.models.dagbag import DagBag
+    DagBag = dag_bag_class()
     # As the DAG processor does before it parses a file (`parsing_pre_import_modules`, on by
     # default): the `airflow.*` modules the file imports are loaded first, untimed. (cosmos's
     # own modules are not `airflow.*`: Airflow loads them with the file, and so does this.)
@@ -141,11 +146,7 @@ def shape_worker(path, out):
     """The shape of the DAG in `path`, for bench/floor_dag.py: one row per task, upstream tasks
     first, [its TaskGroup or "", its id within the group, rows of its upstream tasks]."""
     airflow_serialization()
-    try:
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:
-        from airflow.models.dagbag import DagBag
-    (dag,) = DagBag(dag_folder=path).dags.values()
+    (dag,) = dag_bag_class()(dag_folder=path).dags.values()
     waiting = {task_id: len(task.upstream_task_ids) for task_id, task in dag.task_dict.items()}
     order = [task_id for task_id, count in waiting.items() if count == 0]
     for task_id in order:  # grows as tasks become ready: Kahn's topological order
@@ -172,6 +173,12 @@ def floor_side(python, path, env, work, label):
     subprocess.run([python, os.path.abspath(__file__), "--shape", path, rows], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return python, os.path.join(BENCH, "floor_dag.py"), dict(os.environ, BENCH_FLOOR_ROWS=rows), []
+
+
+def cpu_ratios(sides, top, bottom):
+    """Each column's median CPU time of side `top` over side `bottom`."""
+    return ", ".join(f"{c} {summary(sides[top][3], c + '_cpu')[0] / summary(sides[bottom][3], c + '_cpu')[0]:.2f}x"
+                     for c in COLUMNS)
 
 
 def summary(runs, key):
@@ -229,13 +236,9 @@ def compare(binaries, python, cosmos_python, work, name, repeat, executors=(), f
                     else f"{'  (CPU)':>12} {'':>6} {'':>6} {'':>7}")
             print(head + " " + " ".join(cells))
     for executor in executors:
-        ratios = [f"{c} {summary(sides[executor][3], c + '_cpu')[0] / summary(sides['dagship'][3], c + '_cpu')[0]:.2f}x"
-                  for c in COLUMNS]
-        print(f"{executor} / bash (CPU medians): " + ", ".join(ratios))
+        print(f"{executor} / bash (CPU medians): " + cpu_ratios(sides, executor, "dagship"))
     if floor:
-        ratios = [f"{c} {summary(sides['dagship'][3], c + '_cpu')[0] / summary(sides['floor'][3], c + '_cpu')[0]:.2f}x"
-                  for c in COLUMNS]
-        print("dagship / floor (CPU medians): " + ", ".join(ratios))
+        print("dagship / floor (CPU medians): " + cpu_ratios(sides, "dagship", "floor"))
     if cosmos_python:
         for label in list(binaries) + (["floor", "cosmos floor"] if floor else []):
             for clock in ("", "_cpu"):
