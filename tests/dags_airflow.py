@@ -1,5 +1,5 @@
 """Loads folders of generated DAG files with Airflow's DagBag and writes what Airflow saw as
-JSON (to a file: Airflow logs to standard output), for tests/dags_airflow.rs to compare with
+JSON (to a file: Airflow logs to standard output), for tests/dags_airflow/ to compare with
 the manifest.
 
     .venv/bin/python tests/dags_airflow.py OUT.json DAGS_DIR...

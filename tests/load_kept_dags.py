@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-import dags_airflow  # beside this file: how tests/dags_airflow.rs loads and serializes
+import dags_airflow  # beside this file: how tests/dags_airflow/ loads and serializes
 
 # The test binaries that generate DAG files, each of which must have kept some.
 EXPECTED = [
